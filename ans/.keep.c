@@ -1,0 +1,1 @@
+/* ans layer (sources land here) */

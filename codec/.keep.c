@@ -1,0 +1,1 @@
+/* codec layer (sources land here) */

@@ -1,0 +1,2 @@
+/* placeholder until detmath lands */
+#include "common/detmath.h"

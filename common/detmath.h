@@ -1,0 +1,44 @@
+/* detmath.h — deterministic elementary functions for the coding path.
+ *
+ * libm's exp/log/sin/erf differ between C libraries, versions and CPUs, and
+ * anything that feeds the entropy coder must give the same bits everywhere
+ * (DESIGN.md, determinism contract).  These are built only from IEEE-754
+ * + - * /, sqrt, and exact bit manipulation, in a fixed operation order; the
+ * project compiles with -ffp-contract=off, so no FMA contraction changes them.
+ *
+ * Accuracy: a few ulp over the stated ranges (measured in tests/test_detmath.c
+ * against libm in double).  Determinism, not the last ulp, is the point.
+ * Special values: NaN in -> NaN out; exp overflows to +inf and underflows to 0;
+ * log(0) = -inf, log(x<0) = NaN. */
+#ifndef VDM_DETMATH_H
+#define VDM_DETMATH_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* float32 versions (network activations, schedule, per-step constants) */
+float vdm_expf(float x);
+float vdm_expm1f(float x);      /* exp(x)-1, accurate near 0 */
+float vdm_logf(float x);
+float vdm_log1pf(float x);      /* log(1+x), accurate near 0 */
+float vdm_sigmoidf(float x);    /* 1/(1+exp(-x)), no overflow for any x */
+float vdm_softplusf(float x);   /* log(1+exp(x)), no overflow for any x */
+float vdm_sinf(float x);        /* |x| up to ~1e5 with good accuracy */
+float vdm_cosf(float x);
+float vdm_tanhf(float x);
+
+/* float64 versions (ANS quantised CDFs, schedule constants stored as bits) */
+double vdm_exp(double x);
+double vdm_expm1(double x);
+double vdm_log(double x);
+double vdm_log1p(double x);
+/* Standard normal CDF Phi(x) and its complement Q(x)=1-Phi(x), each accurate
+ * in relative terms in its own small tail (|x| up to ~37). */
+double vdm_norm_cdf(double x);
+double vdm_norm_sf(double x);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
