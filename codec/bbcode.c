@@ -1,0 +1,433 @@
+/* bbcode.c — bits-back tile coder (see bbcode.h for the order of operations). */
+#include "codec/bbcode.h"
+#include "ans/ans.h"
+#include "model/vdm_model.h"
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct bb_ctx {
+    vdm_model *model;
+    vdm_bb_params p;
+    unsigned threads;
+    vdm_bb_stats st;
+} bb_ctx;
+
+void vdm_bb_params_default(vdm_bb_params *p)
+{
+    p->tile_w = p->tile_h = VDM_BB_DEFAULT_TILE;
+    p->grid = VDM_BB_DEFAULT_GRID;
+    p->nchains = 1;
+    p->clean = 1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Latent grid of z_i: the smaller of the two standard deviations z_i is
+ * coded with (popped under q, pushed under p), divided by the grid factor.
+ * Float64 division of values from vdm_model_consts, rounded once to float32:
+ * deterministic.  The decoder uses the stored bits, never recomputes them. */
+static void grid_deltas(const vdm_time_consts *c, int T, uint32_t grid, float *delta)
+{
+    for (int i = 0; i <= T; i++) {
+        double s_pop = i == 0 ? c[0].sigma : c[i].q_sigma;
+        double s_push = i == T ? 1.0 : c[i + 1].p_sigma;
+        double s = s_pop < s_push ? s_pop : s_push;
+        delta[i] = (float)(s / (double)grid);
+    }
+}
+
+static inline float f32_of_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static inline uint32_t bits_of_f32(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
+/* Work buffers for one tile of at most tw*th pixels. */
+typedef struct tile_buf {
+    size_t cap;                 /* sub-pixels */
+    uint8_t *x;
+    int32_t *ka, *kb;
+    float *za, *zb, *mu;
+} tile_buf;
+
+static void tile_buf_free(tile_buf *b)
+{
+    free(b->x); free(b->ka); free(b->kb); free(b->za); free(b->zb); free(b->mu);
+    memset(b, 0, sizeof *b);
+}
+
+static vdm_status tile_buf_init(tile_buf *b, size_t n)
+{
+    memset(b, 0, sizeof *b);
+    b->cap = n;
+    b->x = malloc(n);
+    b->ka = malloc(n * sizeof(int32_t));
+    b->kb = malloc(n * sizeof(int32_t));
+    b->za = malloc(n * sizeof(float));
+    b->zb = malloc(n * sizeof(float));
+    b->mu = malloc(n * sizeof(float));
+    if (!b->x || !b->ka || !b->kb || !b->za || !b->zb || !b->mu) { tile_buf_free(b); return VDM_ERR_NOMEM; }
+    return VDM_OK;
+}
+
+typedef struct tile_geom { uint32_t x0, y0, w, h; } tile_geom;
+
+static tile_geom tile_at(const vdm_image *img, uint32_t tw, uint32_t th, uint32_t t)
+{
+    uint32_t ntx = (img->width + tw - 1) / tw;
+    tile_geom g;
+    g.x0 = (t % ntx) * tw;
+    g.y0 = (t / ntx) * th;
+    g.w = img->width - g.x0 < tw ? img->width - g.x0 : tw;
+    g.h = img->height - g.y0 < th ? img->height - g.y0 : th;
+    return g;
+}
+
+static void tile_get(const vdm_image *img, tile_geom g, uint8_t *x)
+{
+    unsigned C = img->channels;
+    for (uint32_t y = 0; y < g.h; y++) {
+        const uint8_t *row = img->data + ((size_t)(g.y0 + y) * img->width + g.x0) * C;
+        for (uint32_t i = 0; i < g.w; i++)
+            for (unsigned c = 0; c < 3; c++) *x++ = row[(size_t)i * C + c];
+    }
+}
+
+static void tile_put(vdm_image *img, tile_geom g, const uint8_t *x)
+{
+    unsigned C = img->channels;
+    for (uint32_t y = 0; y < g.h; y++) {
+        uint8_t *row = img->data + ((size_t)(g.y0 + y) * img->width + g.x0) * C;
+        for (uint32_t i = 0; i < g.w; i++)
+            for (unsigned c = 0; c < 3; c++) row[(size_t)i * C + c] = *x++;
+    }
+}
+
+/* Everything both directions share for one image. */
+typedef struct bb_run {
+    bb_ctx *cx;
+    int T;
+    vdm_time_consts *c;        /* T+1 */
+    float *delta;              /* T+1 */
+    unsigned prec;
+    vdm_ans_lik8 lik;
+    uint8_t key[32];
+    int clean;
+} bb_run;
+
+static vdm_status run_init(bb_run *r, bb_ctx *cx, int T, unsigned prec, int clean, uint64_t xor_seed)
+{
+    memset(r, 0, sizeof *r);
+    r->cx = cx;
+    r->T = T;
+    r->prec = prec;
+    r->clean = clean;
+    r->c = malloc(sizeof(vdm_time_consts) * ((size_t)T + 1));
+    r->delta = malloc(sizeof(float) * ((size_t)T + 1));
+    if (!r->c || !r->delta) return VDM_ERR_NOMEM;
+    VDM_FORWARD(vdm_model_consts(cx->model, T, r->c));
+    VDM_FORWARD(vdm_ans_lik8_init(&r->lik, (float)r->c[0].alpha, (float)r->c[0].gamma, prec));
+    vdm_ans_clean_key(r->key, xor_seed);
+    return VDM_OK;
+}
+
+static void run_free(bb_run *r) { free(r->c); free(r->delta); }
+
+/* Pop n latents under N(mu, s^2) on grid d, inside an XOR-cleaning section. */
+static vdm_status pop_q(bb_run *r, vdm_ans *a, uint32_t chain, uint32_t tile, uint32_t step,
+                        size_t n, int32_t *k, const float *mu, float s, float d)
+{
+    if (r->clean) VDM_FORWARD(vdm_ans_clean_begin(a, r->key, chain, tile, step));
+    vdm_status st = vdm_ans_gauss_pop_vec(a, n, k, mu, &s, 0, d, r->prec);
+    if (r->clean) { vdm_status e = vdm_ans_clean_end(a); if (st == VDM_OK) st = e; }
+    return st;
+}
+
+/* The decoder's mirror of pop_q. */
+static vdm_status push_q(bb_run *r, vdm_ans *a, uint32_t chain, uint32_t tile, uint32_t step,
+                         size_t n, const int32_t *k, const float *mu, float s, float d)
+{
+    if (r->clean) VDM_FORWARD(vdm_ans_unclean_begin(a, r->key, chain, tile, step));
+    vdm_status st = vdm_ans_gauss_push_vec(a, n, k, mu, &s, 0, d, r->prec);
+    if (r->clean) { vdm_status e = vdm_ans_unclean_end(a); if (st == VDM_OK) st = e; }
+    return st;
+}
+
+static void to_float(float *z, const int32_t *k, size_t n, float d)
+{
+    for (size_t j = 0; j < n; j++) z[j] = (float)k[j] * d;
+}
+
+/* p(z_{i-1} | z_i): mean into mu, scale into *s.  Times the network. */
+static vdm_status p_step(bb_run *r, int i, const float *z, tile_geom g, float *mu, float *s)
+{
+    double t0 = now_s(), ps = 0;
+    vdm_status st = vdm_model_p_mean(r->cx->model, r->T, i, z, 1, (int)g.h, (int)g.w,
+                                     (int)r->cx->threads, mu, &ps);
+    r->cx->st.seconds_network += now_s() - t0;
+    *s = (float)ps;
+    return st;
+}
+
+static vdm_status encode_tile(bb_run *r, vdm_ans *a, tile_buf *b, uint32_t chain, uint32_t tile,
+                              tile_geom g, double *recon_bits)
+{
+    const int T = r->T;
+    const size_t n = (size_t)g.w * g.h * 3;
+    const float alpha0 = (float)r->c[0].alpha, sigma0 = (float)r->c[0].sigma;
+    int32_t *kprev = b->ka, *kcur = b->kb;
+    float *zprev = b->za, *zcur = b->zb, *mu = b->mu;
+
+    for (size_t j = 0; j < n; j++) mu[j] = alpha0 * vdm_data_value(b->x[j]);
+    VDM_FORWARD(pop_q(r, a, chain, tile, 0, n, kprev, mu, sigma0, r->delta[0]));
+    to_float(zprev, kprev, n, r->delta[0]);
+    double i0 = vdm_ans_info_bits(a);
+    VDM_FORWARD(vdm_ans_lik8_push_vec(a, &r->lik, n, b->x, zprev));
+    *recon_bits += vdm_ans_info_bits(a) - i0;
+
+    for (int i = 1; i <= T; i++) {
+        const float qa = (float)r->c[i].q_alpha, qs = (float)r->c[i].q_sigma;
+        for (size_t j = 0; j < n; j++) mu[j] = qa * zprev[j];
+        VDM_FORWARD(pop_q(r, a, chain, tile, (uint32_t)i, n, kcur, mu, qs, r->delta[i]));
+        to_float(zcur, kcur, n, r->delta[i]);
+        float ps;
+        VDM_FORWARD(p_step(r, i, zcur, g, mu, &ps));
+        VDM_FORWARD(vdm_ans_gauss_push_vec(a, n, kprev, mu, &ps, 0, r->delta[i - 1], r->prec));
+        int32_t *tk = kprev; kprev = kcur; kcur = tk;
+        float *tz = zprev; zprev = zcur; zcur = tz;
+    }
+    /* prior N(0, 1) for z_T (now in kprev) */
+    for (size_t j = 0; j < n; j++) mu[j] = 0.0f;
+    const float one = 1.0f;
+    return vdm_ans_gauss_push_vec(a, n, kprev, mu, &one, 0, r->delta[T], r->prec);
+}
+
+static vdm_status decode_tile(bb_run *r, vdm_ans *a, tile_buf *b, uint32_t chain, uint32_t tile,
+                              tile_geom g)
+{
+    const int T = r->T;
+    const size_t n = (size_t)g.w * g.h * 3;
+    const float alpha0 = (float)r->c[0].alpha, sigma0 = (float)r->c[0].sigma;
+    int32_t *kcur = b->ka, *kprev = b->kb;
+    float *zcur = b->za, *zprev = b->zb, *mu = b->mu;
+    const float one = 1.0f;
+
+    for (size_t j = 0; j < n; j++) mu[j] = 0.0f;
+    VDM_FORWARD(vdm_ans_gauss_pop_vec(a, n, kcur, mu, &one, 0, r->delta[T], r->prec));
+    to_float(zcur, kcur, n, r->delta[T]);
+    for (int i = T; i >= 1; i--) {
+        float ps;
+        VDM_FORWARD(p_step(r, i, zcur, g, mu, &ps));
+        VDM_FORWARD(vdm_ans_gauss_pop_vec(a, n, kprev, mu, &ps, 0, r->delta[i - 1], r->prec));
+        to_float(zprev, kprev, n, r->delta[i - 1]);
+        const float qa = (float)r->c[i].q_alpha, qs = (float)r->c[i].q_sigma;
+        for (size_t j = 0; j < n; j++) mu[j] = qa * zprev[j];
+        VDM_FORWARD(push_q(r, a, chain, tile, (uint32_t)i, n, kcur, mu, qs, r->delta[i]));
+        int32_t *tk = kprev; kprev = kcur; kcur = tk;
+        float *tz = zprev; zprev = zcur; zcur = tz;
+    }
+    /* z_0 is in kcur/zcur */
+    VDM_FORWARD(vdm_ans_lik8_pop_vec(a, &r->lik, n, b->x, zcur));
+    for (size_t j = 0; j < n; j++) mu[j] = alpha0 * vdm_data_value(b->x[j]);
+    return push_q(r, a, chain, tile, 0, n, kcur, mu, sigma0, r->delta[0]);
+}
+
+static unsigned bb_channels_for(void *ctx, const vdm_image *img)
+{
+    (void)ctx;
+    if (img->bit_depth == 8 && (img->color_type == 2 || img->color_type == 6)) return 0x07;
+    return 0;
+}
+
+static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_mask,
+                            const vdm_encode_opts *o, vdm_model_payload *out)
+{
+    bb_ctx *cx = ctx;
+    memset(out, 0, sizeof *out);
+    memset(&cx->st, 0, sizeof cx->st);
+    VDM_RETURN_IF(channel_mask != 0x07 || bb_channels_for(ctx, img) != 0x07, VDM_ERR_ARG);
+    int T = (int)o->steps;
+    if (T == 0) T = vdm_model_default_steps(cx->model);
+    if (T == 0) T = VDM_BB_DEFAULT_STEPS;
+    VDM_RETURN_IF(T < 1 || T > VDM_MODEL_MAX_STEPS, VDM_ERR_ARG);
+
+    const uint32_t tw = cx->p.tile_w, th = cx->p.tile_h;
+    const uint32_t ntiles = ((img->width + tw - 1) / tw) * ((img->height + th - 1) / th);
+    uint32_t nchains = cx->p.nchains < 1 ? 1 : cx->p.nchains;
+    if (nchains > ntiles) nchains = ntiles;
+
+    bb_run r;
+    tile_buf b;
+    vdm_ans *a = NULL;
+    vdm_status st = run_init(&r, cx, T, VDM_BB_PREC, cx->p.clean, 0);
+    if (st == VDM_OK) grid_deltas(r.c, T, cx->p.grid, r.delta);
+    if (st == VDM_OK) st = tile_buf_init(&b, (size_t)tw * th * 3);
+    else memset(&b, 0, sizeof b);
+    if (st == VDM_OK) st = vdm_ans_create(&a);
+
+    out->owns_streams = 1;
+    vdm_model_id(cx->model, out->model_id);
+    out->steps = (uint16_t)T;
+    out->channel_mask = 0x07;
+    out->flags = cx->p.clean ? 1 : 0;
+    out->data_prec = out->latent_prec = out->prior_prec = VDM_BB_PREC;
+    out->tile_w = (uint16_t)tw;
+    out->tile_h = (uint16_t)th;
+    out->xor_seed = 0;
+    out->ntiles = ntiles;
+    out->nchains = nchains;
+    out->delta_bits = malloc(sizeof(uint32_t) * ((size_t)T + 1));
+    out->tile_skip = calloc(ntiles ? ntiles : 1, 1);
+    out->chains = calloc(nchains, sizeof *out->chains);
+    if (st == VDM_OK && (!out->delta_bits || !out->tile_skip || !out->chains)) st = VDM_ERR_NOMEM;
+    if (st == VDM_OK)
+        for (int i = 0; i <= T; i++) out->delta_bits[i] = bits_of_f32(r.delta[i]);
+
+    double t_start = now_s(), recon = 0, net = 0;
+    uint32_t done = 0;
+    for (uint32_t ch = 0; ch < nchains && st == VDM_OK; ch++) {
+        uint32_t first = (uint32_t)((uint64_t)ntiles * ch / nchains);
+        uint32_t last = (uint32_t)((uint64_t)ntiles * (ch + 1) / nchains);
+        vdm_ans_reset(a);
+        vdm_ans_set_initial_seed(a, ch);
+        double info0 = vdm_ans_info_bits(a);
+        for (uint32_t t = first; t < last && st == VDM_OK; t++) {
+            tile_geom g = tile_at(img, tw, th, t);
+            tile_get(img, g, b.x);
+            st = encode_tile(&r, a, &b, ch, t, g, &recon);
+            cx->st.dims += (uint64_t)g.w * g.h * 3;
+            done++;
+            if (o->progress) o->progress(o->progress_user, (double)done / ntiles);
+        }
+        if (st != VDM_OK) break;
+        vdm_model_chain *c = &out->chains[ch];
+        c->first = first;
+        c->count = last - first;
+        c->initial_bits = vdm_ans_initial_bits(a);
+        c->stream_bytes = vdm_ans_serialized_size(a);
+        uint8_t *s = malloc(c->stream_bytes);
+        if (!s) { st = VDM_ERR_NOMEM; break; }
+        st = vdm_ans_serialize(a, s, c->stream_bytes, NULL);
+        c->stream = s;
+        net += vdm_ans_info_bits(a) - info0 - (double)c->initial_bits;
+        cx->st.stream_bits += 8 * c->stream_bytes;
+        cx->st.initial_bits += c->initial_bits;
+    }
+    cx->st.ideal_net_bits = net;
+    cx->st.recon_bits = recon;
+    cx->st.seconds_coder = now_s() - t_start - cx->st.seconds_network;
+    out->neg_vlb_bits = net;
+    vdm_ans_free(a);
+    tile_buf_free(&b);
+    run_free(&r);
+    if (st != VDM_OK) vdm_model_payload_clear(out);
+    return st;
+}
+
+static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *img, unsigned threads)
+{
+    bb_ctx *cx = ctx;
+    memset(&cx->st, 0, sizeof cx->st);
+    VDM_RETURN_IF(in->channel_mask != 0x07 || bb_channels_for(ctx, img) != 0x07, VDM_ERR_UNSUPPORTED);
+    VDM_RETURN_IF(in->data_prec != in->latent_prec || in->latent_prec != in->prior_prec ||
+                  in->data_prec < 9 || in->data_prec > 24, VDM_ERR_UNSUPPORTED);
+    VDM_RETURN_IF(in->flags > 1, VDM_ERR_UNSUPPORTED);
+    for (uint32_t t = 0; t < in->ntiles; t++) VDM_RETURN_IF(in->tile_skip[t], VDM_ERR_UNSUPPORTED);
+    const int T = in->steps;
+    const uint32_t tw = in->tile_w, th = in->tile_h;
+    if (threads) cx->threads = threads;
+
+    bb_run r;
+    tile_buf b;
+    vdm_ans *a = NULL;
+    vdm_status st = run_init(&r, cx, T, in->data_prec, in->flags & 1, in->xor_seed);
+    for (int i = 0; st == VDM_OK && i <= T; i++) {
+        float d = f32_of_bits(in->delta_bits[i]);
+        if (!(d > 0.0f) || d > 1e30f) st = VDM_ERR_CORRUPT; /* also rejects NaN */
+        r.delta[i] = d;
+    }
+    if (st == VDM_OK) st = tile_buf_init(&b, (size_t)tw * th * 3);
+    else memset(&b, 0, sizeof b);
+    if (st == VDM_OK) st = vdm_ans_create(&a);
+
+    double t_start = now_s();
+    for (uint32_t ch = 0; ch < in->nchains && st == VDM_OK; ch++) {
+        const vdm_model_chain *c = &in->chains[ch];
+        st = vdm_ans_deserialize(a, c->stream, (size_t)c->stream_bytes);
+        if (st != VDM_OK) break;
+        vdm_ans_set_initial_seed(a, ch);
+        for (uint32_t t = c->first + c->count; t-- > c->first && st == VDM_OK;) {
+            tile_geom g = tile_at(img, tw, th, t);
+            st = decode_tile(&r, a, &b, ch, t, g);
+            if (st == VDM_OK) tile_put(img, g, b.x);
+            cx->st.dims += (uint64_t)g.w * g.h * 3;
+        }
+        if (st != VDM_OK) break;
+        uint64_t nwords = 0;
+        st = vdm_ans_check_pristine(a, &nwords);
+        if (st == VDM_OK && nwords * 32 != c->initial_bits) st = VDM_ERR_CORRUPT;
+        cx->st.stream_bits += 8 * c->stream_bytes;
+        cx->st.initial_bits += c->initial_bits;
+    }
+    cx->st.seconds_coder = now_s() - t_start - cx->st.seconds_network;
+    vdm_ans_free(a);
+    tile_buf_free(&b);
+    run_free(&r);
+    /* Garbage streams make the coder see impossible parameters: that is a
+     * corrupt file, not a caller error. */
+    if (st == VDM_ERR_ARG) st = VDM_ERR_CORRUPT;
+    return st;
+}
+
+vdm_status vdm_bb_path_wrap(vdm_model *m, const vdm_bb_params *p, unsigned threads, vdm_model_path *out)
+{
+    memset(out, 0, sizeof *out);
+    VDM_RETURN_IF(!m, VDM_ERR_ARG);
+    vdm_bb_params d;
+    vdm_bb_params_default(&d);
+    if (!p) p = &d;
+    if (p->tile_w < 1 || p->tile_w > 65535 || p->tile_h < 1 || p->tile_h > 65535 ||
+        (uint64_t)p->tile_w * p->tile_h > VDM_MODEL_MAX_TILE_PIXELS || p->grid < 1 ||
+        p->grid > 1024 || p->nchains < 1) {
+        vdm_model_free(m);
+        return VDM_ERR_ARG;
+    }
+    bb_ctx *cx = calloc(1, sizeof *cx);
+    if (!cx) { vdm_model_free(m); return VDM_ERR_NOMEM; }
+    cx->model = m;
+    cx->p = *p;
+    cx->threads = threads ? threads : 1;
+    vdm_model_id(m, out->model_id);
+    out->ctx = cx;
+    out->channels_for = bb_channels_for;
+    out->encode = bb_encode;
+    out->decode = bb_decode;
+    return VDM_OK;
+}
+
+vdm_status vdm_bb_path_open(const char *model_file, const vdm_bb_params *p, unsigned threads,
+                            vdm_model_path *out)
+{
+    vdm_model *m = NULL;
+    memset(out, 0, sizeof *out);
+    VDM_FORWARD(vdm_model_load(model_file, &m));
+    return vdm_bb_path_wrap(m, p, threads, out);
+}
+
+void vdm_bb_path_close(vdm_model_path *mp)
+{
+    if (!mp) return;
+    bb_ctx *cx = mp->ctx;
+    if (cx) { vdm_model_free(cx->model); free(cx); }
+    memset(mp, 0, sizeof *mp);
+}
+
+void vdm_bb_path_stats(const vdm_model_path *mp, vdm_bb_stats *out)
+{
+    const bb_ctx *cx = mp ? mp->ctx : NULL;
+    if (cx) *out = cx->st;
+    else memset(out, 0, sizeof *out);
+}
