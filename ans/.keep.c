@@ -1,1 +1,0 @@
-/* ans layer (sources land here) */
