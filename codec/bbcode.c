@@ -86,6 +86,25 @@ static tile_geom tile_at(const vdm_image *img, uint32_t tw, uint32_t th, uint32_
     return g;
 }
 
+/* The first tile of every chain is coded as SPLIT x SPLIT sub-tiles in
+ * raster order: its pops are the only ones that find the stack (nearly)
+ * empty, so the initial-bits deficit is about one sub-tile's worth of
+ * latent entropy instead of a whole tile's.  Sub-tile j (1-based) covers
+ * rows/columns [ (j-1)*ceil(h/SPLIT), ...) of the tile, clipped; empty ones
+ * are skipped.  Returns 0 when sub-tile j is empty. */
+#define BB_SPLIT 4
+static int subtile(tile_geom g, int j, tile_geom *out)
+{
+    uint32_t sw = (g.w + BB_SPLIT - 1) / BB_SPLIT, sh = (g.h + BB_SPLIT - 1) / BB_SPLIT;
+    uint32_t sx = (uint32_t)(j - 1) % BB_SPLIT, sy = (uint32_t)(j - 1) / BB_SPLIT;
+    if (sx * sw >= g.w || sy * sh >= g.h) return 0;
+    out->x0 = g.x0 + sx * sw;
+    out->y0 = g.y0 + sy * sh;
+    out->w = g.w - sx * sw < sw ? g.w - sx * sw : sw;
+    out->h = g.h - sy * sh < sh ? g.h - sy * sh : sh;
+    return 1;
+}
+
 static void tile_get(const vdm_image *img, tile_geom g, uint8_t *x)
 {
     unsigned C = img->channels;
@@ -173,7 +192,7 @@ static vdm_status p_step(bb_run *r, int i, const float *z, tile_geom g, float *m
 }
 
 static vdm_status encode_tile(bb_run *r, vdm_ans *a, tile_buf *b, uint32_t chain, uint32_t tile,
-                              tile_geom g, double *recon_bits)
+                              uint32_t sub, tile_geom g, double *recon_bits)
 {
     const int T = r->T;
     const size_t n = (size_t)g.w * g.h * 3;
@@ -182,7 +201,7 @@ static vdm_status encode_tile(bb_run *r, vdm_ans *a, tile_buf *b, uint32_t chain
     float *zprev = b->za, *zcur = b->zb, *mu = b->mu;
 
     for (size_t j = 0; j < n; j++) mu[j] = alpha0 * vdm_data_value(b->x[j]);
-    VDM_FORWARD(pop_q(r, a, chain, tile, 0, n, kprev, mu, sigma0, r->delta[0]));
+    VDM_FORWARD(pop_q(r, a, chain, tile, sub << 16, n, kprev, mu, sigma0, r->delta[0]));
     to_float(zprev, kprev, n, r->delta[0]);
     double i0 = vdm_ans_info_bits(a);
     VDM_FORWARD(vdm_ans_lik8_push_vec(a, &r->lik, n, b->x, zprev));
@@ -191,7 +210,7 @@ static vdm_status encode_tile(bb_run *r, vdm_ans *a, tile_buf *b, uint32_t chain
     for (int i = 1; i <= T; i++) {
         const float qa = (float)r->c[i].q_alpha, qs = (float)r->c[i].q_sigma;
         for (size_t j = 0; j < n; j++) mu[j] = qa * zprev[j];
-        VDM_FORWARD(pop_q(r, a, chain, tile, (uint32_t)i, n, kcur, mu, qs, r->delta[i]));
+        VDM_FORWARD(pop_q(r, a, chain, tile, (sub << 16) | (uint32_t)i, n, kcur, mu, qs, r->delta[i]));
         to_float(zcur, kcur, n, r->delta[i]);
         float ps;
         VDM_FORWARD(p_step(r, i, zcur, g, mu, &ps));
@@ -206,7 +225,7 @@ static vdm_status encode_tile(bb_run *r, vdm_ans *a, tile_buf *b, uint32_t chain
 }
 
 static vdm_status decode_tile(bb_run *r, vdm_ans *a, tile_buf *b, uint32_t chain, uint32_t tile,
-                              tile_geom g)
+                              uint32_t sub, tile_geom g)
 {
     const int T = r->T;
     const size_t n = (size_t)g.w * g.h * 3;
@@ -225,14 +244,14 @@ static vdm_status decode_tile(bb_run *r, vdm_ans *a, tile_buf *b, uint32_t chain
         to_float(zprev, kprev, n, r->delta[i - 1]);
         const float qa = (float)r->c[i].q_alpha, qs = (float)r->c[i].q_sigma;
         for (size_t j = 0; j < n; j++) mu[j] = qa * zprev[j];
-        VDM_FORWARD(push_q(r, a, chain, tile, (uint32_t)i, n, kcur, mu, qs, r->delta[i]));
+        VDM_FORWARD(push_q(r, a, chain, tile, (sub << 16) | (uint32_t)i, n, kcur, mu, qs, r->delta[i]));
         int32_t *tk = kprev; kprev = kcur; kcur = tk;
         float *tz = zprev; zprev = zcur; zcur = tz;
     }
     /* z_0 is in kcur/zcur */
     VDM_FORWARD(vdm_ans_lik8_pop_vec(a, &r->lik, n, b->x, zcur));
     for (size_t j = 0; j < n; j++) mu[j] = alpha0 * vdm_data_value(b->x[j]);
-    return push_q(r, a, chain, tile, 0, n, kcur, mu, sigma0, r->delta[0]);
+    return push_q(r, a, chain, tile, sub << 16, n, kcur, mu, sigma0, r->delta[0]);
 }
 
 static unsigned bb_channels_for(void *ctx, const vdm_image *img)
@@ -296,8 +315,17 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
         double info0 = vdm_ans_info_bits(a);
         for (uint32_t t = first; t < last && st == VDM_OK; t++) {
             tile_geom g = tile_at(img, tw, th, t);
-            tile_get(img, g, b.x);
-            st = encode_tile(&r, a, &b, ch, t, g, &recon);
+            if (t == first) {
+                tile_geom sg;
+                for (int j = 1; j <= BB_SPLIT * BB_SPLIT && st == VDM_OK; j++) {
+                    if (!subtile(g, j, &sg)) continue;
+                    tile_get(img, sg, b.x);
+                    st = encode_tile(&r, a, &b, ch, t, (uint32_t)j, sg, &recon);
+                }
+            } else {
+                tile_get(img, g, b.x);
+                st = encode_tile(&r, a, &b, ch, t, 0, g, &recon);
+            }
             cx->st.dims += (uint64_t)g.w * g.h * 3;
             done++;
             if (o->progress) o->progress(o->progress_user, (double)done / ntiles);
@@ -361,8 +389,17 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
         vdm_ans_set_initial_seed(a, ch);
         for (uint32_t t = c->first + c->count; t-- > c->first && st == VDM_OK;) {
             tile_geom g = tile_at(img, tw, th, t);
-            st = decode_tile(&r, a, &b, ch, t, g);
-            if (st == VDM_OK) tile_put(img, g, b.x);
+            if (t == c->first) {
+                tile_geom sg;
+                for (int j = BB_SPLIT * BB_SPLIT; j >= 1 && st == VDM_OK; j--) {
+                    if (!subtile(g, j, &sg)) continue;
+                    st = decode_tile(&r, a, &b, ch, t, (uint32_t)j, sg);
+                    if (st == VDM_OK) tile_put(img, sg, b.x);
+                }
+            } else {
+                st = decode_tile(&r, a, &b, ch, t, 0, g);
+                if (st == VDM_OK) tile_put(img, g, b.x);
+            }
             cx->st.dims += (uint64_t)g.w * g.h * 3;
         }
         if (st != VDM_OK) break;

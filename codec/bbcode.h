@@ -14,7 +14,8 @@
  *   push z_T ~ N(0,1)                             unclean; push z_0 ~ q(z_0|x); end
  *
  * Tiles of a chain are coded in raster order on one stack, so only the first
- * tile's pops lack bits: they draw "initial bits" from the ans layer's
+ * tile's pops lack bits (and that first tile is coded as 4x4 sub-tiles in
+ * raster order, so the deficit is about one sub-tile's latent entropy): they draw "initial bits" from the ans layer's
  * deterministic source, which are stored in the stream and counted in the
  * chain table.  The decoder processes the chain's tiles in reverse order and
  * finally checks that its stack holds exactly those initial words.
