@@ -1,0 +1,246 @@
+/* cli_util.c — input, atomic output, progress (see cli_util.h). */
+#include "cli/cli_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Thread_local char g_why[512];
+
+double vdm_cli_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+vdm_status vdm_cli_read_all(const char *path, uint64_t max_bytes, uint8_t **buf, size_t *size,
+                            const char **why)
+{
+    *buf = NULL;
+    *size = 0;
+    *why = "";
+    int is_stdin = !strcmp(path, "-");
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) {
+        snprintf(g_why, sizeof g_why, "cannot open: %s", strerror(errno));
+        *why = g_why;
+        return VDM_ERR_IO;
+    }
+    if (!is_stdin) {
+        struct stat sb;
+        if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            fclose(f);
+            *why = "is a directory";
+            return VDM_ERR_IO;
+        }
+    }
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *b = malloc(cap);
+    vdm_status st = b ? VDM_OK : VDM_ERR_NOMEM;
+    while (st == VDM_OK) {
+        if (n == cap) {
+            if ((uint64_t)cap > max_bytes) break;
+            uint8_t *nb = realloc(b, cap * 2);
+            if (!nb) { st = VDM_ERR_NOMEM; break; }
+            b = nb;
+            cap *= 2;
+        }
+        size_t got = fread(b + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (st == VDM_OK && ferror(f)) {
+        snprintf(g_why, sizeof g_why, "read error: %s", strerror(errno));
+        *why = g_why;
+        st = VDM_ERR_IO;
+    }
+    if (st == VDM_OK && (uint64_t)n > max_bytes) {
+        snprintf(g_why, sizeof g_why, "input is larger than the %llu-byte limit",
+                 (unsigned long long)max_bytes);
+        *why = g_why;
+        st = VDM_ERR_LIMIT;
+    }
+    if (!is_stdin) fclose(f);
+    if (st != VDM_OK) { free(b); return st; }
+    *buf = b;
+    *size = n;
+    return VDM_OK;
+}
+
+int vdm_cli_exists(const char *path)
+{
+    struct stat sb;
+    return lstat(path, &sb) == 0;
+}
+
+int vdm_cli_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) || stat(b, &sb)) return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int vdm_cli_stdout_is_tty(void) { return isatty(STDOUT_FILENO); }
+
+/* ---- atomic output ----------------------------------------------------- */
+
+/* The temporary file being written, for the signal handler.  Only one
+ * output is in flight at a time in this program. */
+static char g_tmp_path[4096];
+static volatile sig_atomic_t g_tmp_active;
+
+static void on_signal(int sig)
+{
+    if (g_tmp_active) unlink(g_tmp_path);   /* async-signal-safe */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_handlers(void)
+{
+    static int done;
+    if (done) return;
+    done = 1;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
+}
+
+static int write_fully(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t k = write(fd, p, n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+vdm_status vdm_cli_write_atomic(const char *path, const uint8_t *data, size_t size, int force,
+                                const char **why)
+{
+    *why = "";
+    if (!strcmp(path, "-")) {
+        if (write_fully(STDOUT_FILENO, data, size)) {
+            snprintf(g_why, sizeof g_why, "cannot write to standard output: %s", strerror(errno));
+            *why = g_why;
+            return VDM_ERR_IO;
+        }
+        return VDM_OK;
+    }
+    if (!force && vdm_cli_exists(path)) return VDM_ERR_EXISTS;
+    struct stat sb;
+    if (force && stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        *why = "output exists and is not a regular file";
+        return VDM_ERR_IO;
+    }
+    /* temp name in the same directory, so rename/link stays on one file system */
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+    const char *base = slash ? slash + 1 : path;
+    if (dirlen + strlen(base) + 24 >= sizeof g_tmp_path) {
+        *why = "output path too long";
+        return VDM_ERR_IO;
+    }
+    install_handlers();
+    snprintf(g_tmp_path, sizeof g_tmp_path, "%.*s.%s.XXXXXX", (int)dirlen, path, base);
+    int fd = mkstemp(g_tmp_path);
+    if (fd < 0) {
+        snprintf(g_why, sizeof g_why, "cannot create a file in the output directory: %s",
+                 strerror(errno));
+        *why = g_why;
+        return VDM_ERR_IO;
+    }
+    g_tmp_active = 1;
+    /* mkstemp makes 0600; give the usual 0666 & ~umask. */
+    mode_t um = umask(0);
+    umask(um);
+    int err = 0;
+    if (fchmod(fd, 0666 & ~um)) err = errno;
+    if (!err && write_fully(fd, data, size)) err = errno;
+    if (!err && fsync(fd)) err = errno;
+    if (close(fd) && !err) err = errno;
+    vdm_status st = VDM_OK;
+    if (!err) {
+        if (force) {
+            if (rename(g_tmp_path, path)) err = errno;
+        } else if (link(g_tmp_path, path)) {
+            /* link() refuses to replace: no race with a file created meanwhile */
+            if (errno == EEXIST) st = VDM_ERR_EXISTS;
+            else if (errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == EXDEV) {
+                /* file system without hard links: best effort */
+                if (vdm_cli_exists(path)) st = VDM_ERR_EXISTS;
+                else if (rename(g_tmp_path, path)) err = errno;
+            } else {
+                err = errno;
+            }
+        }
+    }
+    unlink(g_tmp_path);   /* after link() (or a failure) the temp name goes */
+    g_tmp_active = 0;
+    if (err) {
+        snprintf(g_why, sizeof g_why, "cannot write: %s", strerror(err));
+        *why = g_why;
+        return VDM_ERR_IO;
+    }
+    return st;
+}
+
+/* ---- progress ------------------------------------------------------------ */
+
+void vdm_cli_progress_init(vdm_cli_progress *p, const char *label, int quiet)
+{
+    p->label = label;
+    p->t0 = vdm_cli_now();
+    p->enabled = !quiet && isatty(STDERR_FILENO);
+    p->shown = 0;
+    p->last_pct = -1;
+}
+
+void vdm_cli_progress_cb(void *user, double fraction)
+{
+    vdm_cli_progress *p = user;
+    if (!p || !p->enabled) return;
+    if (!p->shown && vdm_cli_now() - p->t0 < 1.0) return;
+    int pct = (int)(fraction * 100.0 + 0.5);
+    if (pct < 0) pct = 0;
+    if (pct > 100) pct = 100;
+    if (pct == p->last_pct) return;
+    p->last_pct = pct;
+    p->shown = 1;
+    int bars = pct / 5;
+    fprintf(stderr, "\r%s [%.*s%*s] %3d%%", p->label, bars, "####################", 20 - bars, "", pct);
+    fflush(stderr);
+}
+
+void vdm_cli_progress_done(vdm_cli_progress *p)
+{
+    if (p && p->shown) {
+        fprintf(stderr, "\r%*s\r", 60, "");
+        fflush(stderr);
+        p->shown = 0;
+    }
+}
+
+char *vdm_cli_default_output(const char *in, const char *strip_ext, const char *add_ext)
+{
+    size_t n = strlen(in), se = strlen(strip_ext), ae = strlen(add_ext);
+    size_t keep = n;
+    if (n > se && !strcasecmp(in + n - se, strip_ext) && in[n - se - 1] != '/') keep = n - se;
+    char *o = malloc(keep + ae + 1);
+    if (!o) return NULL;
+    memcpy(o, in, keep);
+    memcpy(o + keep, add_ext, ae + 1);
+    return o;
+}

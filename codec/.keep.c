@@ -1,1 +1,0 @@
-/* codec layer (sources land here) */

@@ -1,0 +1,82 @@
+/* fallback.h — the lossless coders used without the model (FBCK section).
+ * Internal to codec/; format-spec/vdz.md §5 and §8 are the normative text.
+ *
+ * All coders work on a "sub-image": some channels (1..4) of a canonical
+ * image, width x height pixels, each sample <= maxval, where
+ * maxval = 2^bit_depth - 1 (or palette_size - 1 for palette indices: the CM
+ * coder then codes indices, the others pack them at bit_depth).  The
+ * coders read and write the image buffer in place (no copy: the largest
+ * legal image is 1 GiB of samples).
+ * Everything is integer arithmetic; the same input gives the same bytes on
+ * every machine (for method 1 given the same libzstd version: zstd's format
+ * is stable, its encoder's output is not promised across versions).
+ *
+ * Encoders append to a growable byte buffer; decoders write the coded
+ * channels of g->data and check that they consume their whole payload and
+ * that every sample is in range (VDM_ERR_CORRUPT otherwise). */
+#ifndef VDM_CODEC_FALLBACK_H
+#define VDM_CODEC_FALLBACK_H
+#include <stddef.h>
+#include <stdint.h>
+#include "common/vdm_common.h"
+
+typedef struct vdm_buf {
+    uint8_t *data;   /* malloc; owner frees with free() (vdm_buf_free) */
+    size_t size, cap;
+} vdm_buf;
+
+vdm_status vdm_buf_reserve(vdm_buf *b, size_t extra);
+vdm_status vdm_buf_append(vdm_buf *b, const void *p, size_t n);
+void vdm_buf_free(vdm_buf *b);
+
+typedef struct vdm_subimage {
+    uint32_t width, height;
+    unsigned nch;        /* channels coded: 1..4 */
+    unsigned bit_depth;  /* 1,2,4,8,16: how stored/zstd pack the samples */
+    unsigned maxval;     /* every sample <= maxval (< 2^bit_depth) */
+    int rgb;             /* coded channels 0,1,2 are R,G,B (CM codes G first
+                            and predicts R and B from it) */
+    int indexed;         /* samples are palette indices (method 1 then does
+                            not filter: differences of indices mean nothing) */
+    /* Where the samples live: a canonical image buffer (png_io.h layout:
+     * one byte per sample, or host-order uint16_t when bit_depth == 16)
+     * with `stride` samples per pixel; coded channel c is at offset chan[c].
+     * Encoders only read it; decoders write exactly the coded channels. */
+    uint8_t *data;
+    unsigned stride;
+    unsigned chan[4];
+    /* Optional progress report (rows done / height), may be NULL. */
+    void (*progress)(void *user, double fraction);
+    void *progress_user;
+} vdm_subimage;
+
+static inline uint32_t vdm_sub_get(const vdm_subimage *g, size_t pixel, unsigned c)
+{
+    size_t i = pixel * g->stride + g->chan[c];
+    return g->bit_depth == 16 ? ((const uint16_t *)(const void *)g->data)[i] : g->data[i];
+}
+
+static inline void vdm_sub_put(const vdm_subimage *g, size_t pixel, unsigned c, uint32_t v)
+{
+    size_t i = pixel * g->stride + g->chan[c];
+    if (g->bit_depth == 16) ((uint16_t *)(void *)g->data)[i] = (uint16_t)v;
+    else g->data[i] = (uint8_t)v;
+}
+
+/* Fallback methods (FBCK.method). */
+enum { VDM_FB_STORED = 0, VDM_FB_ZSTD = 1, VDM_FB_CM = 2 };
+
+/* Method 0: packed rows.  Bytes = height * rowbytes. */
+uint64_t vdm_fb_rowbytes(const vdm_subimage *g);
+vdm_status vdm_fb_stored_encode(const vdm_subimage *g, vdm_buf *out);
+vdm_status vdm_fb_stored_decode(const vdm_subimage *g, const uint8_t *in, size_t n);
+
+/* Method 1: PNG-filtered packed rows in one zstd frame. */
+vdm_status vdm_fb_zstd_encode(const vdm_subimage *g, int level, vdm_buf *out);
+vdm_status vdm_fb_zstd_decode(const vdm_subimage *g, const uint8_t *in, size_t n);
+
+/* Method 2: context-modelled prediction + binary range coding (§8). */
+vdm_status vdm_fb_cm_encode(const vdm_subimage *g, vdm_buf *out);
+vdm_status vdm_fb_cm_decode(const vdm_subimage *g, const uint8_t *in, size_t n);
+
+#endif

@@ -1,0 +1,185 @@
+/* vdz.h — the .vdz container: encode a canonical image, decode it back,
+ * describe a file.  format-spec/vdz.md is the normative text.
+ *
+ * Invariants:
+ *   - vdm_vdz_decode returns an image only after every section's CRC, the
+ *     structure, the coverage of every channel and the SHA-256 of the
+ *     decoded samples have been checked; on any failure nothing is returned;
+ *   - the same image and options give the same bytes on every machine and
+ *     thread count (fallback method 1 and META additionally assume the same
+ *     libzstd version: zstd's format is stable, its encoder output is not);
+ *   - a file that needs a model says so in VHDR, which vdm_vdz_probe reads
+ *     first: a decoder knows which model it needs before any pixel work.
+ *
+ * The model path plugs in through vdm_model_path (a small vtable), so this
+ * layer needs neither ans/ nor model/ headers to frame, check and route a
+ * MODL section; the bits-back tile coder implements encode/decode below.
+ * All buffers returned to the caller say who frees them. */
+#ifndef VDM_CODEC_VDZ_H
+#define VDM_CODEC_VDZ_H
+#include <stddef.h>
+#include <stdint.h>
+#include "common/vdm_common.h"
+#include "codec/png_io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VDM_VDZ_FORMAT_VERSION 1
+#define VDM_VDZ_MAX_STEPS 16384u
+#define VDM_VDZ_MAX_SECTION ((uint32_t)0x7FFFFFFF)
+
+/* ---- the MODL payload (format-spec/vdz.md §6) ---------------------------- */
+
+typedef struct vdm_model_chain {
+    uint32_t first;          /* index of its first tile among model-coded tiles */
+    uint32_t count;          /* model-coded tiles in this chain, >= 1 */
+    uint64_t initial_bits;   /* initial-bits deficit paid by this chain */
+    uint64_t stream_bytes;   /* length of stream */
+    const uint8_t *stream;   /* decode: points into the file buffer;
+                                encode: malloc'd by the model path, freed by
+                                vdm_model_payload_clear */
+} vdm_model_chain;
+
+typedef struct vdm_model_payload {
+    uint8_t model_id[32];
+    uint16_t steps;          /* T */
+    uint8_t channel_mask;    /* canonical channels coded by the model */
+    uint8_t flags;           /* bit 0: XOR stream cleaning */
+    uint8_t data_prec, latent_prec, prior_prec;   /* 8..24 */
+    uint16_t tile_w, tile_h;
+    uint64_t xor_seed;
+    double neg_vlb_bits;     /* informational */
+    uint32_t *delta_bits;    /* steps+1 float32 bit patterns; malloc */
+    uint32_t ntiles;         /* ceil(w/tile_w) * ceil(h/tile_h) */
+    uint8_t *tile_skip;      /* ntiles bytes, 1 = not model-coded; malloc */
+    uint32_t nchains;
+    vdm_model_chain *chains; /* malloc */
+    int owns_streams;        /* 1 on the encode side: clear frees each stream */
+} vdm_model_payload;
+
+/* Free the arrays (and the streams when owns_streams); zero the struct. */
+void vdm_model_payload_clear(vdm_model_payload *p);
+
+/* The model path: implemented where the model and the coder meet (the
+ * bits-back tile coder).  encode fills *out for the channels in
+ * channel_mask of img (the container checks and frames it); decode writes
+ * those channels of img (whose header, palette and size are already set)
+ * from a parsed payload.  Both return vdm_status and may set the codec error
+ * detail.  ctx is the implementation's (e.g. a loaded vdm_model). */
+typedef struct vdm_encode_opts vdm_encode_opts;
+typedef struct vdm_model_path {
+    uint8_t model_id[32];
+    void *ctx;
+    /* Which channels of this image the model can code (0: none, e.g. a
+     * palette or 16-bit image). */
+    unsigned (*channels_for)(void *ctx, const vdm_image *img);
+    vdm_status (*encode)(void *ctx, const vdm_image *img, unsigned channel_mask,
+                         const vdm_encode_opts *o, vdm_model_payload *out);
+    vdm_status (*decode)(void *ctx, const vdm_model_payload *in, vdm_image *img,
+                         unsigned threads);
+} vdm_model_path;
+
+/* ---- encode / decode ------------------------------------------------------ */
+
+/* Progress callback: fraction done in [0,1]; called from the calling thread. */
+typedef void (*vdm_progress_fn)(void *user, double fraction);
+
+struct vdm_encode_opts {
+    const vdm_model_path *model;  /* NULL: fallback only */
+    uint32_t steps;               /* T for the model (0: the model's default) */
+    uint32_t threads;             /* >= 1; never changes the output bytes */
+    int effort;                   /* 0 fast (CM only), 1 default (CM, zstd when
+                                     it may win), 2 max (every method at max) */
+    int keep_metadata;            /* 1: write META (default), 0: drop chunks */
+    int model_only;               /* 1: keep the model's file even when the
+                                     fallback-only file would be smaller
+                                     (measuring the model; default 0) */
+    vdm_progress_fn progress;
+    void *progress_user;
+};
+/* Defaults: no model, steps 0, 1 thread, effort 1, keep metadata. */
+void vdm_encode_opts_default(vdm_encode_opts *o);
+
+typedef struct vdm_encode_stats {
+    uint64_t file_bytes;          /* total .vdz size */
+    uint64_t header_bytes;        /* signature + VHDR + VEND framing */
+    uint64_t meta_bytes;          /* META section incl. framing (0: none) */
+    uint64_t model_bytes;         /* MODL section incl. framing (0: none) */
+    uint64_t fallback_bytes;      /* all FBCK sections incl. framing */
+    uint64_t samples;             /* width*height*channels */
+    uint64_t packed_bytes;        /* the samples packed as PNG packs them */
+    int fallback_method;          /* method of the (last) FBCK section, -1: none */
+    int used_model;               /* 1 when the file has a MODL section */
+    double neg_vlb_bits;          /* the model's -VLB of what it coded (0: none) */
+} vdm_encode_stats;
+
+/* Encode img.  *out (malloc) is freed by the caller with free().
+ * stats may be NULL.  Errors: VDM_ERR_ARG, VDM_ERR_CORRUPT/LIMIT (invalid
+ * image), VDM_ERR_NOMEM, whatever the model path returns. */
+vdm_status vdm_vdz_encode(const vdm_image *img, const vdm_encode_opts *o, uint8_t **out,
+                          size_t *out_size, vdm_encode_stats *stats);
+
+typedef struct vdm_decode_opts {
+    const vdm_model_path *model;  /* needed only when the file needs a model */
+    uint32_t threads;
+    vdm_progress_fn progress;
+    void *progress_user;
+} vdm_decode_opts;
+
+/* Decode a whole .vdz held in memory.  *out is freed with vdm_image_free.
+ * o may be NULL (no model).  Errors: VDM_ERR_FORMAT (no signature),
+ * VDM_ERR_VERSION, VDM_ERR_TRUNCATED, VDM_ERR_CORRUPT, VDM_ERR_CHECKSUM
+ * (section CRC or pixel SHA-256), VDM_ERR_UNSUPPORTED (unknown critical
+ * section or value), VDM_ERR_LIMIT, VDM_ERR_MODEL_MISMATCH (the file needs
+ * a model that was not given, or another one), VDM_ERR_NOMEM. */
+vdm_status vdm_vdz_decode(const uint8_t *buf, size_t size, const vdm_decode_opts *o,
+                          vdm_image **out);
+
+/* ---- describing a file ---------------------------------------------------- */
+
+#define VDM_VDZ_MAX_FBCK 8
+
+typedef struct vdm_vdz_info {
+    uint16_t version;
+    uint32_t width, height;
+    uint8_t color_type, bit_depth, interlace, channels;
+    uint16_t palette_size, trns_count;
+    uint8_t pixel_sha256[32];
+    int needs_model;
+    uint8_t model_id[32];
+    uint64_t file_bytes, header_bytes, meta_bytes, model_bytes, fallback_bytes;
+    uint32_t meta_chunks, meta_raw_bytes;
+    uint8_t meta_method;
+    uint32_t nfallback;
+    struct { uint8_t method, channel_mask, region; uint64_t bytes; } fallback[VDM_VDZ_MAX_FBCK];
+    int has_model_section;
+    /* MODL summary (valid when has_model_section) */
+    uint16_t steps, tile_w, tile_h;
+    uint8_t model_channel_mask, model_flags, data_prec, latent_prec, prior_prec;
+    uint32_t ntiles, nskipped_tiles, nchains;
+    uint64_t initial_bits, stream_bytes;
+    double neg_vlb_bits;
+} vdm_vdz_info;
+
+/* Check the whole container (signature, version, every section's framing,
+ * CRC and fields, coverage) without decoding pixels, and describe it.
+ * Same errors as vdm_vdz_decode except CHECKSUM of pixels / MODEL_MISMATCH. */
+vdm_status vdm_vdz_probe(const uint8_t *buf, size_t size, vdm_vdz_info *info);
+
+/* Read only what is needed to know the model requirement: signature,
+ * version and VHDR (a prefix of the file is enough).  needs_model and
+ * model_id are set; the rest of info only from VHDR. */
+vdm_status vdm_vdz_probe_header(const uint8_t *buf, size_t size, vdm_vdz_info *info);
+
+/* Short reason for the last codec failure on this thread ("" if none). */
+const char *vdm_codec_last_error(void);
+
+/* SHA-256 of the canonical samples (format-spec/vdz.md §3). */
+vdm_status vdm_image_pixel_sha256(const vdm_image *img, uint8_t out[32]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

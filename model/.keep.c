@@ -1,1 +1,0 @@
-/* model layer (sources land here) */

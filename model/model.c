@@ -1,0 +1,230 @@
+/* model.c — a loaded model and the coding path (vdm_model.h).
+ *
+ * The constant table's operation order (part of the format, since .vdz
+ * files depend on it; also in format-spec/weights.md):
+ *   t_i   = (double)i / (double)T
+ *   gamma = schedule(t_i)                      (schedule.c, float64 detmath)
+ *   sp    = softplus(gamma),  sm = softplus(-gamma)
+ *   alpha = exp(-0.5*sp),  sigma = exp(-0.5*sm),  noise_ratio = exp(0.5*gamma)
+ *   gscaled = (float)((gamma - gs_lo) / (gs_hi - gs_lo))
+ *   step i >= 1 (s = i-1, t = i):
+ *     q_alpha = exp(0.5*(sp_s - sp_t))
+ *     q_sigma = sqrt(-expm1(sp_s - sp_t))
+ *     c       = -expm1(gamma_s - gamma_t)
+ *     p_sigma = sigma_s * sqrt(c)
+ *     p_a     = (float)exp(0.5*(sp_t - sp_s))
+ *     p_k     = (float)(sigma_t * c)
+ * exp/expm1/log1p are detmath's float64 functions, sqrt is IEEE sqrt. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "model/model_internal.h"
+
+struct vdm_model {
+    vdm_model_config cfg;
+    float *params;          /* net + schedule, the evaluation (EMA) weights */
+    uint8_t id[32];
+    int steps_trained_T;
+    /* caches for the coding path */
+    int cT;
+    vdm_time_consts *ctab;  /* cT + 1 entries */
+    vdm_net_ws *ws;
+    int wsN, wsH, wsW;
+    float *gs;              /* wsN */
+};
+
+void vdm_model_free(vdm_model *m)
+{
+    if (!m) return;
+    free(m->params);
+    free(m->ctab);
+    vdm_net_ws_free(m->ws);
+    free(m->gs);
+    free(m);
+}
+
+static vdm_status params_check(const vdm_model_config *c, const float *p)
+{
+    size_t n = vdm_model_param_count(c);
+    for (size_t k = 0; k < n; k++) {
+        uint32_t bits;
+        memcpy(&bits, &p[k], 4);
+        VDM_RETURN_IF((bits & 0x7f800000u) == 0x7f800000u, VDM_ERR_CORRUPT);
+    }
+    return vdm_sched_check(&c->sched, p + vdm_net_param_count(&c->net));
+}
+
+vdm_status vdm_model_load_mem(const void *buf, size_t size, vdm_model **out)
+{
+    VDM_RETURN_IF(!buf || !out, VDM_ERR_ARG);
+    *out = NULL;
+    vdm_wfile *w = (vdm_wfile *)malloc(sizeof *w);
+    VDM_RETURN_IF(!w, VDM_ERR_NOMEM);
+    vdm_status st = vdm_wfile_parse((const uint8_t *)buf, size, w);
+    if (st != VDM_OK) { free(w); return st; }
+    size_t pn = vdm_net_param_count(&w->cfg.net), ps = vdm_sched_param_count(&w->cfg.sched);
+    const vdm_tensor *tn = vdm_wfile_find(w, "net", VDM_DT_F32, pn);
+    const vdm_tensor *ts = vdm_wfile_find(w, "schedule", VDM_DT_F32, ps);
+    vdm_model *m = NULL;
+    if (!tn || !ts) st = VDM_ERR_CORRUPT;
+    else if (!(m = (vdm_model *)calloc(1, sizeof *m)) ||
+             !(m->params = (float *)malloc((pn + ps) * sizeof(float))))
+        st = VDM_ERR_NOMEM;
+    if (st == VDM_OK) {
+        m->cfg = w->cfg;
+        vdm_tensor_get_f32(tn, m->params);
+        vdm_tensor_get_f32(ts, m->params + pn);
+        memcpy(m->id, w->sha256, 32);
+        st = params_check(&m->cfg, m->params);
+    }
+    free(w);
+    if (st != VDM_OK) { vdm_model_free(m); return st; }
+    *out = m;
+    return VDM_OK;
+}
+
+vdm_status vdm_model_load(const char *path, vdm_model **out)
+{
+    VDM_RETURN_IF(!path || !out, VDM_ERR_ARG);
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    VDM_RETURN_IF(!f, VDM_ERR_IO);
+    vdm_status st = VDM_OK;
+    long sz = -1;
+    if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) st = VDM_ERR_IO;
+    else if ((uint64_t)sz > ((uint64_t)1 << 34)) st = VDM_ERR_LIMIT;
+    uint8_t *buf = NULL;
+    if (st == VDM_OK) {
+        buf = (uint8_t *)malloc(sz > 0 ? (size_t)sz : 1);
+        if (!buf) st = VDM_ERR_NOMEM;
+        else if (fread(buf, 1, (size_t)sz, f) != (size_t)sz) st = VDM_ERR_IO;
+    }
+    fclose(f);
+    if (st == VDM_OK) st = vdm_model_load_mem(buf, (size_t)sz, out);
+    free(buf);
+    return st;
+}
+
+vdm_status vdm_model_from_params(const vdm_model_config *c, const float *params,
+                                 uint64_t train_steps, vdm_model **out)
+{
+    VDM_RETURN_IF(!c || !params || !out, VDM_ERR_ARG);
+    *out = NULL;
+    VDM_RETURN_IF(vdm_model_config_check(c) != VDM_OK, VDM_ERR_ARG);
+    size_t n = vdm_model_param_count(c);
+    vdm_model *m = (vdm_model *)calloc(1, sizeof *m);
+    VDM_RETURN_IF(!m, VDM_ERR_NOMEM);
+    m->cfg = *c;
+    m->params = (float *)malloc(n * sizeof(float));
+    if (!m->params) { vdm_model_free(m); return VDM_ERR_NOMEM; }
+    memcpy(m->params, params, n * sizeof(float));
+    vdm_status st = params_check(c, m->params);
+    if (st != VDM_OK) { vdm_model_free(m); return st; }
+    /* the id is the hash the exported weights file will carry */
+    size_t pn = vdm_net_param_count(&c->net);
+    vdm_wfile *w = (vdm_wfile *)calloc(1, sizeof *w);
+    if (!w) { vdm_model_free(m); return VDM_ERR_NOMEM; }
+    w->kind = VDM_WFILE_WEIGHTS;
+    w->cfg = *c;
+    w->train_steps = train_steps;
+    w->ntensors = 2;
+    strcpy(w->t[0].name, "net");
+    w->t[0].dtype = VDM_DT_F32;
+    w->t[0].count = pn;
+    w->t[0].data = m->params;
+    strcpy(w->t[1].name, "schedule");
+    w->t[1].dtype = VDM_DT_F32;
+    w->t[1].count = n - pn;
+    w->t[1].data = m->params + pn;
+    uint8_t *buf;
+    size_t sz;
+    st = vdm_wfile_write_mem(w, &buf, &sz);
+    free(w);
+    if (st != VDM_OK) { vdm_model_free(m); return st; }
+    memcpy(m->id, buf + sz - 32, 32);
+    free(buf);
+    *out = m;
+    return VDM_OK;
+}
+
+const vdm_model_config *vdm_model_cfg(const vdm_model *m) { return &m->cfg; }
+const float *vdm_model_params(const vdm_model *m) { return m->params; }
+void vdm_model_id(const vdm_model *m, uint8_t out[32]) { memcpy(out, m->id, 32); }
+int vdm_model_default_steps(const vdm_model *m) { return m->cfg.default_T; }
+
+vdm_status vdm_model_consts(const vdm_model *m, int T, vdm_time_consts *out)
+{
+    VDM_RETURN_IF(!m || !out || T < 1 || T > VDM_MODEL_MAX_STEPS, VDM_ERR_ARG);
+    const float *sp_params = m->params + vdm_net_param_count(&m->cfg.net);
+    double sp_prev = 0.0, gam_prev = 0.0, sig_prev = 0.0;
+    for (int i = 0; i <= T; i++) {
+        double t = (double)i / (double)T, g;
+        vdm_sched_eval(&m->cfg.sched, sp_params, 1, &t, &g, NULL);
+        double sp = vdm_softplus_d(g), sm = vdm_softplus_d(-g);
+        vdm_time_consts *c = &out[i];
+        memset(c, 0, sizeof *c);
+        c->gamma = g;
+        c->alpha = vdm_exp(-0.5 * sp);
+        c->sigma = vdm_exp(-0.5 * sm);
+        c->noise_ratio = vdm_exp(0.5 * g);
+        c->gscaled = vdm_gscaled(&m->cfg, g);
+        if (i > 0) {
+            c->q_alpha = vdm_exp(0.5 * (sp_prev - sp));
+            c->q_sigma = vdm_sqrt_d(-vdm_expm1(sp_prev - sp));
+            double cc = -vdm_expm1(gam_prev - g);
+            c->p_sigma = sig_prev * vdm_sqrt_d(cc);
+            c->p_a = (float)vdm_exp(0.5 * (sp - sp_prev));
+            c->p_k = (float)(c->sigma * cc);
+        }
+        sp_prev = sp;
+        gam_prev = g;
+        sig_prev = c->sigma;
+    }
+    return VDM_OK;
+}
+
+vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N, int H, int W,
+                            int nthreads, float *mean, double *p_sigma)
+{
+    VDM_RETURN_IF(!m || !z_t || !mean || T < 1 || T > VDM_MODEL_MAX_STEPS || i < 1 || i > T,
+                  VDM_ERR_ARG);
+    VDM_RETURN_IF(N < 1 || H < 1 || W < 1 || nthreads < 1, VDM_ERR_ARG);
+    VDM_RETURN_IF((uint64_t)N * H * W > VDM_MODEL_MAX_TILE_PIXELS, VDM_ERR_LIMIT);
+    if (m->cT != T) {
+        vdm_time_consts *tab = (vdm_time_consts *)malloc(sizeof *tab * ((size_t)T + 1));
+        VDM_RETURN_IF(!tab, VDM_ERR_NOMEM);
+        vdm_status st = vdm_model_consts(m, T, tab);
+        if (st != VDM_OK) { free(tab); return st; }
+        free(m->ctab);
+        m->ctab = tab;
+        m->cT = T;
+    }
+    if (!m->ws || m->wsN != N || m->wsH != H || m->wsW != W) {
+        vdm_net_ws_free(m->ws);
+        free(m->gs);
+        m->ws = vdm_net_ws_create(&m->cfg.net, VDM_BACKEND_REF, N, H, W, 0);
+        m->gs = (float *)malloc(sizeof(float) * (size_t)N);
+        if (!m->ws || !m->gs) {
+            vdm_net_ws_free(m->ws);
+            free(m->gs);
+            m->ws = NULL;
+            m->gs = NULL;
+            return VDM_ERR_NOMEM;
+        }
+        m->wsN = N;
+        m->wsH = H;
+        m->wsW = W;
+    }
+    const vdm_time_consts *c = &m->ctab[i];
+    for (int n = 0; n < N; n++) m->gs[n] = c->gscaled;
+    VDM_FORWARD(vdm_net_forward(&m->cfg.net, m->params, m->ws, nthreads, z_t, m->gs, N, H, W, mean));
+    const float a = c->p_a, k = c->p_k;
+    size_t n = (size_t)N * H * W * 3;
+    for (size_t j = 0; j < n; j++) {
+        float kt = k * mean[j];   /* mean holds eps_hat here */
+        float d = z_t[j] - kt;
+        mean[j] = a * d;
+    }
+    if (p_sigma) *p_sigma = c->p_sigma;
+    return VDM_OK;
+}

@@ -1,0 +1,102 @@
+/* vdm_model.h — the model layer's public face for the codec: a trained VDM
+ * loaded from a weights file, its per-step constants for T steps, and the
+ * reverse conditional p(z_s | z_t) on a tile.
+ *
+ * Time grid: t_i = i/T, i = 0..T.  Step i (1..T) goes between s = t_{i-1}
+ * and t = t_i.  z_{t_0} is the least noisy latent, z_{t_T} is coded with
+ * the N(0, I) prior.
+ *
+ * The distributions (VDM App. A, with alpha^2 = sigmoid(-gamma),
+ * sigma^2 = sigmoid(gamma), all Gaussians per element, independent):
+ *   q(z_0 | x)      = N(alpha_0 x, sigma_0^2),     x = vdm_data_value(k)
+ *   q(z_t | z_s)    = N(q_alpha z_s, q_sigma^2)
+ *   p(z_s | z_t)    = N(p_a (z_t - p_k eps_hat(z_t; t)), p_sigma^2)
+ *   p(z_1)          = N(0, 1)
+ *   p(x | z_0)      = softmax over k of  -1/2 ((z_0/alpha_0 - x_k) / noise_ratio_0)^2
+ * with the constants of vdm_time_consts (index i for time t_i; the q_ and p_
+ * fields of entry i belong to step i).
+ *
+ * DETERMINISM (these values feed the entropy coder, DESIGN.md):
+ *   - every double in vdm_time_consts is computed in float64 with
+ *     common/detmath.h and IEEE sqrt only, in the fixed order written in
+ *     format-spec/weights.md, from the float32 parameters in the file;
+ *   - eps_hat is the REF backend of the network (fixed order, no BLAS), so
+ *     vdm_model_p_mean gives the same bits for any nthreads and machine;
+ *   - p_mean = p_a * (z_t - p_k * eps_hat), each operation one rounded
+ *     float32 operation in exactly that order (the build forbids FMA
+ *     contraction).
+ *
+ * Threading: a vdm_model caches a network workspace and the constants of the
+ * last T; do not call vdm_model_p_mean on one model from two threads at once
+ * (load one model per thread; nthreads parallelises inside one call). */
+#ifndef VDM_MODEL_H
+#define VDM_MODEL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "common/vdm_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest step count accepted by the functions below (the constant table
+ * has T+1 entries; a coder at T=16384 would already be far off our budget). */
+#define VDM_MODEL_MAX_STEPS 16384
+/* Largest tile one vdm_model_p_mean call takes (pixels in N*H*W); bounds the
+ * network workspace (~ width * 4 bytes * a few * this). */
+#define VDM_MODEL_MAX_TILE_PIXELS (1 << 22)
+
+typedef struct vdm_model vdm_model;
+
+/* The data value of 8-bit sample k (0..255): x_k = (2k - 255) / 255 in
+ * float32 (the subtraction is exact, one rounded division). */
+static inline float vdm_data_value(int k) { return ((float)(2 * k) - 255.0f) / 255.0f; }
+
+/* Load a weights file (format-spec/weights.md).  A checkpoint loads too (its
+ * EMA weights).  Errors: VDM_ERR_IO, VDM_ERR_FORMAT (not a weights file),
+ * VDM_ERR_VERSION, VDM_ERR_TRUNCATED, VDM_ERR_CHECKSUM, VDM_ERR_CORRUPT
+ * (inconsistent sizes, bad config, non-finite or non-monotone schedule),
+ * VDM_ERR_NOMEM.  *out is freed with vdm_model_free. */
+vdm_status vdm_model_load(const char *path, vdm_model **out);
+vdm_status vdm_model_load_mem(const void *buf, size_t size, vdm_model **out);
+void vdm_model_free(vdm_model *m);   /* NULL is fine */
+
+/* The model's identity: the SHA-256 stored in (and verified against) its
+ * file, i.e. over every byte of the file before the 32-byte trailer.  A .vdz
+ * records it so that decoding with another model fails clearly. */
+void vdm_model_id(const vdm_model *m, uint8_t out[32]);
+/* The step count the model was trained for (0: trained in continuous time). */
+int vdm_model_default_steps(const vdm_model *m);
+
+typedef struct vdm_time_consts {
+    /* at time t_i = i/T */
+    double gamma;        /* gamma(t_i) */
+    double alpha;        /* sqrt(sigmoid(-gamma)) */
+    double sigma;        /* sqrt(sigmoid(gamma)) */
+    double noise_ratio;  /* sigma / alpha = exp(gamma / 2) */
+    float gscaled;       /* the network's conditioning input for t_i */
+    /* step i: s = t_{i-1} -> t = t_i (all zero in entry 0) */
+    double q_alpha;      /* alpha_{t|s} = alpha_t / alpha_s */
+    double q_sigma;      /* sigma_{t|s} = sqrt(-expm1(softplus(gamma_s) - softplus(gamma_t))) */
+    double p_sigma;      /* sigma_s sqrt(-expm1(gamma_s - gamma_t)) */
+    float p_a;           /* (float) alpha_s / alpha_t */
+    float p_k;           /* (float) sigma_t * (-expm1(gamma_s - gamma_t)) */
+} vdm_time_consts;
+
+/* Fill out[0..T] (caller-owned, T+1 entries) for 1 <= T <= VDM_MODEL_MAX_STEPS.
+ * Deterministic (see above).  VDM_ERR_ARG for a bad T. */
+vdm_status vdm_model_consts(const vdm_model *m, int T, vdm_time_consts *out);
+
+/* Mean of p(z_s | z_t) for step i (1..T) of T on N tiles z_t [N,H,W,3]
+ * (float32, already on their grid): mean[N*H*W*3] (caller-owned) as above,
+ * and *p_sigma (may be NULL) its standard deviation.  Each tile is processed
+ * on its own with zero padding at its borders.  nthreads >= 1 does not
+ * change the result.  mean must not overlap z_t.  Errors: VDM_ERR_ARG (bad T/i/sizes), VDM_ERR_LIMIT
+ * (N*H*W > VDM_MODEL_MAX_TILE_PIXELS), VDM_ERR_NOMEM. */
+vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N, int H, int W,
+                            int nthreads, float *mean, double *p_sigma);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
