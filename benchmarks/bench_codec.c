@@ -3,8 +3,9 @@
  * fallback method chosen, peak memory; every round trip is verified.
  *
  * usage: bench_codec [--effort E] [--fallback-only] [--csv] [FOLDER]
- * (the model path is not integrated yet, so every run is fallback-only; the
- * option is accepted so scripts need not change).
+ * It measures the fallback coder (no model is loaded; --fallback-only is
+ * accepted for symmetry with the CLI).  For the model path use
+ * `vdmzip encode -v --model M` or benchmarks/compare.sh --model M.
  * Times are wall clock of the library calls only (no file I/O, no PNG
  * writing), single thread. */
 #include <dirent.h>

@@ -9,9 +9,13 @@
 #include <strings.h>
 #include <time.h>
 #include "cli/cli.h"
+#include "codec/bbcode.h"
 #include "codec/png_io.h"
 #include "model/vdm_model.h"
 #include "model/vdm_train.h"
+
+#define VDM_STR_(x) #x
+#define VDM_STR(x) VDM_STR_(x)
 
 const char vdm_help_train[] =
     "usage: vdmzip train --data DIR --steps T --out MODEL [options]\n"
@@ -63,7 +67,7 @@ const char vdm_help_eval[] =
     "  --model MODEL       weights file (default $VDMZIP_MODEL or models/default.vdm)\n"
     "  --steps T           steps (default: what the model was trained for)\n"
     "  --samples K         noise draws (default 2; 1 gives no standard error)\n"
-    "  --tile N            tile side in pixels (default 128)\n"
+    "  --tile N            tile side in pixels (default: the codec's, " VDM_STR(VDM_BB_DEFAULT_TILE) ")\n"
     "  --threads N         CPU threads (default 2)\n"
     "  --backend cpu|ref   network kernels (default cpu; ref is the coder's)\n"
     "  --seed S            noise seed (default 1)\n"
@@ -192,6 +196,22 @@ static void fmt_time(char *buf, size_t n, double sec)
 }
 
 /* ---- train -------------------------------------------------------------------- */
+
+/* Fail before training, not after it, when an output cannot be written (the
+ * writers go through PATH.tmp and rename). */
+static int check_writable(const char *path)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        vdm_cli_error("train: cannot write %s: %s", path, strerror(errno));
+        return VDM_EXIT_IO;
+    }
+    fclose(f);
+    remove(tmp);
+    return 0;
+}
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_sigint(int sig) { (void)sig; g_stop = 1; }
@@ -355,9 +375,12 @@ int vdm_cmd_train(int argc, char **argv)
         ckpt = ckpt_buf;
     }
 
+    int rc = check_writable(out);
+    if (!rc) rc = check_writable(ckpt);
+    if (rc) return rc;
     image_set train_set, val_imgs;
     memset(&val_imgs, 0, sizeof val_imgs);
-    int rc = load_dir(data, &train_set);
+    rc = load_dir(data, &train_set);
     if (rc) { image_set_free(&train_set); return rc; }
     val_set vs;
     memset(&vs, 0, sizeof vs);
@@ -537,7 +560,7 @@ static void print_json_terms(FILE *f, const vdm_bound *b)
 int vdm_cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL;
-    long T = -1, samples = 2, tile = 128, threads = 2;
+    long T = -1, samples = 2, tile = VDM_BB_DEFAULT_TILE, threads = 2;
     unsigned long long seed = 1;
     int json = 0;
     vdm_backend backend = VDM_BACKEND_CPU;

@@ -140,6 +140,9 @@ Test(cli_model, errors_and_exit_codes)
     /* no image large enough for the crop */
     cr_assert_eq(run(out, sizeof out, "%s train --data %s/data --steps 4 --out %s/y.vdm --iters 1 --crop 64 "
                      "--log-every 0 2>&1", BIN, g_dir, g_dir), 2, "%s", out);
+    /* an output that cannot be written is refused before training */
+    cr_assert_eq(run(out, sizeof out, "%s train --data %s/data --steps 4 --out %s/nodir/y.vdm --iters 1 2>&1", BIN,
+                     g_dir, g_dir), 3, "%s", out);
     /* an empty data folder */
     snprintf(p, sizeof p, "%s/empty", g_dir);
     mkdir(p, 0700);
