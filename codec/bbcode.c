@@ -86,13 +86,17 @@ static tile_geom tile_at(const vdm_image *img, uint32_t tw, uint32_t th, uint32_
     return g;
 }
 
-/* The first tile of every chain is coded as SPLIT x SPLIT sub-tiles in
- * raster order: its pops are the only ones that find the stack (nearly)
- * empty, so the initial-bits deficit is about one sub-tile's worth of
- * latent entropy instead of a whole tile's.  Sub-tile j (1-based) covers
+/* The first BB_SPLIT_TILES tiles of every chain are coded as SPLIT x SPLIT
+ * sub-tiles in raster order.  Within a tile the stack dips by roughly
+ * (H(z_0|x) + H(z_1|z_0) - cost of x) per sub-pixel before the pushes give
+ * the bits back; a tile whose dip exceeds what the chain has stacked so far
+ * draws initial bits.  Growing the coded unit slowly (16 small units, then
+ * 16 more, then whole tiles) keeps the deficit at about one small unit's
+ * dip instead of a whole tile's.  Sub-tile j (1-based) covers
  * rows/columns [ (j-1)*ceil(h/SPLIT), ...) of the tile, clipped; empty ones
  * are skipped.  Returns 0 when sub-tile j is empty. */
 #define BB_SPLIT 4
+#define BB_SPLIT_TILES 2u
 static int subtile(tile_geom g, int j, tile_geom *out)
 {
     uint32_t sw = (g.w + BB_SPLIT - 1) / BB_SPLIT, sh = (g.h + BB_SPLIT - 1) / BB_SPLIT;
@@ -315,7 +319,7 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
         double info0 = vdm_ans_info_bits(a);
         for (uint32_t t = first; t < last && st == VDM_OK; t++) {
             tile_geom g = tile_at(img, tw, th, t);
-            if (t == first) {
+            if (t - first < BB_SPLIT_TILES) {
                 tile_geom sg;
                 for (int j = 1; j <= BB_SPLIT * BB_SPLIT && st == VDM_OK; j++) {
                     if (!subtile(g, j, &sg)) continue;
@@ -389,7 +393,7 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
         vdm_ans_set_initial_seed(a, ch);
         for (uint32_t t = c->first + c->count; t-- > c->first && st == VDM_OK;) {
             tile_geom g = tile_at(img, tw, th, t);
-            if (t == c->first) {
+            if (t - c->first < BB_SPLIT_TILES) {
                 tile_geom sg;
                 for (int j = BB_SPLIT * BB_SPLIT; j >= 1 && st == VDM_OK; j--) {
                     if (!subtile(g, j, &sg)) continue;
