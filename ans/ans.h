@@ -184,13 +184,24 @@ typedef struct {
     /* all fields private; filled by vdm_ans_gauss_init */
     double mu, delta, inv_sigma;
     int64_t klo, khi;          /* window */
-    uint64_t spare;            /* 2^prec - (khi-klo+1) - 2: mass shared by shape */
+    uint64_t spare;            /* 2^prec - (khi-klo+1) - 2: mass shared by shape
+                                  (truncated: 2^prec - (khi-klo+1)) */
     unsigned prec;
+    int trunc;                 /* 1: window only, tails folded into its ends */
 } vdm_ans_gauss;
 
 /* VDM_ERR_ARG unless mu is finite, sigma and delta finite and > 0,
  * VDM_ANS_GAUSS_PREC_MIN <= prec <= 31. */
 vdm_status vdm_ans_gauss_init(vdm_ans_gauss *g, float mu, float sigma, float delta, unsigned prec);
+/* The same Gaussian truncated to its window, for bits-back SAMPLING pops:
+ * no escape symbols (the tail mass is folded into the first and last window
+ * values: C(0) = 0, C(j) = j + G(klo + j) for 0 < j < W, C(W) = 2^prec), so a
+ * pop from arbitrary bits always lands within +-7 sigma of mu.  With escapes
+ * a sampling pop would hit an escape with probability ~2^(1-prec) and
+ * produce a wildly distant latent (seen: ~2 per Kodak image at prec 24,
+ * each costing thousands of bits downstream).  Only values inside the window
+ * can be pushed (else VDM_ERR_ARG) — exactly those such a pop returns. */
+vdm_status vdm_ans_gauss_init_trunc(vdm_ans_gauss *g, float mu, float sigma, float delta, unsigned prec);
 /* g must come from vdm_ans_gauss_init.  Any int32 k can be pushed; pop never
  * fails on a valid stack (VDM_ERR_ARG only in the wrong cleaning mode). */
 vdm_status vdm_ans_gauss_push(vdm_ans *a, const vdm_ans_gauss *g, int32_t k);
@@ -216,6 +227,8 @@ vdm_status vdm_ans_gauss_pop_vec(vdm_ans *a, size_t n, int32_t *k, const float *
  * inside the matching unclean section.  key == NULL: no cleaning.  The
  * counters (c0, c1, c2) = (chain, tile, step) must be unique per section.
  * Parameters are validated before anything is touched. */
+/* Bits-back sampling (truncated Gaussians, see vdm_ans_gauss_init_trunc),
+ * optionally inside an XOR-cleaning section (key != NULL). */
 vdm_status vdm_ans_bb_sample(vdm_ans *a, const uint8_t *key, uint32_t c0, uint32_t c1, uint32_t c2,
                              size_t n, int32_t *k, const float *mu, const float *sigma,
                              size_t sigma_stride, float delta, unsigned prec);

@@ -88,6 +88,12 @@ static inline uint64_t gauss_G(const vdm_ans_gauss *g, int64_t k)
 /* C(j) for j in [0, W] */
 static inline uint64_t gauss_C(const vdm_ans_gauss *g, int64_t j)
 {
+    if (g->trunc) {
+        int64_t W = g->khi - g->klo + 1;
+        if (j <= 0) return 0;
+        if (j >= W) return UINT64_C(1) << g->prec;
+        return (uint64_t)j + gauss_G(g, g->klo + j);
+    }
     return 1 + (uint64_t)j + gauss_G(g, g->klo + j);
 }
 
@@ -153,6 +159,17 @@ vdm_status vdm_ans_gauss_init(vdm_ans_gauss *g, float mu, float sigma, float del
     if (g->khi > (int64_t)INT32_MAX - 1) g->khi = (int64_t)INT32_MAX - 1;
     uint64_t W = (uint64_t)(g->khi - g->klo + 1);
     g->spare = (UINT64_C(1) << prec) - W - 2;
+    g->trunc = 0;
+    return VDM_OK;
+}
+
+vdm_status vdm_ans_gauss_init_trunc(vdm_ans_gauss *g, float mu, float sigma, float delta, unsigned prec)
+{
+    VDM_FORWARD(vdm_ans_gauss_init(g, mu, sigma, delta, prec));
+    /* same window; its values share 2^prec - W (at least 2 more units than
+     * the escaped form, since W + 2 <= 2^(prec-1)) */
+    g->spare += 2;
+    g->trunc = 1;
     return VDM_OK;
 }
 
@@ -160,6 +177,13 @@ vdm_status vdm_ans_gauss_init(vdm_ans_gauss *g, float mu, float sigma, float del
 static void gauss_slot(const vdm_ans_gauss *g, int64_t k, uint64_t *start, uint64_t *freq, int *side)
 {
     uint64_t M = UINT64_C(1) << g->prec;
+    if (g->trunc) {
+        if (k < g->klo || k > g->khi) { *side = 2; *start = 0; *freq = 0; return; }
+        *side = 0;
+        *start = gauss_C(g, k - g->klo);
+        *freq = gauss_C(g, k - g->klo + 1) - *start;
+        return;
+    }
     if (k < g->klo) {
         *side = -1;
         *start = 0;
@@ -190,6 +214,7 @@ vdm_status vdm_ans_gauss_push(vdm_ans *a, const vdm_ans_gauss *g, int32_t k)
     int side;
     gauss_slot(g, k, &start, &freq, &side);
     if (side == 0) return vdm_ans_push(a, (uint32_t)start, (uint32_t)freq, g->prec);
+    VDM_RETURN_IF(side == 2, VDM_ERR_ARG);   /* truncated: outside the window */
     escape_offset(g, k, side, &idx, &count);
     VDM_FORWARD(vdm_ans_uniform_push(a, (uint32_t)idx, count));
     vdm_status st = vdm_ans_push(a, (uint32_t)start, (uint32_t)freq, g->prec);
@@ -240,6 +265,7 @@ vdm_status vdm_ans_gauss_pop(vdm_ans *a, const vdm_ans_gauss *g, int32_t *k)
     }
     VDM_FORWARD(vdm_ans_pop_advance(a, (uint32_t)clo, (uint32_t)(chi - clo), g->prec));
     if (lo >= 0 && lo < W) { *k = (int32_t)(g->klo + lo); return VDM_OK; }
+    VDM_RETURN_IF(g->trunc, VDM_ERR_INTERNAL);   /* C(0) = 0, C(W) = M: unreachable */
     uint64_t count = (lo < 0) ? (uint64_t)(g->klo - (int64_t)INT32_MIN) : (uint64_t)((int64_t)INT32_MAX - g->khi);
     uint32_t idx;
     VDM_FORWARD(vdm_ans_uniform_pop(a, count, &idx));
@@ -254,6 +280,7 @@ uint32_t vdm_ans_gauss_freq(const vdm_ans_gauss *g, int32_t k, int *escaped)
     if (!g) return 0;
     gauss_slot(g, k, &start, &freq, &side);
     if (escaped) *escaped = side != 0;
+    if (side == 2) return 0;
     return (uint32_t)freq;
 }
 
@@ -280,6 +307,7 @@ double vdm_ans_gauss_bits(const vdm_ans_gauss *g, int32_t k)
     int side;
     if (!g) return 0.0;
     gauss_slot(g, k, &start, &freq, &side);
+    if (side == 2) return 1e300;                 /* cannot be coded */
     double b = (double)g->prec - log2d((double)freq);
     if (side != 0) {
         escape_offset(g, k, side, &idx, &count);
@@ -324,6 +352,28 @@ vdm_status vdm_ans_gauss_pop_vec(vdm_ans *a, size_t n, int32_t *k, const float *
     return VDM_OK;
 }
 
+static vdm_status trunc_push_vec(vdm_ans *a, size_t n, const int32_t *k, const float *mu,
+                                 const float *sigma, size_t sigma_stride, float delta, unsigned prec)
+{
+    for (size_t i = n; i-- > 0;) {
+        vdm_ans_gauss g;
+        VDM_FORWARD(vdm_ans_gauss_init_trunc(&g, mu[i], sigma[i * sigma_stride], delta, prec));
+        VDM_FORWARD(vdm_ans_gauss_push(a, &g, k[i]));
+    }
+    return VDM_OK;
+}
+
+static vdm_status trunc_pop_vec(vdm_ans *a, size_t n, int32_t *k, const float *mu,
+                                const float *sigma, size_t sigma_stride, float delta, unsigned prec)
+{
+    for (size_t i = 0; i < n; i++) {
+        vdm_ans_gauss g;
+        VDM_FORWARD(vdm_ans_gauss_init_trunc(&g, mu[i], sigma[i * sigma_stride], delta, prec));
+        VDM_FORWARD(vdm_ans_gauss_pop(a, &g, &k[i]));
+    }
+    return VDM_OK;
+}
+
 /* ------------------------------------------------------ bits-back helpers */
 vdm_status vdm_ans_bb_sample(vdm_ans *a, const uint8_t *key, uint32_t c0, uint32_t c1, uint32_t c2,
                              size_t n, int32_t *k, const float *mu, const float *sigma,
@@ -331,10 +381,11 @@ vdm_status vdm_ans_bb_sample(vdm_ans *a, const uint8_t *key, uint32_t c0, uint32
 {
     VDM_FORWARD(vec_check(a, n, k, mu, sigma, sigma_stride, delta, prec));
     VDM_RETURN_IF(a->mode != ANS_MODE_NORMAL, VDM_ERR_ARG);
-    if (!key) return vdm_ans_gauss_pop_vec(a, n, k, mu, sigma, sigma_stride, delta, prec);
+    if (!key) return trunc_pop_vec(a, n, k, mu, sigma, sigma_stride, delta, prec);
     VDM_FORWARD(vdm_ans_clean_begin(a, key, c0, c1, c2));
-    VDM_FORWARD(vdm_ans_gauss_pop_vec(a, n, k, mu, sigma, sigma_stride, delta, prec));
-    return vdm_ans_clean_end(a);
+    vdm_status st = trunc_pop_vec(a, n, k, mu, sigma, sigma_stride, delta, prec);
+    vdm_status e = vdm_ans_clean_end(a);
+    return st != VDM_OK ? st : e;
 }
 
 vdm_status vdm_ans_bb_unsample(vdm_ans *a, const uint8_t *key, uint32_t c0, uint32_t c1, uint32_t c2,
@@ -343,8 +394,9 @@ vdm_status vdm_ans_bb_unsample(vdm_ans *a, const uint8_t *key, uint32_t c0, uint
 {
     VDM_FORWARD(vec_check(a, n, k, mu, sigma, sigma_stride, delta, prec));
     VDM_RETURN_IF(a->mode != ANS_MODE_NORMAL, VDM_ERR_ARG);
-    if (!key) return vdm_ans_gauss_push_vec(a, n, k, mu, sigma, sigma_stride, delta, prec);
+    if (!key) return trunc_push_vec(a, n, k, mu, sigma, sigma_stride, delta, prec);
     VDM_FORWARD(vdm_ans_unclean_begin(a, key, c0, c1, c2));
-    VDM_FORWARD(vdm_ans_gauss_push_vec(a, n, k, mu, sigma, sigma_stride, delta, prec));
-    return vdm_ans_unclean_end(a);
+    vdm_status st = trunc_push_vec(a, n, k, mu, sigma, sigma_stride, delta, prec);
+    vdm_status e = vdm_ans_unclean_end(a);
+    return st != VDM_OK ? st : e;
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 #include "cli/cli.h"
 #include "codec/bbcode.h"
+#include "codec/vdz.h"
 #include "codec/png_io.h"
 #include "model/vdm_model.h"
 #include "model/vdm_train.h"
@@ -71,7 +72,12 @@ const char vdm_help_eval[] =
     "  --threads N         CPU threads (default 2)\n"
     "  --backend cpu|ref   network kernels (default cpu; ref is the coder's)\n"
     "  --seed S            noise seed (default 1)\n"
-    "  --json              one JSON object on stdout instead of the table\n";
+    "  --json              one JSON object on stdout instead of the table\n"
+    "  --codelength        also code each image with the model (bits-back rANS,\n"
+    "                      as `encode --model-only`), decode it again to verify,\n"
+    "                      and print the actual bits per sub-pixel of the .vdz and\n"
+    "                      its gap to the -VLB (all overhead included)\n"
+    "  --grid G            with --codelength: latent grid step = std / G (default 4)\n";
 
 /* ---- small helpers ---------------------------------------------------------- */
 
@@ -557,12 +563,69 @@ static void print_json_terms(FILE *f, const vdm_bound *b)
     fputs(", \"se_total\": ", f); json_num(f, b->se_total);
 }
 
+/* Code one image with the model alone through the real container and the
+ * bits-back coder, decode it again and compare: the actual code length
+ * (file bits / sub-pixels, every byte of overhead included). */
+static int measure_codelength(const char *model_path, const char *file, int T, int tile, int grid, int threads,
+                              double *bpsp, double *enc_s, double *dec_s)
+{
+    vdm_image *img = NULL, *back = NULL;
+    vdm_status st = vdm_png_read_file(file, &img);
+    if (st != VDM_OK) { vdm_cli_error("eval: %s: %s", file, vdm_error_name(st)); return vdm_cli_exit_code(st); }
+    vdm_bb_params bp;
+    vdm_bb_params_default(&bp);
+    bp.tile_w = bp.tile_h = (uint32_t)tile;
+    bp.grid = (uint32_t)grid;
+    vdm_model_path mp;
+    st = vdm_bb_path_open(model_path, &bp, (unsigned)threads, &mp);
+    if (st != VDM_OK) {
+        vdm_cli_error("eval: model %s: %s", model_path, vdm_error_name(st));
+        vdm_image_free(img);
+        return VDM_EXIT_MODEL;
+    }
+    if (!mp.channels_for(mp.ctx, img)) {
+        vdm_cli_error("eval: %s: the model codes only 8-bit RGB(A) images", file);
+        vdm_image_free(img);
+        vdm_bb_path_close(&mp);
+        return VDM_EXIT_INPUT;
+    }
+    vdm_encode_opts eo;
+    vdm_encode_opts_default(&eo);
+    eo.model = &mp;
+    eo.steps = (uint32_t)T;
+    eo.threads = (uint32_t)threads;
+    eo.model_only = 1;
+    eo.effort = 0;
+    uint8_t *buf = NULL;
+    size_t size = 0;
+    double t0 = now_s();
+    st = vdm_vdz_encode(img, &eo, &buf, &size, NULL);
+    *enc_s = now_s() - t0;
+    if (st == VDM_OK) {
+        vdm_decode_opts d = { &mp, (uint32_t)threads, NULL, NULL };
+        t0 = now_s();
+        st = vdm_vdz_decode(buf, size, &d, &back);
+        *dec_s = now_s() - t0;
+        if (st == VDM_OK && (back->width != img->width || back->height != img->height ||
+                             memcmp(back->data, img->data, (size_t)img->width * img->height * img->channels)))
+            st = VDM_ERR_INTERNAL;
+    }
+    *bpsp = 8.0 * (double)size / ((double)img->width * img->height * 3);
+    if (st != VDM_OK) vdm_cli_error("eval: %s: coding with the model failed: %s (%s)", file, vdm_error_name(st),
+                                    vdm_codec_last_error());
+    free(buf);
+    vdm_image_free(back);
+    vdm_image_free(img);
+    vdm_bb_path_close(&mp);
+    return st == VDM_OK ? 0 : vdm_cli_exit_code(st);
+}
+
 int vdm_cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL;
-    long T = -1, samples = 2, tile = VDM_BB_DEFAULT_TILE, threads = 2;
+    long T = -1, samples = 2, tile = VDM_BB_DEFAULT_TILE, threads = 2, grid = VDM_BB_DEFAULT_GRID;
     unsigned long long seed = 1;
-    int json = 0;
+    int json = 0, codelength = 0;
     vdm_backend backend = VDM_BACKEND_CPU;
     int nfiles = 0;
     char **files = (char **)malloc(sizeof(char *) * (size_t)(argc > 0 ? argc : 1));
@@ -572,6 +635,7 @@ int vdm_cmd_eval(int argc, char **argv)
         if (!strcmp(o, "--")) { while (++a < argc) files[nfiles++] = argv[a]; break; }
         if (o[0] != '-' || !o[1]) { files[nfiles++] = argv[a]; continue; }
         if (!strcmp(o, "--json")) { json = 1; continue; }
+        if (!strcmp(o, "--codelength")) { codelength = 1; continue; }
         if (a + 1 >= argc) { vdm_cli_error("eval: %s needs a value", o); free(files); return VDM_EXIT_USAGE; }
         const char *v = argv[++a];
         int ok = 1;
@@ -580,6 +644,7 @@ int vdm_cmd_eval(int argc, char **argv)
         else if (!strcmp(o, "--samples")) ok = parse_long(v, 1, 1000, &samples);
         else if (!strcmp(o, "--tile")) ok = parse_long(v, 8, 4096, &tile);
         else if (!strcmp(o, "--threads")) ok = parse_long(v, 1, 256, &threads);
+        else if (!strcmp(o, "--grid")) ok = parse_long(v, 1, 1024, &grid);
         else if (!strcmp(o, "--seed")) {
             char *end;
             errno = 0;
@@ -626,11 +691,14 @@ int vdm_cmd_eval(int argc, char **argv)
         printf("model %s (sha256 %.16s...), T=%ld, %ld samples, tile %ld, backend %s\n", model_path, hex, T,
                samples, tile, vdm_backend_name(backend));
         printf("negative VLB in bits per sub-pixel (+- Monte-Carlo standard error)\n");
-        printf("%-28s %9s %9s %9s %9s %8s %7s\n", "image", "prior", "recon", "diff", "total", "+-se", "sec");
+        printf("%-28s %9s %9s %9s %9s %8s %7s", "image", "prior", "recon", "diff", "total", "+-se", "sec");
+        if (codelength) printf(" %9s %8s %7s %7s", "file", "gap", "enc s", "dec s");
+        printf("\n");
     }
     vdm_bound *results = (vdm_bound *)calloc((size_t)nfiles, sizeof(vdm_bound));
     if (!results) { vdm_cli_error("out of memory"); vdm_model_free(m); free(files); return VDM_EXIT_INTERNAL; }
-    int nok = 0, exit_code = 0, first = 1;
+    int nok = 0, exit_code = 0, first = 1, codelength_failed = 0;
+    double cl_bits = 0, cl_dims = 0;
     for (int i = 0; i < nfiles; i++) {
         uint8_t *px = NULL;
         int w = 0, h = 0;
@@ -647,18 +715,34 @@ int vdm_cmd_eval(int argc, char **argv)
             continue;
         }
         results[nok++] = b;
+        double file_bpsp = 0, enc_s = 0, dec_s = 0;
+        if (codelength) {
+            int rc2 = measure_codelength(model_path, files[i], (int)T, (int)tile, (int)grid, (int)threads, &file_bpsp,
+                                         &enc_s, &dec_s);
+            if (rc2) { exit_code = rc2; codelength_failed = 1; }
+            else { cl_bits += file_bpsp * b.dims; cl_dims += b.dims; }
+        }
         if (json) {
             printf("%s{\"file\": ", first ? "" : ", ");
             json_str(stdout, files[i]);
             printf(", \"width\": %d, \"height\": %d, \"seconds\": %.3f, ", w, h, dt);
+            if (codelength) {
+                printf("\"file_bpsp\": ");
+                json_num(stdout, file_bpsp);
+                printf(", \"gap\": ");
+                json_num(stdout, b.total > 0 ? file_bpsp / b.total - 1 : 0);
+                printf(", \"encode_seconds\": %.3f, \"decode_seconds\": %.3f, ", enc_s, dec_s);
+            }
             print_json_terms(stdout, &b);
             printf("}");
             first = 0;
         } else {
             const char *base = strrchr(files[i], '/');
             base = base ? base + 1 : files[i];
-            printf("%-28.28s %9.4f %9.4f %9.4f %9.4f %8.4f %7.1f\n", base, b.prior, b.recon, b.diff, b.total,
+            printf("%-28.28s %9.4f %9.4f %9.4f %9.4f %8.4f %7.1f", base, b.prior, b.recon, b.diff, b.total,
                    b.se_total, dt);
+            if (codelength) printf(" %9.4f %+7.2f%% %7.1f %7.1f", file_bpsp, 100.0 * (file_bpsp / b.total - 1), enc_s, dec_s);
+            printf("\n");
         }
         fflush(stdout);
     }
@@ -666,13 +750,21 @@ int vdm_cmd_eval(int argc, char **argv)
     vdm_bound_combine(results, nok, &tot);
     if (json) {
         printf("], \"total\": {\"images\": %d, \"subpixels\": %.0f, ", nok, tot.dims);
+        if (codelength && !codelength_failed && cl_dims > 0) {
+            printf("\"file_bpsp\": ");
+            json_num(stdout, cl_bits / cl_dims);
+            printf(", ");
+        }
         print_json_terms(stdout, &tot);
         printf("}}\n");
     } else if (nok > 0) {
         char label[40];
         snprintf(label, sizeof label, "total (%d image%s)", nok, nok == 1 ? "" : "s");
-        printf("%-28s %9.4f %9.4f %9.4f %9.4f %8.4f\n", label, tot.prior, tot.recon, tot.diff, tot.total,
+        printf("%-28s %9.4f %9.4f %9.4f %9.4f %8.4f", label, tot.prior, tot.recon, tot.diff, tot.total,
                tot.se_total);
+        if (codelength && !codelength_failed && cl_dims > 0)
+            printf(" %7s %9.4f %+7.2f%%", "", cl_bits / cl_dims, 100.0 * (cl_bits / cl_dims / tot.total - 1));
+        printf("\n");
     }
     vdm_model_free(m);
     free(results);

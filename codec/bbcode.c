@@ -159,24 +159,20 @@ static vdm_status run_init(bb_run *r, bb_ctx *cx, int T, unsigned prec, int clea
 
 static void run_free(bb_run *r) { free(r->c); free(r->delta); }
 
-/* Pop n latents under N(mu, s^2) on grid d, inside an XOR-cleaning section. */
+/* Sample n latents by popping them under N(mu, s^2) truncated to its
+ * +-7 sigma window (vdm_ans_gauss_init_trunc), on grid d, inside an
+ * XOR-cleaning section when cleaning is on. */
 static vdm_status pop_q(bb_run *r, vdm_ans *a, uint32_t chain, uint32_t tile, uint32_t step,
                         size_t n, int32_t *k, const float *mu, float s, float d)
 {
-    if (r->clean) VDM_FORWARD(vdm_ans_clean_begin(a, r->key, chain, tile, step));
-    vdm_status st = vdm_ans_gauss_pop_vec(a, n, k, mu, &s, 0, d, r->prec);
-    if (r->clean) { vdm_status e = vdm_ans_clean_end(a); if (st == VDM_OK) st = e; }
-    return st;
+    return vdm_ans_bb_sample(a, r->clean ? r->key : NULL, chain, tile, step, n, k, mu, &s, 0, d, r->prec);
 }
 
 /* The decoder's mirror of pop_q. */
 static vdm_status push_q(bb_run *r, vdm_ans *a, uint32_t chain, uint32_t tile, uint32_t step,
                          size_t n, const int32_t *k, const float *mu, float s, float d)
 {
-    if (r->clean) VDM_FORWARD(vdm_ans_unclean_begin(a, r->key, chain, tile, step));
-    vdm_status st = vdm_ans_gauss_push_vec(a, n, k, mu, &s, 0, d, r->prec);
-    if (r->clean) { vdm_status e = vdm_ans_unclean_end(a); if (st == VDM_OK) st = e; }
-    return st;
+    return vdm_ans_bb_unsample(a, r->clean ? r->key : NULL, chain, tile, step, n, k, mu, &s, 0, d, r->prec);
 }
 
 static void to_float(float *z, const int32_t *k, size_t n, float d)

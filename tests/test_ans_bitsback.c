@@ -262,7 +262,16 @@ Test(ans_bitsback, cleaning_on_non_uniform_stream)
     fprintf(stderr, "[ans cleaning] %d data, loose model: -log2 P(x) %.1f, ELBO %.1f bits; net without cleaning "
             "%.1f (%+.2f %% vs ELBO), with cleaning %.1f (%+.2f %%)\n",
             NDIM * TILES, ideal, elbo, net[0], 100 * (net[0] - elbo) / elbo, net[1], 100 * (net[1] - elbo) / elbo);
-    cr_assert(net[1] <= net[0], "cleaning made it worse: %.1f > %.1f", net[1], net[0]);
+    /* What cleaning buys: the latents popped from a non-uniform stack are
+     * samples of q again, so the net length tracks the ELBO.  Without it the
+     * pops read the payload's skewed bits as if they were uniform: the
+     * latents are biased and the net length drifts away from the bound (with
+     * truncated sampling Gaussians it drifts DOWN here, because the skewed
+     * payload bits are counted at face value although they carry less than
+     * one bit each — the file is not really smaller in information terms). */
+    cr_assert(fabs(net[1] - elbo) < fabs(net[0] - elbo),
+              "cleaning must bring the net length closer to the ELBO: clean %.1f, raw %.1f, ELBO %.1f",
+              net[1], net[0], elbo);
     cr_assert(fabs(net[1] - elbo) <= 0.015 * elbo, "clean net %.1f vs ELBO %.1f", net[1], elbo);
     free(xs);
     free(payload);
