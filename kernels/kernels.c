@@ -48,7 +48,13 @@ static void *pf_main(void *arg)
     return NULL;
 }
 
-/* ---- pool ---- */
+/* ---- pool ----
+ * The caller publishes a job under the mutex (bumping gen) and wakes the
+ * workers; each runs its chunk and decrements pending; the last one wakes
+ * the caller.  Workers sleep on the condition variable between jobs.
+ * (Spinning instead was tried: on a machine busy with other processes the
+ * worker often shares the caller's core, and spinning then costs far more
+ * than it saves.) */
 struct vdm_pool {
     int nthreads;                 /* workers + the caller */
     pthread_t *th;

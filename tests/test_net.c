@@ -300,3 +300,41 @@ Test(net, argument_errors)
     vdm_net_ws_free(ws);
     free(p);
 }
+
+/* Golden hash of one REF forward.  The coding path must give these bits on
+ * every build, CPU and thread count (checked by hand 2026-11-26 with gcc -O0,
+ * gcc -O3 -march=native, clang -O3 and clang -O3 -march=native, scalar and
+ * AVX2).  If this fails after an intentional change to the network, the REF
+ * kernels or common/detmath, every .vdz written before is undecodable: bump
+ * the format/model version and update the hash. */
+Test(net, ref_forward_golden_hash)
+{
+    vdm_net_config c = {.channels = 3, .width = 24, .blocks = 3, .n_fourier = 2, .fourier_exp = {7, 8},
+                        .emb_dim = 16, .act = VDM_ACT_SILU};
+    size_t n = vdm_net_param_count(&c);
+    float *p = malloc(sizeof(float) * n);
+    vdm_net_init(&c, p, 5);
+    uint64_t s = 1;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        if (p[i] == 0.0f) p[i] = (float)((int)(s >> 40) % 1000) * 1e-5f;
+    }
+    const int N = 2, H = 13, W = 17;
+    float *z = malloc(sizeof(float) * N * H * W * 3), *e = malloc(sizeof(float) * N * H * W * 3), g[2] = {0.1f, 0.7f};
+    for (int i = 0; i < N * H * W * 3; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        z[i] = (float)((int)(s >> 40) % 20000 - 10000) * 2e-4f;
+    }
+    for (int t = 1; t <= 3; t += 2) {
+        vdm_net_ws *ws = vdm_net_ws_create(&c, VDM_BACKEND_REF, N, H, W, 0);
+        cr_assert_eq(vdm_net_forward(&c, p, ws, t, z, g, N, H, W, e), VDM_OK);
+        vdm_net_ws_free(ws);
+        uint8_t h[32];
+        char hex[65];
+        vdm_sha256(h, e, sizeof(float) * N * H * W * 3);
+        vdm_hex(hex, h, 32);
+        cr_assert_str_eq(hex, "b0b5b98da16bfd5f2b2b6eec0c3f5e8881df1197d69fc1ec0219f37f0f3b1681",
+                         "REF forward bits changed (%d threads)", t);
+    }
+    free(p); free(z); free(e);
+}
