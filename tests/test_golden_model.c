@@ -1,0 +1,73 @@
+/* Golden files for the model path: tests/vectors/model_*.png coded with the
+ * shipped models/default.vdm (T = its default, one chain, 64x64 tiles) must
+ * give the stored .vdz byte for byte, on every build (compiler, flags, SIMD
+ * level, thread count), and the stored .vdz must decode to the PNG's pixels.
+ * If models/default.vdm is replaced on purpose, regenerate the vectors with
+ * `sh tests/vectors/tools/make-model-vectors.sh` (and say so in the commit). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codec/bbcode.h"
+#include "codec/png_io.h"
+#include "codec/vdz.h"
+#include "kernels/kernels.h"
+
+#define MODEL VDM_SOURCE_DIR "/models/default.vdm"
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)sz + 1);
+    cr_assert_eq(fread(b, 1, (size_t)sz, f), (size_t)sz);
+    fclose(f);
+    *n = (size_t)sz;
+    return b;
+}
+
+static void check_vector(const char *name, unsigned threads, vdm_simd_level cap)
+{
+    char png[512], vdz[512];
+    snprintf(png, sizeof png, VDM_SOURCE_DIR "/tests/vectors/%s.png", name);
+    snprintf(vdz, sizeof vdz, VDM_SOURCE_DIR "/tests/vectors/%s.vdz", name);
+    vdm_simd_level old = vdm_ref_simd_cap(cap);
+    vdm_model_path mp;
+    vdm_status st = vdm_bb_path_open(MODEL, NULL, threads, &mp);
+    cr_assert_eq(st, VDM_OK, "model %s: %s", MODEL, vdm_error_name(st));
+    vdm_image *img = NULL;
+    cr_assert_eq(vdm_png_read_file(png, &img), VDM_OK);
+    vdm_encode_opts o;
+    vdm_encode_opts_default(&o);
+    o.model = &mp;
+    o.threads = threads;
+    o.model_only = 1;
+    uint8_t *buf = NULL;
+    size_t n = 0, gn = 0;
+    st = vdm_vdz_encode(img, &o, &buf, &n, NULL);
+    cr_assert_eq(st, VDM_OK, "encode %s: %s (%s)", name, vdm_error_name(st), vdm_codec_last_error());
+    uint8_t *golden = slurp(vdz, &gn);
+    cr_expect_eq(n, gn, "%s: %zu bytes, golden %zu (threads %u, simd cap %s)", name, n, gn, threads, vdm_simd_name(cap));
+    cr_expect(n == gn && memcmp(buf, golden, n) == 0, "%s: bytes differ from the golden file (threads %u, simd %s)",
+              name, threads, vdm_simd_name(cap));
+    vdm_decode_opts d = { &mp, threads, NULL, NULL };
+    vdm_image *back = NULL;
+    st = vdm_vdz_decode(golden, gn, &d, &back);
+    cr_assert_eq(st, VDM_OK, "decode golden %s: %s (%s)", name, vdm_error_name(st), vdm_codec_last_error());
+    cr_assert(back->width == img->width && back->height == img->height &&
+              memcmp(back->data, img->data, (size_t)img->width * img->height * img->channels) == 0,
+              "%s: decoded pixels differ", name);
+    vdm_image_free(back);
+    vdm_image_free(img);
+    free(golden);
+    free(buf);
+    vdm_bb_path_close(&mp);
+    vdm_ref_simd_cap(old);
+}
+
+Test(golden_model, default_simd_one_thread) { check_vector("model_80x72", 1, VDM_SIMD_AVX512); }
+Test(golden_model, scalar_kernels_three_threads) { check_vector("model_80x72", 3, VDM_SIMD_SCALAR); }
+Test(golden_model, odd_size_rgba) { check_vector("model_rgba_37x23", 2, VDM_SIMD_AVX512); }
