@@ -77,7 +77,7 @@ const char vdm_help_eval[] =
     "                      as `encode --model-only`), decode it again to verify,\n"
     "                      and print the actual bits per sub-pixel of the .vdz and\n"
     "                      its gap to the -VLB (all overhead included)\n"
-    "  --grid G            with --codelength: latent grid step = std / G (default 4)\n";
+    "  --grid G            with --codelength: latent grid step = std / G (default 2)\n";
 
 /* ---- small helpers ---------------------------------------------------------- */
 

@@ -36,7 +36,7 @@ extern "C" {
 
 #define VDM_BB_DEFAULT_STEPS 16   /* when neither the caller nor the model names T */
 #define VDM_BB_DEFAULT_TILE 64
-#define VDM_BB_DEFAULT_GRID 4     /* delta_i = (smallest std that codes z_i) / grid */
+#define VDM_BB_DEFAULT_GRID 2     /* delta_i = (smallest std that codes z_i) / grid */
 #define VDM_BB_PREC 24            /* data, latent and prior precision (bits) */
 
 typedef struct vdm_bb_params {
