@@ -303,39 +303,53 @@ static int prepare_encode_model(opts *o)
     return load_model("encode", o, def);
 }
 
+/* ---- shared start of encode_one / decode_one ------------------------------ */
+
+/* Output name (default: IN with from_ext replaced by to_ext; *owned_out is
+ * freed by the caller), the checks every job makes before any work (no
+ * overwrite without -f, no binary data to a terminal, input != output), and
+ * reading the whole input into *buf (caller frees).  Returns -1 to go on,
+ * else the exit code to return. */
+static int start_job(const char *in, const opts *o, const char *from_ext, const char *to_ext,
+                     const char *what, const char **out_p, char **owned_out, uint8_t **buf, size_t *n)
+{
+    const char *out = o->output;
+    if (!out) {
+        if (!strcmp(in, "-")) out = "-";
+        else out = *owned_out = vdm_cli_default_output(in, from_ext, to_ext);
+        if (!out) return fail(in, VDM_ERR_NOMEM, NULL);
+    }
+    *out_p = out;
+    if (strcmp(out, "-") && !o->force && vdm_cli_exists(out)) return fail(out, VDM_ERR_EXISTS, NULL);
+    if (!strcmp(out, "-") && vdm_cli_stdout_is_tty() && !o->force) {
+        vdm_cli_error("%s: refusing to write %s to a terminal (use -o or -f)", disp(in), what);
+        return VDM_EXIT_USAGE;
+    }
+    if (strcmp(in, "-") && strcmp(out, "-") && vdm_cli_same_file(in, out)) {
+        vdm_cli_error("%s: input and output are the same file", in);
+        return VDM_EXIT_USAGE;
+    }
+    const char *why;
+    vdm_status st = vdm_cli_read_all(in, VDM_MAX_INPUT_FILE_BYTES, buf, n, &why);
+    if (st != VDM_OK) return fail(disp(in), st, why);
+    return -1;
+}
+
 /* ---- encode ---------------------------------------------------------------- */
 
 static int encode_one(const char *in, opts *o)
 {
     char *owned_out = NULL;
-    const char *out = o->output;
-    if (!out) {
-        if (!strcmp(in, "-")) out = "-";
-        else out = owned_out = vdm_cli_default_output(in, ".png", ".vdz");
-        if (!out) return fail(in, VDM_ERR_NOMEM, NULL);
-    }
-    int rc = VDM_EXIT_OK;
+    const char *out = NULL;
     uint8_t *buf = NULL, *vdz = NULL;
     size_t n = 0, vn = 0;
     vdm_image *img = NULL;
-    const char *why;
+    vdm_status st = VDM_OK;
+    const char *why = NULL;
     double t0 = vdm_cli_now();
-    if (strcmp(out, "-") && !o->force && vdm_cli_exists(out)) {
-        rc = fail(out, VDM_ERR_EXISTS, NULL);
-        goto done;
-    }
-    if (!strcmp(out, "-") && vdm_cli_stdout_is_tty() && !o->force) {
-        vdm_cli_error("%s: refusing to write compressed data to a terminal (use -o or -f)", disp(in));
-        rc = VDM_EXIT_USAGE;
-        goto done;
-    }
-    if (strcmp(in, "-") && strcmp(out, "-") && vdm_cli_same_file(in, out)) {
-        vdm_cli_error("%s: input and output are the same file", in);
-        rc = VDM_EXIT_USAGE;
-        goto done;
-    }
-    vdm_status st = vdm_cli_read_all(in, VDM_MAX_INPUT_FILE_BYTES, &buf, &n, &why);
-    if (st != VDM_OK) { rc = fail(disp(in), st, why); goto done; }
+    int rc = start_job(in, o, ".png", ".vdz", "compressed data", &out, &owned_out, &buf, &n);
+    if (rc >= 0) goto done;
+    rc = VDM_EXIT_OK;
     st = vdm_png_read_mem(buf, n, &img);
     if (st != VDM_OK) { rc = fail(disp(in), st, vdm_png_last_error()); goto done; }
     free(buf);
@@ -421,34 +435,16 @@ int vdm_cmd_encode(int argc, char **argv)
 static int decode_one(const char *in, opts *o)
 {
     char *owned_out = NULL;
-    const char *out = o->output;
-    if (!out) {
-        if (!strcmp(in, "-")) out = "-";
-        else out = owned_out = vdm_cli_default_output(in, ".vdz", ".png");
-        if (!out) return fail(in, VDM_ERR_NOMEM, NULL);
-    }
-    int rc = VDM_EXIT_OK;
+    const char *out = NULL;
     uint8_t *buf = NULL, *png = NULL;
     size_t n = 0, pn = 0;
     vdm_image *img = NULL;
-    const char *why;
+    vdm_status st = VDM_OK;
+    const char *why = NULL;
     double t0 = vdm_cli_now();
-    if (strcmp(out, "-") && !o->force && vdm_cli_exists(out)) {
-        rc = fail(out, VDM_ERR_EXISTS, NULL);
-        goto done;
-    }
-    if (!strcmp(out, "-") && vdm_cli_stdout_is_tty() && !o->force) {
-        vdm_cli_error("%s: refusing to write PNG data to a terminal (use -o or -f)", disp(in));
-        rc = VDM_EXIT_USAGE;
-        goto done;
-    }
-    if (strcmp(in, "-") && strcmp(out, "-") && vdm_cli_same_file(in, out)) {
-        vdm_cli_error("%s: input and output are the same file", in);
-        rc = VDM_EXIT_USAGE;
-        goto done;
-    }
-    vdm_status st = vdm_cli_read_all(in, VDM_MAX_INPUT_FILE_BYTES, &buf, &n, &why);
-    if (st != VDM_OK) { rc = fail(disp(in), st, why); goto done; }
+    int rc = start_job(in, o, ".vdz", ".png", "PNG data", &out, &owned_out, &buf, &n);
+    if (rc >= 0) goto done;
+    rc = VDM_EXIT_OK;
     /* Which model does the file need?  Known before any pixel work. */
     vdm_vdz_info hi;
     st = vdm_vdz_probe_header(buf, n, &hi);
