@@ -83,24 +83,37 @@ vdm_status vdm_model_load_mem(const void *buf, size_t size, vdm_model **out)
     return VDM_OK;
 }
 
-vdm_status vdm_model_load(const char *path, vdm_model **out)
+vdm_status vdm_model_read_file(const char *path, uint8_t **buf, size_t *size)
 {
-    VDM_RETURN_IF(!path || !out, VDM_ERR_ARG);
-    *out = NULL;
+    *buf = NULL;
+    *size = 0;
     FILE *f = fopen(path, "rb");
     VDM_RETURN_IF(!f, VDM_ERR_IO);
     vdm_status st = VDM_OK;
     long sz = -1;
     if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) st = VDM_ERR_IO;
     else if ((uint64_t)sz > ((uint64_t)1 << 34)) st = VDM_ERR_LIMIT;
-    uint8_t *buf = NULL;
+    uint8_t *b = NULL;
     if (st == VDM_OK) {
-        buf = (uint8_t *)malloc(sz > 0 ? (size_t)sz : 1);
-        if (!buf) st = VDM_ERR_NOMEM;
-        else if (fread(buf, 1, (size_t)sz, f) != (size_t)sz) st = VDM_ERR_IO;
+        b = (uint8_t *)malloc(sz > 0 ? (size_t)sz : 1);
+        if (!b) st = VDM_ERR_NOMEM;
+        else if (fread(b, 1, (size_t)sz, f) != (size_t)sz) st = VDM_ERR_IO;
     }
     fclose(f);
-    if (st == VDM_OK) st = vdm_model_load_mem(buf, (size_t)sz, out);
+    if (st != VDM_OK) { free(b); return st; }
+    *buf = b;
+    *size = (size_t)sz;
+    return VDM_OK;
+}
+
+vdm_status vdm_model_load(const char *path, vdm_model **out)
+{
+    VDM_RETURN_IF(!path || !out, VDM_ERR_ARG);
+    *out = NULL;
+    uint8_t *buf = NULL;
+    size_t sz = 0;
+    vdm_status st = vdm_model_read_file(path, &buf, &sz);
+    if (st == VDM_OK) st = vdm_model_load_mem(buf, sz, out);
     free(buf);
     return st;
 }

@@ -97,6 +97,9 @@ typedef struct vdm_model_config {
 } vdm_model_config;
 
 vdm_status vdm_model_config_check(const vdm_model_config *c);
+/* Read a whole weights/checkpoint file (at most 16 GiB) into *buf (malloc,
+ * caller frees).  VDM_ERR_IO, VDM_ERR_LIMIT or VDM_ERR_NOMEM; then *buf is NULL. */
+vdm_status vdm_model_read_file(const char *path, uint8_t **buf, size_t *size);
 size_t vdm_model_param_count(const vdm_model_config *c);  /* net + schedule */
 /* The network input for a gamma: float32 of the float64 affine map. */
 static inline float vdm_gscaled(const vdm_model_config *c, double gamma)

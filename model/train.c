@@ -391,22 +391,12 @@ vdm_status vdm_trainer_resume(const char *ckpt_path, const vdm_rgb8 *imgs, int n
 {
     VDM_RETURN_IF(!ckpt_path || !out, VDM_ERR_ARG);
     *out = NULL;
-    FILE *f = fopen(ckpt_path, "rb");
-    VDM_RETURN_IF(!f, VDM_ERR_IO);
-    vdm_status st = VDM_OK;
-    long sz = -1;
-    if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) st = VDM_ERR_IO;
-    else if ((uint64_t)sz > ((uint64_t)1 << 34)) st = VDM_ERR_LIMIT;
     uint8_t *buf = NULL;
-    if (st == VDM_OK) {
-        buf = (uint8_t *)malloc(sz > 0 ? (size_t)sz : 1);
-        if (!buf) st = VDM_ERR_NOMEM;
-        else if (fread(buf, 1, (size_t)sz, f) != (size_t)sz) st = VDM_ERR_IO;
-    }
-    fclose(f);
+    size_t sz = 0;
+    vdm_status st = vdm_model_read_file(ckpt_path, &buf, &sz);
     vdm_wfile *w = NULL;
     if (st == VDM_OK && !(w = (vdm_wfile *)malloc(sizeof *w))) st = VDM_ERR_NOMEM;
-    if (st == VDM_OK) st = vdm_wfile_parse(buf, (size_t)sz, w);
+    if (st == VDM_OK) st = vdm_wfile_parse(buf, sz, w);
     /* a weights file is valid but cannot be resumed: it lacks the optimiser */
     if (st == VDM_OK && w->kind != VDM_WFILE_CHECKPOINT) st = VDM_ERR_UNSUPPORTED;
     const vdm_tensor *ttc = NULL, *tst = NULL, *tp = NULL, *tm = NULL, *tv = NULL, *te = NULL,
