@@ -94,11 +94,12 @@ static tile_geom tile_at(const vdm_image *img, uint32_t tw, uint32_t th, uint32_
  * 16 more, then whole tiles) keeps the deficit at about one small unit's
  * dip instead of a whole tile's.  Sub-tile j (1-based) covers
  * rows/columns [ (j-1)*ceil(h/SPLIT), ...) of the tile, clipped; empty ones
- * are skipped.  Returns 0 when sub-tile j is empty. */
+ * are skipped; j = 0 is the whole tile.  Returns 0 when unit j is empty. */
 #define BB_SPLIT 4
 #define BB_SPLIT_TILES 2u
-static int subtile(tile_geom g, int j, tile_geom *out)
+static int unit_geom(tile_geom g, int j, tile_geom *out)
 {
+    if (j == 0) { *out = g; return 1; }  /* the whole tile */
     uint32_t sw = (g.w + BB_SPLIT - 1) / BB_SPLIT, sh = (g.h + BB_SPLIT - 1) / BB_SPLIT;
     uint32_t sx = (uint32_t)(j - 1) % BB_SPLIT, sy = (uint32_t)(j - 1) / BB_SPLIT;
     if (sx * sw >= g.w || sy * sh >= g.h) return 0;
@@ -315,16 +316,12 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
         double info0 = vdm_ans_info_bits(a);
         for (uint32_t t = first; t < last && st == VDM_OK; t++) {
             tile_geom g = tile_at(img, tw, th, t);
-            if (t - first < BB_SPLIT_TILES) {
-                tile_geom sg;
-                for (int j = 1; j <= BB_SPLIT * BB_SPLIT && st == VDM_OK; j++) {
-                    if (!subtile(g, j, &sg)) continue;
-                    tile_get(img, sg, b.x);
-                    st = encode_tile(&r, a, &b, ch, t, (uint32_t)j, sg, &recon);
-                }
-            } else {
-                tile_get(img, g, b.x);
-                st = encode_tile(&r, a, &b, ch, t, 0, g, &recon);
+            int jmax = t - first < BB_SPLIT_TILES ? BB_SPLIT * BB_SPLIT : 0;
+            for (int j = jmax ? 1 : 0; j <= jmax && st == VDM_OK; j++) {
+                tile_geom u;
+                if (!unit_geom(g, j, &u)) continue;
+                tile_get(img, u, b.x);
+                st = encode_tile(&r, a, &b, ch, t, (uint32_t)j, u, &recon);
             }
             cx->st.dims += (uint64_t)g.w * g.h * 3;
             done++;
@@ -389,16 +386,12 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
         vdm_ans_set_initial_seed(a, ch);
         for (uint32_t t = c->first + c->count; t-- > c->first && st == VDM_OK;) {
             tile_geom g = tile_at(img, tw, th, t);
-            if (t - c->first < BB_SPLIT_TILES) {
-                tile_geom sg;
-                for (int j = BB_SPLIT * BB_SPLIT; j >= 1 && st == VDM_OK; j--) {
-                    if (!subtile(g, j, &sg)) continue;
-                    st = decode_tile(&r, a, &b, ch, t, (uint32_t)j, sg);
-                    if (st == VDM_OK) tile_put(img, sg, b.x);
-                }
-            } else {
-                st = decode_tile(&r, a, &b, ch, t, 0, g);
-                if (st == VDM_OK) tile_put(img, g, b.x);
+            int jmax = t - c->first < BB_SPLIT_TILES ? BB_SPLIT * BB_SPLIT : 0;
+            for (int j = jmax; j >= (jmax ? 1 : 0) && st == VDM_OK; j--) {
+                tile_geom u;
+                if (!unit_geom(g, j, &u)) continue;
+                st = decode_tile(&r, a, &b, ch, t, (uint32_t)j, u);
+                if (st == VDM_OK) tile_put(img, u, b.x);
             }
             cx->st.dims += (uint64_t)g.w * g.h * 3;
         }
