@@ -212,7 +212,10 @@ vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N,
         m->ctab = tab;
         m->cT = T;
     }
-    if (!m->ws || m->wsN != N || m->wsH != H || m->wsW != W) {
+    /* The workspace serves any batch that fits it (vdm_net_forward takes
+     * N <= N0, W <= W0, N*H*W <= N0*H0*W0), so edge tiles and sub-tiles reuse
+     * the full tile's instead of reallocating it (and its threads). */
+    if (!m->ws || N > m->wsN || W > m->wsW || (size_t)N * H * W > (size_t)m->wsN * m->wsH * m->wsW) {
         vdm_net_ws_free(m->ws);
         free(m->gs);
         m->ws = vdm_net_ws_create(&m->cfg.net, VDM_BACKEND_REF, N, H, W, 0);
