@@ -244,3 +244,14 @@ char *vdm_cli_default_output(const char *in, const char *strip_ext, const char *
     memcpy(o + keep, add_ext, ae + 1);
     return o;
 }
+
+void vdm_cli_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}

@@ -51,4 +51,8 @@ double vdm_cli_now(void);
  * or NULL on OOM. */
 char *vdm_cli_default_output(const char *in, const char *strip_ext, const char *add_ext);
 
+/* Write s as a JSON string literal (quotes, backslashes and control
+ * characters escaped). */
+void vdm_cli_json_string(FILE *f, const char *s);
+
 #endif

@@ -517,17 +517,6 @@ int vdm_cmd_decode(int argc, char **argv)
 
 /* ---- info ------------------------------------------------------------------ */
 
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 static void print_info(const char *name, const vdm_vdz_info *in, int json)
 {
     char sha[65], mid[65];
@@ -537,7 +526,7 @@ static void print_info(const char *name, const vdm_vdz_info *in, int json)
     double bpsp = 8.0 * (double)in->file_bytes / (double)samples;
     if (json) {
         printf("{\"file\":");
-        json_string(stdout, name);
+        vdm_cli_json_string(stdout, name);
         printf(",\"file_bytes\":%" PRIu64 ",\"format_version\":%u,\"width\":%u,\"height\":%u,"
                "\"color_type\":%u,\"color\":\"%s\",\"bit_depth\":%u,\"channels\":%u,\"interlace\":%u,"
                "\"palette_size\":%u,\"trns_count\":%u,\"pixel_sha256\":\"%s\",\"needs_model\":%s,"

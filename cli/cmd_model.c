@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 #include "cli/cli.h"
+#include "cli/cli_util.h"
 #include "codec/bbcode.h"
 #include "codec/vdz.h"
 #include "codec/png_io.h"
@@ -535,17 +536,6 @@ int vdm_cmd_train(int argc, char **argv)
 
 /* ---- eval --------------------------------------------------------------------- */
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 static void json_num(FILE *f, double v)
 {
     if (v == v) fprintf(f, "%.6f", v);
@@ -684,7 +674,7 @@ int vdm_cmd_eval(int argc, char **argv)
     vdm_eval_options eo = { (int)T, (int)samples, (int)tile, (int)threads, backend, seed };
     if (json) {
         printf("{\"model\": ");
-        json_str(stdout, model_path);
+        vdm_cli_json_string(stdout, model_path);
         printf(", \"model_sha256\": \"%s\", \"steps\": %ld, \"samples\": %ld, \"tile\": %ld, \"backend\": \"%s\", \"images\": [",
                hex, T, samples, tile, vdm_backend_name(backend));
     } else {
@@ -724,7 +714,7 @@ int vdm_cmd_eval(int argc, char **argv)
         }
         if (json) {
             printf("%s{\"file\": ", first ? "" : ", ");
-            json_str(stdout, files[i]);
+            vdm_cli_json_string(stdout, files[i]);
             printf(", \"width\": %d, \"height\": %d, \"seconds\": %.3f, ", w, h, dt);
             if (codelength) {
                 printf("\"file_bpsp\": ");
