@@ -31,7 +31,10 @@ const char vdm_help_train[] =
     "  --steps T           diffusion steps to train for (0 = continuous time)\n"
     "  --out MODEL         weights file to write (EMA weights)\n"
     "  --checkpoint PATH   checkpoint file (default MODEL.ckpt)\n"
-    "  --resume CKPT       continue a run exactly from a checkpoint (its settings win)\n"
+    "  --resume CKPT       continue a run exactly from a checkpoint (its settings win,\n"
+    "                      except --lr-decay/--lr-final, which change the run from here)\n"
+    "  --init MODEL        start a new run from MODEL's weights (same network shape; a\n"
+    "                      model without learned variances can start one with them)\n"
     "  --minutes N         stop after N minutes of wall time\n"
     "  --iters N           stop after N updates in this run\n"
     "  --threads N         CPU threads (default 2)\n"
@@ -43,10 +46,14 @@ const char vdm_help_train[] =
     "  --fourier LIST      Fourier exponents, e.g. 7,8 (default) or none\n"
     "  --act silu|relu     activation (default silu)\n"
     "  --schedule learned|linear   noise schedule (default learned)\n"
+    "  --learned-var       learned reverse variances: the network also predicts the\n"
+    "                      variance of p(z_s|z_t) per sub-pixel (discrete T only)\n"
     "  --gamma-min G0 --gamma-max G1   initial endpoints (default -13.3, 5)\n"
     "optimiser:\n"
     "  --batch N --crop P  N crops of PxP per update (default 8, 32)\n"
     "  --lr LR             Adam step (default 2e-3), --warmup N updates (default 200)\n"
+    "  --lr-decay N        after warm-up, lower the step linearly to --lr-final (default\n"
+    "                      0) by update N (default: no decay)\n"
     "  --wd W              decoupled weight decay (default 0.01)\n"
     "  --clip X            gradient-norm clip (default 1; 0 = off)\n"
     "  --ema D             EMA decay (default 0.999)\n"
@@ -278,7 +285,9 @@ int vdm_cmd_train(int argc, char **argv)
 {
     vdm_train_config tc;
     vdm_train_config_default(&tc);
-    const char *data = NULL, *val = NULL, *out = NULL, *resume = NULL, *ckpt = NULL;
+    const char *data = NULL, *val = NULL, *out = NULL, *resume = NULL, *ckpt = NULL, *init = NULL;
+    long lr_decay = -1;
+    double lr_final = 0.0;
     long threads = 2, iters = -1, val_crops = 4, val_crop = 64, val_steps = -1;
     double minutes = -1, log_every = 10, val_every = 2, ckpt_every = 5;
     int have_steps = 0, model_opts = 0;
@@ -290,6 +299,10 @@ int vdm_cmd_train(int argc, char **argv)
         else if (!strcmp(o, "--out")) { NEED_ARG(); out = argv[++a]; }
         else if (!strcmp(o, "--resume")) { NEED_ARG(); resume = argv[++a]; }
         else if (!strcmp(o, "--checkpoint")) { NEED_ARG(); ckpt = argv[++a]; }
+        else if (!strcmp(o, "--init")) { NEED_ARG(); init = argv[++a]; }
+        else if (!strcmp(o, "--learned-var")) { tc.net.var_out = 1; model_opts++; }
+        else if (!strcmp(o, "--lr-decay")) { NEED_ARG(); if (!parse_long(argv[++a], 0, 2000000000L, &lr_decay)) goto bad; }
+        else if (!strcmp(o, "--lr-final")) { NEED_ARG(); if (!parse_double(argv[++a], &lr_final) || !(lr_final >= 0.0 && lr_final < 1.0)) goto bad; }
         else if (!strcmp(o, "--steps")) {
             NEED_ARG();
             if (!parse_long(argv[++a], 0, VDM_MODEL_MAX_STEPS, &l)) goto bad;
@@ -367,6 +380,18 @@ int vdm_cmd_train(int argc, char **argv)
         vdm_cli_error("train: --data, --steps and --out are required (see vdmzip help train)");
         return VDM_EXIT_USAGE;
     }
+    if (init && resume) {
+        vdm_cli_error("train: --init starts a new run, --resume continues one: give one of them");
+        return VDM_EXIT_USAGE;
+    }
+    if (lr_decay >= 0) {
+        tc.lr_decay_steps = (int32_t)lr_decay;
+        tc.lr_final = lr_final;
+    }
+    if (tc.net.var_out && tc.T == 0) {
+        vdm_cli_error("train: --learned-var needs discrete steps (--steps T >= 1)");
+        return VDM_EXIT_USAGE;
+    }
     if (minutes < 0 && iters < 0) {
         vdm_cli_error("train: give --minutes N or --iters N (when to stop)");
         return VDM_EXIT_USAGE;
@@ -412,6 +437,7 @@ int vdm_cmd_train(int argc, char **argv)
         if (st == VDM_OK) {
             if (changed) fprintf(stderr, "vdmzip: note: the training images differ from the checkpoint's; the run continues but no longer replays the original\n");
             if (model_opts) fprintf(stderr, "vdmzip: note: model/optimiser options are ignored with --resume (the checkpoint's settings are used)\n");
+            if (lr_decay >= 0) st = vdm_trainer_set_lr_decay(t, (int32_t)lr_decay, lr_final);
             if (have_steps && tc.T != vdm_trainer_config(t)->T) {
                 vdm_cli_error("train: --steps %d differs from the checkpoint's %d", tc.T, vdm_trainer_config(t)->T);
                 vdm_trainer_free(t);
@@ -428,6 +454,19 @@ int vdm_cmd_train(int argc, char **argv)
             free(vs.px);
             return VDM_EXIT_INPUT;
         }
+        if (st == VDM_OK && init) {
+            st = vdm_trainer_init_from(t, init);
+            if (st != VDM_OK) {
+                if (st == VDM_ERR_ARG)
+                    vdm_cli_error("train: --init %s: its network/schedule/gamma range differ from this run's", init);
+                else
+                    vdm_cli_error("train: --init %s: %s", init, vdm_error_name(st));
+                vdm_trainer_free(t);
+                image_set_free(&train_set);
+                free(vs.px);
+                return st == VDM_ERR_ARG ? VDM_EXIT_USAGE : vdm_cli_exit_code(st);
+            }
+        }
     }
     if (st != VDM_OK) {
         vdm_cli_error("train: %s: %s", resume ? resume : "cannot start", vdm_error_name(st));
@@ -439,11 +478,12 @@ int vdm_cmd_train(int argc, char **argv)
     if (val_steps < 0) val_steps = c->T > 0 ? c->T : 64;
     fprintf(stderr,
             "vdmzip train: %d images, %zu parameters (width %d, blocks %d, emb %d, fourier %d, %s), "
-            "schedule %s, T=%d, batch %dx%dx%d, lr %.3g, %ld threads%s\n",
+            "schedule %s, T=%d, batch %dx%dx%d, lr %.3g%s, %ld threads%s%s\n",
             train_set.n, vdm_trainer_param_count(t), c->net.width, c->net.blocks, c->net.emb_dim,
             c->net.n_fourier, c->net.act == VDM_ACT_RELU ? "relu" : "silu",
             c->sched_kind == VDM_SCHED_LEARNED ? "learned" : "linear", c->T, c->batch, c->crop, c->crop,
-            c->lr, threads, resume ? ", resumed" : "");
+            c->lr, c->lr_decay_steps > 0 ? " (decaying)" : "", threads, resume ? ", resumed" : "",
+            c->net.var_out ? ", learned variances" : "");
 
     signal(SIGINT, on_sigint);
     const double t0 = now_s();

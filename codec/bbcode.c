@@ -50,12 +50,12 @@ typedef struct tile_buf {
     size_t cap;                 /* sub-pixels */
     uint8_t *x;
     int32_t *ka, *kb;
-    float *za, *zb, *mu;
+    float *za, *zb, *mu, *sd;   /* sd: per-element std of p(z_{i-1} | z_i) */
 } tile_buf;
 
 static void tile_buf_free(tile_buf *b)
 {
-    free(b->x); free(b->ka); free(b->kb); free(b->za); free(b->zb); free(b->mu);
+    free(b->x); free(b->ka); free(b->kb); free(b->za); free(b->zb); free(b->mu); free(b->sd);
     memset(b, 0, sizeof *b);
 }
 
@@ -69,7 +69,8 @@ static vdm_status tile_buf_init(tile_buf *b, size_t n)
     b->za = malloc(n * sizeof(float));
     b->zb = malloc(n * sizeof(float));
     b->mu = malloc(n * sizeof(float));
-    if (!b->x || !b->ka || !b->kb || !b->za || !b->zb || !b->mu) { tile_buf_free(b); return VDM_ERR_NOMEM; }
+    b->sd = malloc(n * sizeof(float));
+    if (!b->x || !b->ka || !b->kb || !b->za || !b->zb || !b->mu || !b->sd) { tile_buf_free(b); return VDM_ERR_NOMEM; }
     return VDM_OK;
 }
 
@@ -181,14 +182,14 @@ static void to_float(float *z, const int32_t *k, size_t n, float d)
     for (size_t j = 0; j < n; j++) z[j] = (float)k[j] * d;
 }
 
-/* p(z_{i-1} | z_i): mean into mu, scale into *s.  Times the network. */
-static vdm_status p_step(bb_run *r, int i, const float *z, tile_geom g, float *mu, float *s)
+/* p(z_{i-1} | z_i): mean into mu, standard deviation per element into sd.
+ * Times the network. */
+static vdm_status p_step(bb_run *r, int i, const float *z, tile_geom g, float *mu, float *sd)
 {
-    double t0 = now_s(), ps = 0;
+    double t0 = now_s();
     vdm_status st = vdm_model_p_mean(r->cx->model, r->T, i, z, 1, (int)g.h, (int)g.w,
-                                     (int)r->cx->threads, mu, &ps);
+                                     (int)r->cx->threads, mu, sd);
     r->cx->st.seconds_network += now_s() - t0;
-    *s = (float)ps;
     return st;
 }
 
@@ -213,9 +214,8 @@ static vdm_status encode_tile(bb_run *r, vdm_ans *a, tile_buf *b, uint32_t chain
         for (size_t j = 0; j < n; j++) mu[j] = qa * zprev[j];
         VDM_FORWARD(pop_q(r, a, chain, tile, (sub << 16) | (uint32_t)i, n, kcur, mu, qs, r->delta[i]));
         to_float(zcur, kcur, n, r->delta[i]);
-        float ps;
-        VDM_FORWARD(p_step(r, i, zcur, g, mu, &ps));
-        VDM_FORWARD(vdm_ans_gauss_push_vec(a, n, kprev, mu, &ps, 0, r->delta[i - 1], r->prec));
+        VDM_FORWARD(p_step(r, i, zcur, g, mu, b->sd));
+        VDM_FORWARD(vdm_ans_gauss_push_vec(a, n, kprev, mu, b->sd, 1, r->delta[i - 1], r->prec));
         int32_t *tk = kprev; kprev = kcur; kcur = tk;
         float *tz = zprev; zprev = zcur; zcur = tz;
     }
@@ -239,9 +239,8 @@ static vdm_status decode_tile(bb_run *r, vdm_ans *a, tile_buf *b, uint32_t chain
     VDM_FORWARD(vdm_ans_gauss_pop_vec(a, n, kcur, mu, &one, 0, r->delta[T], r->prec));
     to_float(zcur, kcur, n, r->delta[T]);
     for (int i = T; i >= 1; i--) {
-        float ps;
-        VDM_FORWARD(p_step(r, i, zcur, g, mu, &ps));
-        VDM_FORWARD(vdm_ans_gauss_pop_vec(a, n, kprev, mu, &ps, 0, r->delta[i - 1], r->prec));
+        VDM_FORWARD(p_step(r, i, zcur, g, mu, b->sd));
+        VDM_FORWARD(vdm_ans_gauss_pop_vec(a, n, kprev, mu, b->sd, 1, r->delta[i - 1], r->prec));
         to_float(zprev, kprev, n, r->delta[i - 1]);
         const float qa = (float)r->c[i].q_alpha, qs = (float)r->c[i].q_sigma;
         for (size_t j = 0; j < n; j++) mu[j] = qa * zprev[j];

@@ -11,6 +11,13 @@
  *   diff   z_t = alpha_t x + sigma_t eps, eps_hat = net(z_t, gscaled(gamma_t)),
  *          discrete:   w = 1/2 expm1(gamma_t - gamma_s), estimator T w |eps - eps_hat|^2
  *          continuous: w = 1/2 gamma'(t),                estimator   w |eps - eps_hat|^2
+ *          learned variances (net var_out, discrete T only): per element
+ *                      r = expm1(gamma_t - gamma_s), e = eps - eps_hat,
+ *                      a = r exp(clamp(v)) = (variance the net adds) / (posterior variance),
+ *                      KL = 1/2 [(r e^2 - a) / (1 + a) + log1p(a)]      (a = 0: the fixed form)
+ *                      dKL/de = r e / (1 + a),  dKL/dv = a (a - r e^2) / (2 (1 + a)^2),
+ *                      dKL/dr = 1/2 [e^2 / (1 + a) - (r e^2 - a) exp(v) / (1 + a)^2]
+ *          gamma_t reaches the loss through w, z_t (dalpha/dgamma = -alpha sigma^2/2,
  *          gamma_t reaches the loss through w, z_t (dalpha/dgamma = -alpha sigma^2/2,
  *          dsigma/dgamma = sigma alpha^2/2) and gscaled (1/(gs_hi - gs_lo)).
  * Training and bound evaluation may use any fast kernel; only the schedule
@@ -39,13 +46,13 @@ vdm_loss_ws *vdm_loss_ws_create(const vdm_model_config *c, vdm_backend b, int N,
     ws->H = H;
     ws->W = W;
     ws->for_training = for_training;
-    size_t n = (size_t)N * H * W * 3;
+    size_t n = (size_t)N * H * W * 3, no = (size_t)N * H * W * (size_t)vdm_net_out_channels(&c->net);
     ws->net = vdm_net_ws_create(&c->net, b, N, H, W, for_training);
     ws->z = (float *)malloc(n * sizeof(float));
-    ws->eps_hat = (float *)malloc(n * sizeof(float));
+    ws->eps_hat = (float *)malloc(no * sizeof(float));
     ws->gs = (float *)malloc((size_t)N * sizeof(float));
     if (for_training) {
-        ws->deps = (float *)malloc(n * sizeof(float));
+        ws->deps = (float *)malloc(no * sizeof(float));
         ws->dz = (float *)malloc(n * sizeof(float));
         ws->dgs = (float *)malloc((size_t)N * sizeof(float));
     }
@@ -168,14 +175,12 @@ vdm_status vdm_loss(const vdm_model_config *c, const float *params, vdm_loss_ws 
     const double scale = 1.0 / ((double)D * LN2);  /* nats per element -> bits/dim */
     double sum_prior = 0.0, sum_recon = 0.0, sum_diff = 0.0;
     double dg0 = 0.0, dg1 = 0.0;
+    const int Ko = vdm_net_out_channels(&c->net);
+    const int learned_var = c->net.var_out && T > 0;
     for (int n = 0; n < N; n++) {
-        const float *x = b->x + n * D, *e = b->eps + n * D, *eh = ws->eps_hat + n * D;
-        double mse = 0.0;
-        for (size_t i = 0; i < D; i++) {
-            double d = (double)e[i] - (double)eh[i];
-            mse += d * d;
-        }
-        double w, dw_dgt = 0.0, dw_dgs = 0.0, Tf;
+        const float *x = b->x + n * D, *e = b->eps + n * D, *eh = ws->eps_hat + n * D / 3 * Ko;
+        double w, dw_dgt = 0.0, dw_dgs = 0.0, Tf, kl, dkl_dr = 0.0;
+        float *de = grad ? ws->deps + n * D / 3 * Ko : NULL;
         if (T > 0) {
             double em = vdm_expm1(gam[n] - gam[N + n]);
             w = 0.5 * em;
@@ -186,8 +191,43 @@ vdm_status vdm_loss(const vdm_model_config *c, const float *params, vdm_loss_ws 
             w = 0.5 * gdt[n];
             Tf = 1.0;
         }
-        double diff = Tf * w * mse;
-        if (diff_nats) diff_nats[n] = w * mse;
+        const double cg = scale / N * Tf;   /* d(total)/d(KL of this element) */
+        if (learned_var) {
+            const double r = 2.0 * w;
+            kl = 0.0;
+            for (size_t i = 0; i < D; i++) {
+                const size_t o = i / 3 * (size_t)Ko + i % 3;
+                double d = (double)e[i] - (double)eh[o], d2 = d * d;
+                double v = eh[o + 3], vc = vdm_var_clamp(v);
+                double E = vdm_exp(vc), a = r * E, ia = 1.0 / (1.0 + a);
+                kl += 0.5 * ((r * d2 - a) * ia + vdm_log1p(a));
+                if (de) {
+                    de[o] = (float)(-cg * r * d * ia);
+                    de[o + 3] = vc == v ? (float)(cg * 0.5 * a * (a - r * d2) * ia * ia) : 0.0f;
+                    dkl_dr += 0.5 * (d2 * ia - (r * d2 - a) * E * ia * ia);
+                }
+            }
+        } else {
+            double mse = 0.0;
+            for (size_t i = 0; i < D; i++) {
+                const size_t o = i / 3 * (size_t)Ko + i % 3;
+                double d = (double)e[i] - (double)eh[o];
+                mse += d * d;
+            }
+            kl = w * mse;
+            dkl_dr = 0.5 * mse;
+            if (de) {
+                /* d(total)/d(eps_hat) = scale/N * Tf w 2 (eps_hat - eps) */
+                float c_e = (float)(cg * w * 2.0);
+                for (size_t i = 0; i < D; i++) {
+                    const size_t o = i / 3 * (size_t)Ko + i % 3;
+                    de[o] = c_e * (eh[o] - e[i]);
+                    if (Ko > 3) de[o + 3] = 0.0f;
+                }
+            }
+        }
+        double diff = Tf * kl;
+        if (diff_nats) diff_nats[n] = kl;
         double pr = 0.0, rc = 0.0;
         if (b->eps0) {
             pr = vdm_prior_nats(x, D, g1, grad ? &dg1 : NULL);
@@ -197,13 +237,10 @@ vdm_status vdm_loss(const vdm_model_config *c, const float *params, vdm_loss_ws 
         sum_recon += rc;
         sum_diff += diff;
         if (grad) {
-            /* d(total)/d(eps_hat) = scale/N * Tf w 2 (eps_hat - eps) */
-            float c_e = (float)(scale / N * Tf * w * 2.0);
-            float *de = ws->deps + n * D;
-            for (size_t i = 0; i < D; i++) de[i] = c_e * (eh[i] - e[i]);
-            dgam[n] = scale / N * Tf * mse * dw_dgt;
-            if (T > 0) dgam[N + n] = scale / N * Tf * mse * dw_dgs;
-            else ddgdt[n] = scale / N * 0.5 * mse;
+            /* r = 2w: dKL/dgamma = dKL/dr * 2 dw/dgamma */
+            dgam[n] = cg * dkl_dr * 2.0 * dw_dgt;
+            if (T > 0) dgam[N + n] = cg * dkl_dr * 2.0 * dw_dgs;
+            else ddgdt[n] = scale / N * dkl_dr;
         }
     }
     out->prior = sum_prior * scale / N;

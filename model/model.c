@@ -31,6 +31,7 @@ struct vdm_model {
     vdm_net_ws *ws;
     int wsN, wsH, wsW;
     float *gs;              /* wsN */
+    float *out;             /* wsN*wsH*wsW*6: the net's output with learned variances */
 };
 
 void vdm_model_free(vdm_model *m)
@@ -40,6 +41,7 @@ void vdm_model_free(vdm_model *m)
     free(m->ctab);
     vdm_net_ws_free(m->ws);
     free(m->gs);
+    free(m->out);
     free(m);
 }
 
@@ -197,9 +199,9 @@ vdm_status vdm_model_consts(const vdm_model *m, int T, vdm_time_consts *out)
 }
 
 vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N, int H, int W,
-                            int nthreads, float *mean, double *p_sigma)
+                            int nthreads, float *mean, float *sigma)
 {
-    VDM_RETURN_IF(!m || !z_t || !mean || T < 1 || T > VDM_MODEL_MAX_STEPS || i < 1 || i > T,
+    VDM_RETURN_IF(!m || !z_t || !mean || !sigma || T < 1 || T > VDM_MODEL_MAX_STEPS || i < 1 || i > T,
                   VDM_ERR_ARG);
     VDM_RETURN_IF(N < 1 || H < 1 || W < 1 || nthreads < 1, VDM_ERR_ARG);
     VDM_RETURN_IF((uint64_t)N * H * W > VDM_MODEL_MAX_TILE_PIXELS, VDM_ERR_LIMIT);
@@ -212,19 +214,24 @@ vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N,
         m->ctab = tab;
         m->cT = T;
     }
+    const int var = m->cfg.net.var_out != 0;
     /* The workspace serves any batch that fits it (vdm_net_forward takes
      * N <= N0, W <= W0, N*H*W <= N0*H0*W0), so edge tiles and sub-tiles reuse
      * the full tile's instead of reallocating it (and its threads). */
     if (!m->ws || N > m->wsN || W > m->wsW || (size_t)N * H * W > (size_t)m->wsN * m->wsH * m->wsW) {
         vdm_net_ws_free(m->ws);
         free(m->gs);
+        free(m->out);
         m->ws = vdm_net_ws_create(&m->cfg.net, VDM_BACKEND_REF, N, H, W, 0);
         m->gs = (float *)malloc(sizeof(float) * (size_t)N);
-        if (!m->ws || !m->gs) {
+        m->out = var ? (float *)malloc(sizeof(float) * 6 * (size_t)N * H * W) : NULL;
+        if (!m->ws || !m->gs || (var && !m->out)) {
             vdm_net_ws_free(m->ws);
             free(m->gs);
+            free(m->out);
             m->ws = NULL;
             m->gs = NULL;
+            m->out = NULL;
             return VDM_ERR_NOMEM;
         }
         m->wsN = N;
@@ -233,14 +240,32 @@ vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N,
     }
     const vdm_time_consts *c = &m->ctab[i];
     for (int n = 0; n < N; n++) m->gs[n] = c->gscaled;
-    VDM_FORWARD(vdm_net_forward(&m->cfg.net, m->params, m->ws, nthreads, z_t, m->gs, N, H, W, mean));
+    const size_t np = (size_t)N * H * W, n = np * 3;
+    float *eps = var ? m->out : mean;
+    VDM_FORWARD(vdm_net_forward(&m->cfg.net, m->params, m->ws, nthreads, z_t, m->gs, N, H, W, eps));
     const float a = c->p_a, k = c->p_k;
-    size_t n = (size_t)N * H * W * 3;
-    for (size_t j = 0; j < n; j++) {
-        float kt = k * mean[j];   /* mean holds eps_hat here */
-        float d = z_t[j] - kt;
-        mean[j] = a * d;
+    if (!var) {
+        for (size_t j = 0; j < n; j++) {
+            float kt = k * mean[j];   /* mean holds eps_hat here */
+            float d = z_t[j] - kt;
+            mean[j] = a * d;
+        }
+        const float s = (float)c->p_sigma;
+        for (size_t j = 0; j < n; j++) sigma[j] = s;
+        return VDM_OK;
     }
-    if (p_sigma) *p_sigma = c->p_sigma;
+    /* learned variances: out = [eps_hat 0..2 | v 0..2] per pixel */
+    const double ak = (double)a * (double)k, ak2 = ak * ak, ps2 = c->p_sigma * c->p_sigma;
+    for (size_t p = 0; p < np; p++) {
+        const float *o = eps + 6 * p;
+        for (int ch = 0; ch < 3; ch++) {
+            const size_t j = 3 * p + (size_t)ch;
+            float kt = k * o[ch];
+            float d = z_t[j] - kt;
+            mean[j] = a * d;
+            double var2 = ps2 + ak2 * vdm_exp(vdm_var_clamp((double)o[3 + ch]));
+            sigma[j] = (float)vdm_sqrt_d(var2);
+        }
+    }
     return VDM_OK;
 }

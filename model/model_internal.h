@@ -88,6 +88,15 @@ static inline double vdm_sigma2_d(double g) { return vdm_exp(-vdm_softplus_d(-g)
 static inline double vdm_alpha_d(double g) { return vdm_exp(-0.5 * vdm_softplus_d(g)); }  /* sqrt(sigmoid(-g)) */
 static inline double vdm_sigma_d(double g) { return vdm_exp(-0.5 * vdm_softplus_d(-g)); } /* sqrt(sigmoid(g)) */
 
+/* ---- learned reverse variances (net var_out = 1) --------------------------
+ * The net's v output (log of the predicted E[(eps - eps_hat)^2]) is clamped
+ * to [VDM_VAR_MIN, VDM_VAR_MAX] (float64) wherever it is used: in the loss
+ * (zero gradient outside) and in the coding path's standard deviations
+ * (format-spec/weights.md section 6). */
+#define VDM_VAR_MIN (-24.0)
+#define VDM_VAR_MAX 6.0
+static inline double vdm_var_clamp(double v) { return v < VDM_VAR_MIN ? VDM_VAR_MIN : (v > VDM_VAR_MAX ? VDM_VAR_MAX : v); }
+
 /* ---- model configuration ----------------------------------------------- */
 typedef struct vdm_model_config {
     vdm_net_config net;

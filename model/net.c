@@ -40,6 +40,7 @@ vdm_status vdm_net_config_check(const vdm_net_config *c)
                           c->fourier_exp[k] > VDM_NET_MAX_FOURIER_EXP, VDM_ERR_ARG);
     VDM_RETURN_IF(c->emb_dim < 2 || c->emb_dim > VDM_NET_MAX_EMB || (c->emb_dim & 1), VDM_ERR_ARG);
     VDM_RETURN_IF(c->act != VDM_ACT_SILU && c->act != VDM_ACT_RELU, VDM_ERR_ARG);
+    VDM_RETURN_IF(c->var_out != 0 && c->var_out != 1, VDM_ERR_ARG);
     return VDM_OK;
 }
 
@@ -70,7 +71,7 @@ static void set_name(char *dst, const char *prefix, int b, const char *suffix)
  * conv, 6+4b+{0,1,2,3} block b, 6+4B and 7+4B the output conv. */
 static void tensor_shape(const vdm_net_config *c, int i, vdm_net_tensor *t)
 {
-    const int E = c->emb_dim, C = c->width, B = c->blocks, F = vdm_net_in_features(c), K = c->channels;
+    const int E = c->emb_dim, C = c->width, B = c->blocks, F = vdm_net_in_features(c), K = vdm_net_out_channels(c);
     memset(t, 0, sizeof *t);
     int s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     if (i < 6) {
@@ -154,7 +155,7 @@ void vdm_net_layout(const vdm_net_config *c, float *params, vdm_net_params *v)
 
 double vdm_net_flops_per_pixel(const vdm_net_config *c)
 {
-    const double C = c->width, F = vdm_net_in_features(c), K = c->channels;
+    const double C = c->width, F = vdm_net_in_features(c), K = vdm_net_out_channels(c);
     return 2.0 * 9.0 * (F * C + 2.0 * c->blocks * C * C + C * K);
 }
 
@@ -203,6 +204,9 @@ void vdm_net_init(const vdm_net_config *c, float *params, uint64_t seed)
             const float gain = (i == 0 || blk == 0) ? 2.0f : 1.0f;
             fill_normal(&r, p, t.count, net_sqrtf(gain / (float)fan_in));
         }
+        /* out.b: the v channels start at VDM_NET_VAR_BIAS0 */
+        if (i == 7 + 4 * B && c->var_out)
+            for (int k = c->channels; k < vdm_net_out_channels(c); k++) p[k] = VDM_NET_VAR_BIAS0;
         p += t.count;
     }
 }
@@ -308,7 +312,7 @@ vdm_net_ws *vdm_net_ws_create(const vdm_net_config *c, vdm_backend b, int N, int
 static vdm_status ensure_scratch(vdm_net_ws *ws, int nthreads)
 {
     if (ws->be != VDM_BACKEND_CPU || (ws->scratch && nthreads <= ws->scratch_threads)) return VDM_OK;
-    const int C = ws->c.width, F = vdm_net_in_features(&ws->c), K = ws->c.channels, W = ws->capW;
+    const int C = ws->c.width, F = vdm_net_in_features(&ws->c), K = vdm_net_out_channels(&ws->c), W = ws->capW;
     size_t s = vdm_conv3x3_cpu_scratch_floats(W, F, C, nthreads);
     s = max_sz(s, vdm_conv3x3_cpu_scratch_floats(W, C, C, nthreads));
     s = max_sz(s, vdm_conv3x3_cpu_scratch_floats(W, C, K, nthreads));
@@ -335,7 +339,8 @@ static vdm_pool *bind_pool(vdm_net_ws *ws, int nthreads)
 static int same_config(const vdm_net_config *a, const vdm_net_config *b)
 {
     if (a->channels != b->channels || a->width != b->width || a->blocks != b->blocks ||
-        a->n_fourier != b->n_fourier || a->emb_dim != b->emb_dim || a->act != b->act)
+        a->n_fourier != b->n_fourier || a->emb_dim != b->emb_dim || a->act != b->act ||
+        a->var_out != b->var_out)
         return 0;
     for (int k = 0; k < a->n_fourier; k++)
         if (a->fourier_exp[k] != b->fourier_exp[k]) return 0;
@@ -517,7 +522,8 @@ vdm_status vdm_net_forward(const vdm_net_config *c, const float *params, vdm_net
         conv_fwd(ws, nthreads, hn, V_(ws, b, PC), L.blk_w2[b], L.blk_b2[b], 0, C, C, 1, hn != hb ? hb : NULL,
                  A_(ws, b + 1, PC), act);
     }
-    conv_fwd(ws, nthreads, eps_out, A_(ws, B, PC), L.out_w, L.out_b, 0, C, K, 0, NULL, NULL, act);
+    conv_fwd(ws, nthreads, eps_out, A_(ws, B, PC), L.out_w, L.out_b, 0, C, vdm_net_out_channels(c), 0, NULL,
+             NULL, act);
     if (ws->train) {
         memcpy(ws->z, z, sizeof(float) * P * (size_t)K);
         memcpy(ws->g, gscaled, sizeof(float) * (size_t)N);
@@ -546,7 +552,7 @@ vdm_status vdm_net_backward(const vdm_net_config *c, const float *params, vdm_ne
     const size_t P = (size_t)N * (size_t)ws->H * (size_t)ws->W, PC = P * (size_t)C;
 
     /* eps = conv_out(a_B), a_B = act(h_B) */
-    conv_bwd(ws, nthreads, ws->dt1, D.out_w, D.out_b, deps, A_(ws, B, PC), L.out_w, C, K);
+    conv_bwd(ws, nthreads, ws->dt1, D.out_w, D.out_b, deps, A_(ws, B, PC), L.out_w, C, vdm_net_out_channels(c));
     ew(nthreads, EW_ACT_BWD, act, ws->dh, H_(ws, B, PC), ws->dt1, PC);
     for (int b = B - 1; b >= 0; b--) {
         /* h_{b+1} = h_b + conv2(v_b): the residual passes dh through unchanged */

@@ -9,6 +9,10 @@
  *          where emb_b(gamma) is a per-channel bias from a small MLP of the
  *          rescaled gamma (one scalar per image), different per block
  *   eps_hat = conv3x3_out(act(h_B)) (width -> 3), zero-initialised
+ *   With var_out = 1 the output conv has 6 channels per pixel: eps_hat[0..2]
+ *   then v[0..2], v = log E[(eps - eps_hat)^2] per sub-pixel (model/ turns it
+ *   into the variance of p(z_s|z_t)); the v channels start at weight 0 and
+ *   bias VDM_NET_VAR_BIAS0.
  * The activation is computable without libm (see kernels: SiLU with vdm_expf,
  * or a ReLU-family function; the choice is a config field).  Zero padding at
  * the borders, so a tile is processed exactly like a whole image of its size.
@@ -66,14 +70,23 @@ typedef struct vdm_net_config {
     int32_t fourier_exp[VDM_NET_MAX_FOURIER]; /* n of sin/cos(2^n pi z) */
     int32_t emb_dim;                          /* hidden width of the gamma MLP */
     int32_t act;                              /* VDM_ACT_* */
+    int32_t var_out;                          /* 1: the output conv also gives, per
+                                                 sub-pixel, v = log of the predicted
+                                                 variance of eps - eps_hat (learned
+                                                 reverse variances); 0: eps_hat only */
 } vdm_net_config;
 
 /* Check a config (from a file or the command line).  VDM_OK or VDM_ERR_ARG.
  * Accepted: channels 1..VDM_NET_MAX_CHANNELS, width 1..VDM_NET_MAX_WIDTH,
  * blocks 1..VDM_NET_MAX_BLOCKS, n_fourier 0..VDM_NET_MAX_FOURIER with
  * exponents in [VDM_NET_MIN_FOURIER_EXP, VDM_NET_MAX_FOURIER_EXP], emb_dim
- * even in 2..VDM_NET_MAX_EMB, act VDM_ACT_SILU or VDM_ACT_RELU. */
+ * even in 2..VDM_NET_MAX_EMB, act VDM_ACT_SILU or VDM_ACT_RELU, var_out 0 or 1. */
 vdm_status vdm_net_config_check(const vdm_net_config *c);
+/* Output channels per pixel: channels * (1 + var_out). */
+static inline int vdm_net_out_channels(const vdm_net_config *c) { return c->channels * (1 + (c->var_out != 0)); }
+/* Initial bias of the v outputs (E[(eps - eps_hat)^2] = e^-1 at the start). */
+#define VDM_NET_VAR_BIAS0 (-1.0f)
+
 /* Number of floats in the parameter block. */
 size_t vdm_net_param_count(const vdm_net_config *c);
 /* Input channels of the first convolution: channels * (1 + 2*n_fourier). */
@@ -124,7 +137,7 @@ typedef struct vdm_net_ws vdm_net_ws;
 vdm_net_ws *vdm_net_ws_create(const vdm_net_config *c, vdm_backend b, int N, int H, int W, int for_training);
 void vdm_net_ws_free(vdm_net_ws *ws); /* NULL is fine */
 
-/* eps_out[N*H*W*3] = eps_hat(z[N*H*W*3]; gscaled[N]).  gscaled is gamma_t
+/* eps_out[N*H*W*Ko] = eps_hat(z[N*H*W*3]; gscaled[N]), Ko = vdm_net_out_channels.  gscaled is gamma_t
  * rescaled to about [0,1] by the caller (model/ owns that map).  nthreads >= 1;
  * with VDM_BACKEND_REF the result does not depend on nthreads.
  * VDM_ERR_ARG for NULL pointers or sizes beyond the workspace. */
@@ -136,7 +149,7 @@ vdm_status vdm_net_forward(const vdm_net_config *c, const float *params, vdm_net
  *   dparams  += dL/dparams                      (accumulates)
  *   dz        = dL/dz       [N*H*W*3]  (may be NULL: not computed)
  *   dgscaled  = dL/dgscaled [N]        (may be NULL)
- * given deps = dL/deps_out [N*H*W*3]. */
+ * given deps = dL/deps_out [N*H*W*Ko]. */
 vdm_status vdm_net_backward(const vdm_net_config *c, const float *params, vdm_net_ws *ws,
                             int nthreads, const float *deps, float *dparams,
                             float *dz, float *dgscaled);

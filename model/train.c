@@ -15,7 +15,8 @@
  *            (wd on network weights only, not biases nor the schedule;
  *             the linear schedule is frozen)
  *   ema   <- d ema + (1 - d) p,   d = min(ema_decay, (1 + k) / (10 + k))
- *   lr_k  = lr * min(1, k / warmup). */
+ *   lr_k  = lr * min(1, k / warmup), then, with lr_decay_steps = K > warmup,
+ *           for k > warmup: lr + (lr_final - lr) * min(1, (k - warmup) / (K - warmup)). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,7 @@ vdm_status vdm_train_config_check(const vdm_train_config *c)
     VDM_RETURN_IF(c->batch < 1 || c->batch > 4096 || c->crop < 4 || c->crop > 4096, VDM_ERR_ARG);
     VDM_RETURN_IF((uint64_t)c->batch * c->crop * c->crop > ((uint64_t)1 << 24), VDM_ERR_LIMIT);
     VDM_RETURN_IF(!(c->lr > 0.0 && c->lr < 1.0) || c->warmup < 0, VDM_ERR_ARG);
+    VDM_RETURN_IF(c->lr_decay_steps < 0 || !(c->lr_final >= 0.0 && c->lr_final < 1.0), VDM_ERR_ARG);
     VDM_RETURN_IF(!(c->beta1 >= 0.0 && c->beta1 < 1.0) || !(c->beta2 >= 0.0 && c->beta2 < 1.0), VDM_ERR_ARG);
     VDM_RETURN_IF(!(c->adam_eps > 0.0 && c->adam_eps < 1.0), VDM_ERR_ARG);
     VDM_RETURN_IF(!(c->weight_decay >= 0.0 && c->weight_decay < 1.0), VDM_ERR_ARG);
@@ -247,6 +249,10 @@ vdm_status vdm_trainer_step(vdm_trainer *t, vdm_train_stats *st)
     uint64_t k = t->step + 1;
     double lr = c->lr;
     if (c->warmup > 0 && k < (uint64_t)c->warmup) lr = c->lr * (double)k / (double)c->warmup;
+    else if (c->lr_decay_steps > c->warmup) {
+        double f = (double)(k - (uint64_t)c->warmup) / (double)(c->lr_decay_steps - c->warmup);
+        lr = c->lr + (c->lr_final - c->lr) * (f < 1.0 ? f : 1.0);
+    }
     double clip = (c->clip_norm > 0.0 && gnorm > c->clip_norm) ? c->clip_norm / gnorm : 1.0;
     t->b1pow *= c->beta1;
     t->b2pow *= c->beta2;
@@ -363,6 +369,7 @@ static vdm_status write_file(const vdm_trainer *t, const char *path, int checkpo
                                     dbits(t->b1pow), dbits(t->b2pow), 0 };
     uint64_t tcw[TCFG_WORDS];
     tcfg_pack(&t->tc, tcw);
+    const uint64_t lrd[2] = { (uint64_t)(uint32_t)t->tc.lr_decay_steps, dbits(t->tc.lr_final) };
     if (checkpoint) {
         add_tensor(w, "train.params", VDM_DT_F32, t->P, t->p);
         add_tensor(w, "adam.m", VDM_DT_F32, t->P, t->m);
@@ -370,6 +377,7 @@ static vdm_status write_file(const vdm_trainer *t, const char *path, int checkpo
         add_tensor(w, "train.state", VDM_DT_U64, STATE_WORDS, state);
         add_tensor(w, "train.config", VDM_DT_U64, TCFG_WORDS, tcw);
         add_tensor(w, "train.data_sha256", VDM_DT_U8, 32, t->data_sha);
+        if (t->tc.lr_decay_steps > 0) add_tensor(w, "train.lr_decay", VDM_DT_U64, 2, lrd);
     }
     vdm_status st = vdm_wfile_write(w, path);
     free(w);
@@ -413,6 +421,14 @@ vdm_status vdm_trainer_resume(const char *ckpt_path, const vdm_rgb8 *imgs, int n
         uint64_t tcw[TCFG_WORDS];
         vdm_tensor_get_u64(ttc, tcw);
         tcfg_unpack(tcw, &w->cfg.net, &tc);
+        /* optional (added later; absent: no decay) */
+        const vdm_tensor *tld = vdm_wfile_find(w, "train.lr_decay", VDM_DT_U64, 2);
+        if (tld) {
+            uint64_t ld[2];
+            vdm_tensor_get_u64(tld, ld);
+            tc.lr_decay_steps = ld[0] > 0x7fffffffu ? -1 : (int32_t)ld[0];
+            tc.lr_final = bitsd(ld[1]);
+        }
         vdm_model_config mc = model_config_of(&tc);
         if (vdm_train_config_check(&tc) != VDM_OK || !same_model_config(&mc, &w->cfg))
             st = VDM_ERR_CORRUPT;
@@ -454,6 +470,50 @@ vdm_status vdm_trainer_resume(const char *ckpt_path, const vdm_rgb8 *imgs, int n
     if (st != VDM_OK) { vdm_trainer_free(t); return st; }
     *out = t;
     return VDM_OK;
+}
+
+vdm_status vdm_trainer_set_lr_decay(vdm_trainer *t, int32_t decay_steps, double lr_final)
+{
+    VDM_RETURN_IF(!t || decay_steps < 0 || !(lr_final >= 0.0 && lr_final < 1.0), VDM_ERR_ARG);
+    t->tc.lr_decay_steps = decay_steps;
+    t->tc.lr_final = lr_final;
+    return VDM_OK;
+}
+
+vdm_status vdm_trainer_init_from(vdm_trainer *t, const char *path)
+{
+    VDM_RETURN_IF(!t || !path || t->step != 0, VDM_ERR_ARG);
+    vdm_model *m = NULL;
+    VDM_FORWARD(vdm_model_load(path, &m));
+    const vdm_model_config *sc = vdm_model_cfg(m);
+    vdm_net_config a = sc->net, b = t->mc.net;
+    a.var_out = b.var_out = 0;
+    vdm_status st = VDM_OK;
+    if (memcmp(&a, &b, sizeof a) != 0 || (sc->net.var_out && !t->mc.net.var_out) ||
+        sc->sched.kind != t->mc.sched.kind || sc->sched.hidden != t->mc.sched.hidden ||
+        sc->gs_lo != t->mc.gs_lo || sc->gs_hi != t->mc.gs_hi)
+        st = VDM_ERR_ARG;
+    if (st == VDM_OK) {
+        const float *src = vdm_model_params(m);
+        const int nt = vdm_net_tensor_count(&t->mc.net);
+        for (int i = 0; i < nt; i++) {
+            vdm_net_tensor ts, td;
+            vdm_net_tensor_info(&sc->net, i, &ts);
+            vdm_net_tensor_info(&t->mc.net, i, &td);
+            if (ts.count == td.count) {
+                memcpy(t->p + td.offset, src + ts.offset, ts.count * sizeof(float));
+                continue;
+            }
+            /* out.w [..][Ks] -> [..][Kd] or out.b [Ks] -> [Kd]: the first Ks of each row */
+            const size_t ks = (size_t)ts.shape[ts.ndim - 1], kd = (size_t)td.shape[td.ndim - 1];
+            for (size_t r = 0; r < ts.count / ks; r++)
+                memcpy(t->p + td.offset + r * kd, src + ts.offset + r * ks, ks * sizeof(float));
+        }
+        memcpy(t->p + t->Pn, src + vdm_net_param_count(&sc->net), (t->P - t->Pn) * sizeof(float));
+        memcpy(t->ema, t->p, t->P * sizeof(float));
+    }
+    vdm_model_free(m);
+    return st;
 }
 
 vdm_status vdm_trainer_ema_model(const vdm_trainer *t, vdm_model **out)

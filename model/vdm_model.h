@@ -11,6 +11,7 @@
  *   q(z_0 | x)      = N(alpha_0 x, sigma_0^2),     x = vdm_data_value(k)
  *   q(z_t | z_s)    = N(q_alpha z_s, q_sigma^2)
  *   p(z_s | z_t)    = N(p_a (z_t - p_k eps_hat(z_t; t)), p_sigma^2)
+ *                     (learned variances: p_sigma^2 + (p_a p_k)^2 exp(v(z_t; t)) per element)
  *   p(z_1)          = N(0, 1)
  *   p(x | z_0)      = softmax over k of  -1/2 ((z_0/alpha_0 - x_k) / noise_ratio_0)^2
  * with the constants of vdm_time_consts (index i for time t_i; the q_ and p_
@@ -87,14 +88,18 @@ typedef struct vdm_time_consts {
  * Deterministic (see above).  VDM_ERR_ARG for a bad T. */
 vdm_status vdm_model_consts(const vdm_model *m, int T, vdm_time_consts *out);
 
-/* Mean of p(z_s | z_t) for step i (1..T) of T on N tiles z_t [N,H,W,3]
- * (float32, already on their grid): mean[N*H*W*3] (caller-owned) as above,
- * and *p_sigma (may be NULL) its standard deviation.  Each tile is processed
- * on its own with zero padding at its borders.  nthreads >= 1 does not
- * change the result.  mean must not overlap z_t.  Errors: VDM_ERR_ARG (bad T/i/sizes), VDM_ERR_LIMIT
+/* p(z_s | z_t) for step i (1..T) of T on N tiles z_t [N,H,W,3] (float32,
+ * already on their grid): per element its mean[N*H*W*3] and standard
+ * deviation sigma[N*H*W*3] (both caller-owned).  Without learned variances
+ * sigma is (float)p_sigma everywhere; with them (net var_out = 1)
+ *   sigma = (float) sqrt(p_sigma^2 + (p_a p_k)^2 exp(clamp(v)))
+ * in float64 (format-spec/weights.md section 6), always >= p_sigma.
+ * Each tile is processed on its own with zero padding at its borders.
+ * nthreads >= 1 does not change the result.  mean and sigma must not overlap
+ * z_t.  Errors: VDM_ERR_ARG (bad T/i/sizes), VDM_ERR_LIMIT
  * (N*H*W > VDM_MODEL_MAX_TILE_PIXELS), VDM_ERR_NOMEM. */
 vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N, int H, int W,
-                            int nthreads, float *mean, double *p_sigma);
+                            int nthreads, float *mean, float *sigma);
 
 #ifdef __cplusplus
 }

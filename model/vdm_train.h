@@ -41,6 +41,9 @@ typedef struct vdm_train_config {
     int32_t batch, crop;    /* crops of crop x crop pixels per update */
     double lr;              /* Adam step size after warm-up */
     int32_t warmup;         /* updates of linear lr warm-up (0: none) */
+    int32_t lr_decay_steps; /* > 0: after warm-up the step size falls linearly from lr
+                               to lr_final, reached at this update count (then stays) */
+    double lr_final;
     double beta1, beta2, adam_eps;
     double weight_decay;    /* decoupled (AdamW), network weights only (not biases) */
     double clip_norm;       /* global gradient-norm clip (0: off) */
@@ -75,6 +78,19 @@ typedef struct vdm_train_stats {
     double lr;                          /* the step size used */
     double gamma0, gamma1;              /* current schedule endpoints */
 } vdm_train_stats;
+
+/* Start a fresh trainer (no update done yet) from the EMA weights of a
+ * weights or checkpoint file whose network has the same shape except,
+ * possibly, learned variances: with t's var_out = 1 and the file's 0, the
+ * eps outputs are copied and the v outputs keep their initialisation.  The
+ * schedule and the gscaled map must match (VDM_ERR_ARG otherwise: the
+ * trainer's --gamma-min/--gamma-max define that map).  Adam moments stay 0.
+ * Errors of vdm_model_load, VDM_ERR_ARG for a mismatch or a trainer that
+ * has already stepped. */
+vdm_status vdm_trainer_init_from(vdm_trainer *t, const char *path);
+/* Change the step-size decay of a run (e.g. a resumed one): decay_steps 0
+ * turns it off.  VDM_ERR_ARG for bad values. */
+vdm_status vdm_trainer_set_lr_decay(vdm_trainer *t, int32_t decay_steps, double lr_final);
 
 /* One update (sample a batch, loss, backward, clip, Adam, EMA). */
 vdm_status vdm_trainer_step(vdm_trainer *t, vdm_train_stats *st);

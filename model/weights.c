@@ -17,7 +17,11 @@
 #include "model/model_internal.h"
 
 static const uint8_t MAGIC[8] = { 0x89, 'V', 'D', 'M', 'W', '\r', '\n', 0x1A };
+/* Version 1: no learned variances (config offset 68 reserved, 0).  Version 2
+ * defines offset 68 as var_out.  A file without learned variances is still
+ * written as version 1, byte for byte as before, so existing model ids stay. */
 #define WF_VERSION 1u
+#define WF_VERSION_VAR 2u
 #define HDR_SIZE 40u
 #define CFG_SIZE 128u
 #define ENT_SIZE 48u
@@ -51,6 +55,7 @@ static void write_config(uint8_t *p, const vdm_model_config *c, uint64_t train_s
     put_f64(p + 48, c->gs_lo);
     put_f64(p + 56, c->gs_hi);
     vdm_put_le32(p + 64, (uint32_t)c->default_T);
+    vdm_put_le32(p + 68, (uint32_t)c->net.var_out);
     vdm_put_le64(p + 72, train_steps);
 }
 
@@ -69,6 +74,7 @@ static void read_config(const uint8_t *p, vdm_model_config *c, uint64_t *train_s
     c->gs_lo = get_f64(p + 48);
     c->gs_hi = get_f64(p + 56);
     c->default_T = (int32_t)vdm_get_le32(p + 64);
+    c->net.var_out = (int32_t)vdm_get_le32(p + 68);
     *train_steps = vdm_get_le64(p + 72);
 }
 
@@ -106,7 +112,7 @@ vdm_status vdm_wfile_write_mem(const vdm_wfile *w, uint8_t **out, size_t *out_si
     uint8_t *b = (uint8_t *)calloc(1, (size_t)total);
     VDM_RETURN_IF(!b, VDM_ERR_NOMEM);
     memcpy(b, MAGIC, 8);
-    vdm_put_le32(b + 8, WF_VERSION);
+    vdm_put_le32(b + 8, w->cfg.net.var_out ? WF_VERSION_VAR : WF_VERSION);
     vdm_put_le32(b + 12, w->kind);
     vdm_put_le64(b + 16, total);
     vdm_put_le32(b + 24, CFG_SIZE);
@@ -174,7 +180,8 @@ vdm_status vdm_wfile_parse(const uint8_t *buf, size_t size, vdm_wfile *w)
     size_t m = size < 8 ? size : 8;
     VDM_RETURN_IF(memcmp(buf, MAGIC, m) != 0, VDM_ERR_FORMAT);
     VDM_RETURN_IF(size < HDR_SIZE, VDM_ERR_TRUNCATED);
-    VDM_RETURN_IF(vdm_get_le32(buf + 8) != WF_VERSION, VDM_ERR_VERSION);
+    const uint32_t version = vdm_get_le32(buf + 8);
+    VDM_RETURN_IF(version != WF_VERSION && version != WF_VERSION_VAR, VDM_ERR_VERSION);
     uint64_t declared = vdm_get_le64(buf + 16);
     VDM_RETURN_IF(declared < HDR_SIZE + 32 || declared > MAX_FILE, VDM_ERR_CORRUPT);
     VDM_RETURN_IF((uint64_t)size < declared, VDM_ERR_TRUNCATED);
@@ -194,7 +201,9 @@ vdm_status vdm_wfile_parse(const uint8_t *buf, size_t size, vdm_wfile *w)
     VDM_RETURN_IF(table_end > size - 32, VDM_ERR_CORRUPT);
     read_config(buf + HDR_SIZE, &w->cfg, &w->train_steps);
     for (uint32_t k = 80; k < CFG_SIZE; k++) VDM_RETURN_IF(buf[HDR_SIZE + k] != 0, VDM_ERR_CORRUPT);
-    VDM_RETURN_IF(vdm_get_le32(buf + HDR_SIZE + 68) != 0, VDM_ERR_CORRUPT);
+    /* version 1: offset 68 reserved (0); version 2: var_out, which must be 1
+     * (a file without learned variances is version 1) */
+    VDM_RETURN_IF(vdm_get_le32(buf + HDR_SIZE + 68) != (version == WF_VERSION_VAR ? 1u : 0u), VDM_ERR_CORRUPT);
     VDM_RETURN_IF(vdm_model_config_check(&w->cfg) != VDM_OK, VDM_ERR_CORRUPT);
 
     const uint8_t *e = buf + HDR_SIZE + CFG_SIZE;

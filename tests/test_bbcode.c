@@ -10,10 +10,11 @@
 #include "model/model_internal.h"
 
 /* A small model with random (non-zero) network weights so eps_hat matters. */
-static vdm_model *small_model(int T, uint64_t seed, double g0)
+static vdm_model *small_model_v(int T, uint64_t seed, double g0, int var_out)
 {
     vdm_model_config c;
     memset(&c, 0, sizeof c);
+    c.net.var_out = var_out;
     c.net.channels = 3;
     c.net.width = 8;
     c.net.blocks = 1;
@@ -42,6 +43,8 @@ static vdm_model *small_model(int T, uint64_t seed, double g0)
     free(p);
     return m;
 }
+
+static vdm_model *small_model(int T, uint64_t seed, double g0) { return small_model_v(T, seed, g0, 0); }
 
 /* A smooth-ish synthetic RGB image (gradients + noise), deterministic. */
 static vdm_image *synth(uint32_t w, uint32_t h, unsigned channels, uint64_t seed)
@@ -82,10 +85,11 @@ static uint8_t *encode_with(vdm_model_path *mp, const vdm_image *img, int T, uns
 }
 
 /* Encode through the model path alone (no fallback competition) and decode. */
-static void roundtrip_payload(uint32_t w, uint32_t h, unsigned ch, int T, vdm_bb_params *bp, int threads)
+static void roundtrip_payload_v(uint32_t w, uint32_t h, unsigned ch, int T, vdm_bb_params *bp, int threads,
+                                int var_out)
 {
     vdm_model_path mp;
-    cr_assert_eq(vdm_bb_path_wrap(small_model(T, 7, -8.0), bp, (unsigned)threads, &mp), VDM_OK);
+    cr_assert_eq(vdm_bb_path_wrap(small_model_v(T, 7, -8.0, var_out), bp, (unsigned)threads, &mp), VDM_OK);
     vdm_image *img = synth(w, h, ch, w * 131 + h);
     vdm_encode_opts o;
     vdm_encode_opts_default(&o);
@@ -111,6 +115,11 @@ static void roundtrip_payload(uint32_t w, uint32_t h, unsigned ch, int T, vdm_bb
     vdm_bb_path_close(&mp);
 }
 
+static void roundtrip_payload(uint32_t w, uint32_t h, unsigned ch, int T, vdm_bb_params *bp, int threads)
+{
+    roundtrip_payload_v(w, h, ch, T, bp, threads, 0);
+}
+
 Test(bbcode, roundtrip_small_tiles_and_edges)
 {
     vdm_bb_params p;
@@ -122,6 +131,17 @@ Test(bbcode, roundtrip_small_tiles_and_edges)
     roundtrip_payload(17, 9, 4, 2, &p, 2);    /* RGBA: model codes RGB, alpha untouched */
     p.clean = 0;
     roundtrip_payload(16, 16, 3, 4, &p, 1);   /* without cleaning */
+}
+
+/* Learned reverse variances: a per-element std for every p(z_{i-1} | z_i). */
+Test(bbcode, roundtrip_learned_variance)
+{
+    vdm_bb_params p;
+    vdm_bb_params_default(&p);
+    p.tile_w = 8; p.tile_h = 6;
+    roundtrip_payload_v(21, 13, 3, 3, &p, 1, 1);
+    p.nchains = 2;
+    roundtrip_payload_v(17, 9, 4, 5, &p, 2, 1);
 }
 
 Test(bbcode, container_roundtrip_and_thread_invariance)
@@ -153,13 +173,13 @@ Test(bbcode, container_roundtrip_and_thread_invariance)
 
 /* The coded length tracks the ideal bits-back cost: stream = initial bits +
  * ideal net cost + rANS overhead (a few words per chain). */
-Test(bbcode, length_matches_ideal)
+static void length_matches_ideal(int var_out)
 {
     vdm_bb_params p;
     vdm_bb_params_default(&p);
     p.tile_w = p.tile_h = 16;
     vdm_model_path mp;
-    cr_assert_eq(vdm_bb_path_wrap(small_model(4, 5, -8.0), &p, 2, &mp), VDM_OK);
+    cr_assert_eq(vdm_bb_path_wrap(small_model_v(4, 5, -8.0, var_out), &p, 2, &mp), VDM_OK);
     vdm_image *img = synth(64, 48, 3, 5);
     vdm_encode_opts o;
     vdm_encode_opts_default(&o);
@@ -177,6 +197,9 @@ Test(bbcode, length_matches_ideal)
     free_img(img);
     vdm_bb_path_close(&mp);
 }
+
+Test(bbcode, length_matches_ideal) { length_matches_ideal(0); }
+Test(bbcode, length_matches_ideal_learned_variance) { length_matches_ideal(1); }
 
 /* A flipped bit in a stream must fail cleanly (corrupt/checksum), never crash. */
 Test(bbcode, corrupt_stream_rejected)

@@ -18,7 +18,7 @@ static vdm_model_config cfg(int kind)
 {
     vdm_model_config mc;
     memset(&mc, 0, sizeof mc);
-    mc.net = (vdm_net_config){ 3, 8, 2, 2, { 7, 8, 0, 0 }, 8, VDM_ACT_SILU };
+    mc.net = (vdm_net_config){ 3, 8, 2, 2, { 7, 8, 0, 0 }, 8, VDM_ACT_SILU, 0 };
     mc.sched.kind = kind;
     mc.sched.hidden = kind == VDM_SCHED_LEARNED ? 32 : 0;
     mc.gs_lo = -13.3;
@@ -27,9 +27,10 @@ static vdm_model_config cfg(int kind)
     return mc;
 }
 
-static vdm_model *model(int kind, int perturb)
+static vdm_model *model_v(int kind, int perturb, int var_out)
 {
     vdm_model_config mc = cfg(kind);
+    mc.net.var_out = var_out;
     size_t pn = vdm_net_param_count(&mc.net), n = vdm_model_param_count(&mc);
     float *p = calloc(n, sizeof(float));
     vdm_net_init(&mc.net, p, 17);
@@ -48,6 +49,8 @@ static vdm_model *model(int kind, int perturb)
     return m;
 }
 
+static vdm_model *model(int kind, int perturb) { return model_v(kind, perturb, 0); }
+
 Test(coding, p_mean_deterministic_and_exact)
 {
     vdm_model *m = model(VDM_SCHED_LEARNED, 1);
@@ -62,15 +65,14 @@ Test(coding, p_mean_deterministic_and_exact)
     cr_assert_eq(vdm_model_consts(m, T, c), VDM_OK);
     const vdm_model_config *mc = vdm_model_cfg(m);
     vdm_net_ws *ws = vdm_net_ws_create(&mc->net, VDM_BACKEND_REF, N, H, W, 0);
+    float *s1 = malloc(n * sizeof(float)), *s2 = malloc(n * sizeof(float));
     for (int i = 1; i <= T; i += 5) {
-        double s1, s2;
-        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 1, m1, &s1), VDM_OK);
-        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 2, m2, &s2), VDM_OK);
-        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 3, m3, NULL), VDM_OK);
+        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 1, m1, s1), VDM_OK);
+        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 2, m2, s2), VDM_OK);
+        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 3, m3, s2), VDM_OK);
         cr_assert(memcmp(m1, m2, n * sizeof(float)) == 0, "step %d: 1 vs 2 threads differ", i);
         cr_assert(memcmp(m1, m3, n * sizeof(float)) == 0, "step %d: 1 vs 3 threads differ", i);
-        cr_assert_eq(s1, c[i].p_sigma);
-        cr_assert_eq(s2, c[i].p_sigma);
+        for (size_t k = 0; k < n; k++) cr_assert_eq(s1[k], (float)c[i].p_sigma);
         /* the documented float32 formula on a separate REF forward */
         float gs[2] = { c[i].gscaled, c[i].gscaled };
         cr_assert_eq(vdm_net_forward(&mc->net, vdm_model_params(m), ws, 1, z, gs, N, H, W, eh), VDM_OK);
@@ -85,16 +87,61 @@ Test(coding, p_mean_deterministic_and_exact)
         cr_assert(nonzero > (int)(n / 2), "eps_hat must not be trivial");
     }
     /* arguments */
-    cr_assert_eq(vdm_model_p_mean(m, T, 0, z, N, H, W, 1, m1, NULL), VDM_ERR_ARG);
-    cr_assert_eq(vdm_model_p_mean(m, T, T + 1, z, N, H, W, 1, m1, NULL), VDM_ERR_ARG);
-    cr_assert_eq(vdm_model_p_mean(m, 0, 1, z, N, H, W, 1, m1, NULL), VDM_ERR_ARG);
-    cr_assert_eq(vdm_model_p_mean(m, T, 1, z, N, 0, W, 1, m1, NULL), VDM_ERR_ARG);
-    cr_assert_eq(vdm_model_p_mean(m, T, 1, z, N, H, W, 0, m1, NULL), VDM_ERR_ARG);
-    cr_assert_eq(vdm_model_p_mean(m, T, 1, z, 64, 1024, 1024, 1, m1, NULL), VDM_ERR_LIMIT);
+    cr_assert_eq(vdm_model_p_mean(m, T, 0, z, N, H, W, 1, m1, s1), VDM_ERR_ARG);
+    cr_assert_eq(vdm_model_p_mean(m, T, T + 1, z, N, H, W, 1, m1, s1), VDM_ERR_ARG);
+    cr_assert_eq(vdm_model_p_mean(m, 0, 1, z, N, H, W, 1, m1, s1), VDM_ERR_ARG);
+    cr_assert_eq(vdm_model_p_mean(m, T, 1, z, N, 0, W, 1, m1, s1), VDM_ERR_ARG);
+    cr_assert_eq(vdm_model_p_mean(m, T, 1, z, N, H, W, 0, m1, s1), VDM_ERR_ARG);
+    cr_assert_eq(vdm_model_p_mean(m, T, 1, z, 64, 1024, 1024, 1, m1, s1), VDM_ERR_LIMIT);
     /* a different T after the cache was filled */
-    cr_assert_eq(vdm_model_p_mean(m, 4, 4, z, N, H, W, 1, m1, NULL), VDM_OK);
+    cr_assert_eq(vdm_model_p_mean(m, 4, 4, z, N, H, W, 1, m1, s1), VDM_OK);
+    cr_assert_eq(vdm_model_p_mean(m, T, 1, z, N, H, W, 1, m1, NULL), VDM_ERR_ARG);
     vdm_net_ws_free(ws);
-    free(z); free(m1); free(m2); free(m3); free(eh);
+    free(z); free(m1); free(m2); free(m3); free(eh); free(s1); free(s2);
+    vdm_model_free(m);
+}
+/* Learned variances: mean and per-element std equal the documented formulas
+ * (format-spec/weights.md section 6) on a separate REF forward with 6 outputs
+ * per pixel, bit for bit, for 1 and 3 threads. */
+Test(coding, p_mean_learned_variance_exact)
+{
+    vdm_model *m = model_v(VDM_SCHED_LEARNED, 1, 1);
+    const int T = 8, N = 1, H = 17, W = 21;
+    const size_t np = (size_t)N * H * W, n = np * 3;
+    float *z = malloc(n * sizeof(float)), *mu1 = malloc(n * sizeof(float)), *mu3 = malloc(n * sizeof(float));
+    float *sd1 = malloc(n * sizeof(float)), *sd3 = malloc(n * sizeof(float)), *o = malloc(2 * n * sizeof(float));
+    vdm_rng r;
+    vdm_rng_seed(&r, 5);
+    vdm_rng_normal(&r, z, n);
+    vdm_time_consts c[9];
+    cr_assert_eq(vdm_model_consts(m, T, c), VDM_OK);
+    const vdm_model_config *mc = vdm_model_cfg(m);
+    vdm_net_ws *ws = vdm_net_ws_create(&mc->net, VDM_BACKEND_REF, N, H, W, 0);
+    int spread = 0;
+    for (int i = 1; i <= T; i += 3) {
+        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 1, mu1, sd1), VDM_OK);
+        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 3, mu3, sd3), VDM_OK);
+        cr_assert(memcmp(mu1, mu3, n * 4) == 0 && memcmp(sd1, sd3, n * 4) == 0, "threads change step %d", i);
+        float gs = c[i].gscaled;
+        cr_assert_eq(vdm_net_forward(&mc->net, vdm_model_params(m), ws, 1, z, &gs, N, H, W, o), VDM_OK);
+        const double ak = (double)c[i].p_a * (double)c[i].p_k;
+        for (size_t p = 0; p < np; p++)
+            for (int ch = 0; ch < 3; ch++) {
+                const size_t j = 3 * p + (size_t)ch;
+                float kt = c[i].p_k * o[6 * p + ch];
+                float d = z[j] - kt;
+                float want = c[i].p_a * d;
+                cr_assert(memcmp(&want, &mu1[j], 4) == 0, "step %d elem %zu mean", i, j);
+                double v = vdm_var_clamp((double)o[6 * p + 3 + ch]);
+                float ws_ = (float)vdm_sqrt_d(c[i].p_sigma * c[i].p_sigma + ak * ak * vdm_exp(v));
+                cr_assert(memcmp(&ws_, &sd1[j], 4) == 0, "step %d elem %zu std %a vs %a", i, j, sd1[j], ws_);
+                cr_assert(sd1[j] >= (float)c[i].p_sigma);
+                spread += sd1[j] != sd1[0];
+            }
+    }
+    cr_assert(spread > (int)n, "the std must vary per element (%d)", spread);
+    vdm_net_ws_free(ws);
+    free(z); free(mu1); free(mu3); free(sd1); free(sd3); free(o);
     vdm_model_free(m);
 }
 

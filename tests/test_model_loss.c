@@ -19,7 +19,7 @@ static vdm_model_config small_cfg(int fexp)
 {
     vdm_model_config mc;
     memset(&mc, 0, sizeof mc);
-    mc.net = (vdm_net_config){ 3, 4, 1, 1, { fexp, 0, 0, 0 }, 4, VDM_ACT_SILU };
+    mc.net = (vdm_net_config){ 3, 4, 1, 1, { fexp, 0, 0, 0 }, 4, VDM_ACT_SILU, 0 };
     mc.sched.kind = VDM_SCHED_LEARNED;
     mc.sched.hidden = 8;
     mc.gs_lo = -7.0;
@@ -134,9 +134,10 @@ static double total_loss(const vdm_model_config *mc, const float *p, vdm_loss_ws
     return lt.total;
 }
 
-static void gradient_check(int T)
+static void gradient_check(int T, int var_out)
 {
     vdm_model_config mc = small_cfg(1);
+    mc.net.var_out = var_out;
     /* The gamma embedding oscillates fast in gscaled (frequencies up to 1000,
      * net.h).  A wide gscaled map slows it down in gamma so that finite
      * differences of the schedule parameters stay in the linear regime, while
@@ -147,6 +148,11 @@ static void gradient_check(int T)
     float *p = make_params(&mc, -6.0, 4.0, 21 + T);
     size_t n = vdm_model_param_count(&mc), pn = vdm_net_param_count(&mc.net);
     batch_buf bb = make_batch(N, H, W, 77 + T);
+    /* the v head's parameters (the last channels of out.w and out.b) are
+     * checked explicitly: they only matter with learned variances */
+    vdm_net_tensor tw, tb;
+    cr_assert_eq(vdm_net_tensor_info(&mc.net, vdm_net_tensor_count(&mc.net) - 2, &tw), VDM_OK);
+    cr_assert_eq(vdm_net_tensor_info(&mc.net, vdm_net_tensor_count(&mc.net) - 1, &tb), VDM_OK);
     if (T > 0) { bb.t[0] = 1.0 / T; bb.t[1] = 3.0 / T; bb.t[2] = 1.0; }
     else { bb.t[0] = 0.1; bb.t[1] = 0.5; bb.t[2] = 0.93; }
     vdm_batch b = { N, H, W, bb.x, bb.eps, bb.eps0, bb.t };
@@ -174,6 +180,10 @@ static void gradient_check(int T)
         idx[ni++] = best;
     }
     for (int r = 0; r < 24; r++) idx[ni++] = (size_t)((r * 7919u) % pn);
+    if (var_out) {
+        for (int k = 3; k < 6; k++) idx[ni++] = tb.offset + (size_t)k;           /* out.b of v */
+        for (int r = 0; r < 6; r++) idx[ni++] = tw.offset + (size_t)(r * 6 + 3 + r % 3); /* out.w of v */
+    }
     double gmax = 0.0;
     for (size_t k = 0; k < n; k++) gmax = fmax(gmax, fabs(g[k]));
     int bad = 0, sched_nonzero = 0;
@@ -192,7 +202,7 @@ static void gradient_check(int T)
         if (k >= pn && fabs(an) > 1e-4) sched_nonzero++;
         if (fabs(fd - an) > tol) {
             bad++;
-            cr_log_error("T=%d param %zu (%s, value %g): analytic %.6g vs finite difference %.6g", T, k,
+            cr_log_error("T=%d var=%d param %zu (%s, value %g): analytic %.6g vs finite difference %.6g", T, var_out, k,
                          k >= pn ? "schedule" : "net", keep, an, fd);
         }
     }
@@ -205,8 +215,11 @@ static void gradient_check(int T)
     free(p);
 }
 
-Test(loss, gradient_discrete_T4) { gradient_check(4); }
-Test(loss, gradient_continuous) { gradient_check(0); }
+Test(loss, gradient_discrete_T4) { gradient_check(4, 0); }
+Test(loss, gradient_continuous) { gradient_check(0, 0); }
+Test(loss, gradient_learned_variance_T4) { gradient_check(4, 1); }
+/* continuous time ignores the v outputs (zero gradient there, checked above) */
+Test(loss, gradient_learned_variance_continuous) { gradient_check(0, 1); }
 
 Test(loss, linear_schedule_gradient_and_args)
 {
@@ -252,16 +265,20 @@ Test(loss, linear_schedule_gradient_and_args)
 /* sum_i KL(q(z_s|z_t,x) || p(z_s|z_t)) == the discrete diffusion loss */
 Test(loss, diffusion_loss_is_sum_of_gaussian_kls)
 {
-    for (int variant = 0; variant < 2; variant++) {
-        const int T = variant ? 10 : 6, H = 6, W = 5;
+    for (int variant = 0; variant < 3; variant++) {
+        /* 0: learned schedule, 1: linear schedule, 2: learned schedule with
+         * learned variances (p's std per element from the coding path) */
+        const int var = variant == 2;
+        const int T = variant == 1 ? 10 : 6, H = 6, W = 5;
         const size_t D = (size_t)H * W * 3;
         vdm_model_config mc = small_cfg(7);
         mc.net.width = 6;
         mc.net.blocks = 2;
         mc.default_T = T;
-        if (variant) { mc.sched.kind = VDM_SCHED_LINEAR; mc.sched.hidden = 0; }
-        float *p = make_params(&mc, variant ? -13.3 : -9.0, variant ? 5.0 : 4.0, 40 + variant);
-        if (variant) vdm_sched_init(&mc.sched, p + vdm_net_param_count(&mc.net), -13.3, 5.0, 0);
+        mc.net.var_out = var;
+        if (variant == 1) { mc.sched.kind = VDM_SCHED_LINEAR; mc.sched.hidden = 0; }
+        float *p = make_params(&mc, variant == 1 ? -13.3 : -9.0, variant == 1 ? 5.0 : 4.0, 40 + variant);
+        if (variant == 1) vdm_sched_init(&mc.sched, p + vdm_net_param_count(&mc.net), -13.3, 5.0, 0);
         /* one data crop, T copies with their own eps: element i is step i+1 */
         batch_buf bb = make_batch(T, H, W, 300 + variant);
         for (int i = 1; i < T; i++) memcpy(bb.x + i * D, bb.x, D * sizeof(float));
@@ -277,14 +294,16 @@ Test(loss, diffusion_loss_is_sum_of_gaussian_kls)
         vdm_time_consts *c = malloc(sizeof *c * (T + 1));
         cr_assert_eq(vdm_model_consts(m, T, c), VDM_OK);
         float *z = malloc(D * sizeof(float)), *mu_p = malloc(D * sizeof(float));
+        float *sd_p = malloc(D * sizeof(float));
         double kl_sum = 0.0;
+        int wider = 0;
         for (int i = 1; i <= T; i++) {
             const float *x = bb.x, *e = bb.eps + (i - 1) * D;
             /* z_t = alpha_t x + sigma_t eps, formed as the loss forms it (float) */
             float af = (float)c[i].alpha, sf = (float)c[i].sigma;
             for (size_t k = 0; k < D; k++) z[k] = af * x[k] + sf * e[k];
-            double p_sigma;
-            cr_assert_eq(vdm_model_p_mean(m, T, i, z, 1, H, W, 1, mu_p, &p_sigma), VDM_OK);
+            cr_assert_eq(vdm_model_p_mean(m, T, i, z, 1, H, W, 1, mu_p, sd_p), VDM_OK);
+            double p_sigma = c[i].p_sigma;
             /* q(z_s | z_t, x), App. A.2, in long double from the gammas */
             long double gs = c[i - 1].gamma, gt = c[i].gamma;
             long double as2 = 1.0L / (1.0L + expl(gs)), at2 = 1.0L / (1.0L + expl(gt));
@@ -293,12 +312,16 @@ Test(loss, diffusion_loss_is_sum_of_gaussian_kls)
             long double cz = sqrtl(ats2) * ss2 / st2, cx = sqrtl(as2) * sts2 / st2;
             long double sQ2 = sts2 * ss2 / st2;
             cr_assert(fabsl((long double)p_sigma * p_sigma - sQ2) <= 1e-8L * sQ2);
+            /* KL(N(mq, sQ2) || N(mp, sp2)) = 1/2 [sQ2/sp2 + d^2/sp2 - 1 - log(sQ2/sp2)] */
             long double kl = 0.0L;
             for (size_t k = 0; k < D; k++) {
                 long double d = cz * z[k] + cx * x[k] - (long double)mu_p[k];
-                kl += d * d;
+                long double sp2 = (long double)sd_p[k] * sd_p[k];
+                if (!var) cr_assert_eq(sd_p[k], (float)p_sigma);
+                else cr_assert((double)sd_p[k] >= (double)(float)p_sigma * (1.0 - 1e-7));
+                wider += sp2 > 1.5L * sQ2;
+                kl += 0.5L * (sQ2 / sp2 + d * d / sp2 - 1.0L - logl(sQ2 / sp2));
             }
-            kl /= 2.0L * sQ2;
             double mine = dn[i - 1];
             cr_assert(fabs((double)kl - mine) <= 2e-3 * mine + 1e-6,
                       "T=%d step %d: KL %.9g vs loss term %.9g", T, i, (double)kl, mine);
@@ -309,6 +332,8 @@ Test(loss, diffusion_loss_is_sum_of_gaussian_kls)
         cr_assert(fabs(kl_sum - diff_nats) <= 1e-3 * kl_sum, "sum of KLs %.9g vs diffusion loss %.9g",
                   kl_sum, diff_nats);
         cr_assert(kl_sum > 1.0, "the test network must predict badly enough to matter (%g)", kl_sum);
+        if (var) cr_assert(wider > (int)(T * D / 4), "learned variances must widen p (%d)", wider);
+        free(sd_p);
         free(z);
         free(mu_p);
         free(c);

@@ -170,7 +170,7 @@ static vdm_model *make_model(int kind, uint64_t seed)
 {
     vdm_model_config mc;
     memset(&mc, 0, sizeof mc);
-    mc.net = (vdm_net_config){ 3, 4, 1, 1, { 7, 0, 0, 0 }, 4, VDM_ACT_SILU };
+    mc.net = (vdm_net_config){ 3, 4, 1, 1, { 7, 0, 0, 0 }, 4, VDM_ACT_SILU, 0 };
     mc.sched.kind = kind;
     mc.sched.hidden = kind == VDM_SCHED_LEARNED ? 32 : 0;
     mc.gs_lo = -13.3;

@@ -14,6 +14,7 @@
 #include "codec/png_io.h"
 #include "model/vdm_model.h"
 #include "model/vdm_train.h"
+#include "model/model_internal.h"
 
 #define NIMG 3
 static uint8_t *g_px[NIMG + 1];
@@ -146,6 +147,10 @@ Test(train, resume_is_exact)
 
     vdm_train_config c = tiny();
     c.sched_kind = VDM_SCHED_LEARNED;
+    /* a decaying step size across the resume point (stored in the checkpoint) */
+    c.warmup = 2;
+    c.lr_decay_steps = 9;
+    c.lr_final = 1e-4;
     vdm_trainer *a = NULL, *b = NULL;
     cr_assert_eq(vdm_trainer_create(&c, g_img, NIMG, 2, &a), VDM_OK);
     vdm_train_stats s1[4], s2[6], s3[6];
@@ -153,6 +158,9 @@ Test(train, resume_is_exact)
     cr_assert_eq(vdm_trainer_save(a, ck), VDM_OK);
     run(a, 6, s2);
     cr_assert_eq(vdm_trainer_export(a, wa), VDM_OK);
+    /* lr: warm-up to 3e-3 at update 2, then linear to 1e-4 at update 9 */
+    cr_assert(fabs(s1[1].lr - 3e-3) < 1e-12 && s1[3].lr < s1[2].lr && s2[0].lr < s1[3].lr);
+    cr_assert(fabs(s2[4].lr - 1e-4) < 1e-12 && fabs(s2[5].lr - 1e-4) < 1e-12, "lr %g %g", s2[4].lr, s2[5].lr);
 
     int changed = -1;
     cr_assert_eq(vdm_trainer_resume(ck, g_img, NIMG, 2, &b, &changed), VDM_OK);
@@ -191,6 +199,72 @@ Test(train, resume_is_exact)
     unlink(ck);
     unlink(wa);
     unlink(wb);
+    rmdir(dir);
+}
+
+/* --init: a run with learned variances starts from a model without them
+ * (same eps outputs bit for bit), trains, and beats that model's bound. */
+Test(train, init_from_learned_variance, .timeout = 120)
+{
+    char dir[] = "/tmp/vdm_init_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char wa[256];
+    snprintf(wa, sizeof wa, "%s/a.vdm", dir);
+    vdm_train_config c = tiny();
+    vdm_trainer *a = NULL, *b = NULL;
+    cr_assert_eq(vdm_trainer_create(&c, g_img, NIMG, 2, &a), VDM_OK);
+    vdm_train_stats s;
+    for (int i = 0; i < 200; i++) cr_assert_eq(vdm_trainer_step(a, &s), VDM_OK);
+    cr_assert_eq(vdm_trainer_export(a, wa), VDM_OK);
+    double va = val_bound(a);
+
+    vdm_train_config cv = c;
+    cv.net.var_out = 1;
+    cr_assert_eq(vdm_trainer_create(&cv, g_img, NIMG, 2, &b), VDM_OK);
+    cr_assert_eq(vdm_trainer_init_from(b, wa), VDM_OK);
+    /* the eps outputs equal the source model's, bit for bit */
+    vdm_model *ma = NULL, *mb = NULL;
+    cr_assert_eq(vdm_model_load(wa, &ma), VDM_OK);
+    cr_assert_eq(vdm_trainer_ema_model(b, &mb), VDM_OK);
+    enum { H = 9, W = 11 };
+    float z[H * W * 3], oa[H * W * 3], ob[H * W * 6], gs = 0.4f;
+    for (int i = 0; i < H * W * 3; i++) z[i] = (float)((i * 37) % 19) / 9.5f - 1.0f;
+    vdm_net_ws *wsa = vdm_net_ws_create(&vdm_model_cfg(ma)->net, VDM_BACKEND_REF, 1, H, W, 0);
+    vdm_net_ws *wsb = vdm_net_ws_create(&vdm_model_cfg(mb)->net, VDM_BACKEND_REF, 1, H, W, 0);
+    cr_assert_eq(vdm_net_forward(&vdm_model_cfg(ma)->net, vdm_model_params(ma), wsa, 1, z, &gs, 1, H, W, oa), VDM_OK);
+    cr_assert_eq(vdm_net_forward(&vdm_model_cfg(mb)->net, vdm_model_params(mb), wsb, 1, z, &gs, 1, H, W, ob), VDM_OK);
+    int nz = 0;
+    for (int p = 0; p < H * W; p++)
+        for (int ch = 0; ch < 3; ch++) {
+            cr_assert(memcmp(&oa[p * 3 + ch], &ob[p * 6 + ch], 4) == 0, "pixel %d ch %d", p, ch);
+            nz += oa[p * 3 + ch] != 0.0f;
+            cr_assert_eq(ob[p * 6 + 3 + ch], VDM_NET_VAR_BIAS0);
+        }
+    cr_assert(nz > H * W, "the trained source must have non-trivial eps outputs");
+    vdm_net_ws_free(wsa);
+    vdm_net_ws_free(wsb);
+    vdm_model_free(ma);
+    vdm_model_free(mb);
+    for (int i = 0; i < 200; i++) cr_assert_eq(vdm_trainer_step(b, &s), VDM_OK);
+    double vb = val_bound(b);
+    cr_log_info("held-out bound: fixed variances %.3f, learned variances after 200 more updates %.3f", va, vb);
+    cr_assert(vb < va - 0.05, "learned variances must lower the bound: %.3f vs %.3f", vb, va);
+
+    /* refusals: after stepping, another width, a learned-variance source into a fixed trainer */
+    cr_assert_eq(vdm_trainer_init_from(b, wa), VDM_ERR_ARG);
+    vdm_trainer *d = NULL;
+    vdm_train_config cw = c;
+    cw.net.width = 8;
+    cr_assert_eq(vdm_trainer_create(&cw, g_img, NIMG, 2, &d), VDM_OK);
+    cr_assert_eq(vdm_trainer_init_from(d, wa), VDM_ERR_ARG);
+    vdm_trainer_free(d);
+    cr_assert_eq(vdm_trainer_export(b, wa), VDM_OK);
+    cr_assert_eq(vdm_trainer_create(&c, g_img, NIMG, 2, &d), VDM_OK);
+    cr_assert_eq(vdm_trainer_init_from(d, wa), VDM_ERR_ARG);
+    vdm_trainer_free(d);
+    vdm_trainer_free(a);
+    vdm_trainer_free(b);
+    unlink(wa);
     rmdir(dir);
 }
 

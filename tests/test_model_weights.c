@@ -14,7 +14,7 @@ static vdm_model_config cfg(void)
 {
     vdm_model_config mc;
     memset(&mc, 0, sizeof mc);
-    mc.net = (vdm_net_config){ 3, 4, 1, 2, { 7, 8, 0, 0 }, 4, VDM_ACT_SILU };
+    mc.net = (vdm_net_config){ 3, 4, 1, 2, { 7, 8, 0, 0 }, 4, VDM_ACT_SILU, 0 };
     mc.sched.kind = VDM_SCHED_LEARNED;
     mc.sched.hidden = 16;
     mc.gs_lo = -13.3;
@@ -138,7 +138,7 @@ Test(weights, damage_is_named)
     cr_assert_eq(vdm_model_load_mem("\x89PNG\r\n\x1a\n", 8, &m), VDM_ERR_FORMAT);
     /* version */
     memcpy(cp, buf, size);
-    cp[8] = 2;
+    cp[8] = 3;
     cr_assert_eq(vdm_model_load_mem(cp, size, &m), VDM_ERR_VERSION);
     /* any other flipped byte: the hash catches it (or the size field) */
     for (size_t i = 12; i < size; i += (i < 400 ? 1 : 97)) {
@@ -212,4 +212,49 @@ Test(weights, hashed_but_inconsistent)
     free(buf);
     cr_assert_null(m);
     free(p);
+}
+
+/* Learned variances: written as format version 2 with var_out = 1 at config
+ * offset 68, read back exactly; without them the file stays version 1 (so
+ * the bytes, and the ids of existing models, do not change).  A version-2
+ * file that says var_out = 0, or a version-1 file with var_out = 1, is
+ * corrupt (rehashed, so only the rule can catch it). */
+static void rehash(uint8_t *buf, size_t size) { vdm_sha256(buf + size - 32, buf, size - 32); }
+
+Test(weights, learned_variance_version_2)
+{
+    vdm_model_config mc = cfg();
+    float *p0 = params(&mc);
+    size_t s0;
+    uint8_t *b0 = serialise(&mc, p0, &s0);
+    cr_assert_eq(vdm_get_le32(b0 + 8), 1u);
+    cr_assert_eq(vdm_get_le32(b0 + 40 + 68), 0u);
+    mc.net.var_out = 1;
+    float *p = params(&mc);
+    size_t size, n = vdm_model_param_count(&mc);
+    cr_assert(n > vdm_model_param_count(&(vdm_model_config){ .net = cfg().net, .sched = cfg().sched }));
+    uint8_t *buf = serialise(&mc, p, &size);
+    cr_assert_eq(vdm_get_le32(buf + 8), 2u);
+    cr_assert_eq(vdm_get_le32(buf + 40 + 68), 1u);
+    vdm_model *m = NULL;
+    cr_assert_eq(vdm_model_load_mem(buf, size, &m), VDM_OK);
+    cr_assert_eq(vdm_model_cfg(m)->net.var_out, 1);
+    cr_assert(memcmp(vdm_model_params(m), p, n * sizeof(float)) == 0);
+    vdm_model_free(m);
+    m = NULL;
+    uint8_t *cp = malloc(size);
+    memcpy(cp, buf, size);
+    vdm_put_le32(cp + 40 + 68, 0);
+    rehash(cp, size);
+    cr_assert_eq(vdm_model_load_mem(cp, size, &m), VDM_ERR_CORRUPT);
+    memcpy(cp, buf, size);
+    vdm_put_le32(cp + 8, 1);
+    rehash(cp, size);
+    cr_assert_eq(vdm_model_load_mem(cp, size, &m), VDM_ERR_CORRUPT);
+    cr_assert_null(m);
+    free(cp);
+    free(buf);
+    free(p);
+    free(b0);
+    free(p0);
 }
