@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kernels/device.h"
 #include "model/model_internal.h"
 
 struct vdm_model {
@@ -32,6 +33,7 @@ struct vdm_model {
     int wsN, wsH, wsW;
     float *gs;              /* wsN */
     float *out;             /* wsN*wsH*wsW*6: the net's output with learned variances */
+    vdm_net_gpu *gpu;       /* non-NULL: the network runs there (vdm_model_set_device) */
 };
 
 void vdm_model_free(vdm_model *m)
@@ -42,6 +44,7 @@ void vdm_model_free(vdm_model *m)
     vdm_net_ws_free(m->ws);
     free(m->gs);
     free(m->out);
+    vdm_net_gpu_free(m->gpu);
     free(m);
 }
 
@@ -198,6 +201,25 @@ vdm_status vdm_model_consts(const vdm_model *m, int T, vdm_time_consts *out)
     return VDM_OK;
 }
 
+/* The GPU context is made here, not lazily in p_mean, so that "no GPU" or a
+ * failed upload is reported where the device is chosen.  It starts with room
+ * for one default 64x64 tile and grows with the first larger call. */
+vdm_status vdm_model_set_device(vdm_model *m, vdm_device dev)
+{
+    VDM_RETURN_IF(!m || (dev != VDM_DEVICE_CPU && dev != VDM_DEVICE_CUDA), VDM_ERR_ARG);
+    if (dev == VDM_DEVICE_CPU) {
+        vdm_net_gpu_free(m->gpu);
+        m->gpu = NULL;
+        return VDM_OK;
+    }
+    if (m->gpu) return VDM_OK;
+    VDM_RETURN_IF(!vdm_cuda_compiled(), VDM_ERR_UNSUPPORTED);
+    VDM_RETURN_IF(vdm_cuda_device_count(NULL, 0) < 1, VDM_ERR_CUDA);
+    return vdm_net_gpu_create(&m->cfg.net, m->params, 64 * 64, &m->gpu);
+}
+
+vdm_device vdm_model_device(const vdm_model *m) { return m && m->gpu ? VDM_DEVICE_CUDA : VDM_DEVICE_CPU; }
+
 vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N, int H, int W,
                             int nthreads, float *mean, float *sigma)
 {
@@ -242,7 +264,8 @@ vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N,
     for (int n = 0; n < N; n++) m->gs[n] = c->gscaled;
     const size_t np = (size_t)N * H * W, n = np * 3;
     float *eps = var ? m->out : mean;
-    VDM_FORWARD(vdm_net_forward(&m->cfg.net, m->params, m->ws, nthreads, z_t, m->gs, N, H, W, eps));
+    if (m->gpu) VDM_FORWARD(vdm_net_gpu_forward(m->gpu, z_t, m->gs, N, H, W, eps));
+    else VDM_FORWARD(vdm_net_forward(&m->cfg.net, m->params, m->ws, nthreads, z_t, m->gs, N, H, W, eps));
     const float a = c->p_a, k = c->p_k;
     if (!var) {
         for (size_t j = 0; j < n; j++) {

@@ -459,24 +459,46 @@ static float emb_freq(int k, int half)
     return 1000.0f * vdm_expf(x);
 }
 
-static void embed_forward(const vdm_net_config *c, const vdm_net_params *L, const float *gs, int N,
-                          vdm_net_ws *ws)
+/* e0, pre1, e1 [N][E], emb [N][B*C] (kept for the backward) and the block
+ * biases gb [B][N][C]: the order of net.h's gamma embedding. */
+static void embed_compute(const vdm_net_config *c, const vdm_net_params *L, const float *gs, int N,
+                          float *e0, float *pre1, float *e1, float *emb, float *gb)
 {
     const int E = c->emb_dim, half = E / 2, C = c->width, B = c->blocks;
     for (int n = 0; n < N; n++)
         for (int k = 0; k < half; k++) {
             const float a = emb_freq(k, half) * gs[n];
-            ws->e0[(size_t)n * (size_t)E + (size_t)k] = vdm_sinf(a);
-            ws->e0[(size_t)n * (size_t)E + (size_t)(half + k)] = vdm_cosf(a);
+            e0[(size_t)n * (size_t)E + (size_t)k] = vdm_sinf(a);
+            e0[(size_t)n * (size_t)E + (size_t)(half + k)] = vdm_cosf(a);
         }
-    vdm_dense_ref(ws->pre1, ws->e0, L->emb_w1, L->emb_b1, N, E, E);
-    vdm_act_forward(ws->e1, ws->pre1, (size_t)N * (size_t)E, kact(c));
-    vdm_dense_ref(ws->emb, ws->e1, L->emb_w2, L->emb_b2, N, E, B * C);
+    vdm_dense_ref(pre1, e0, L->emb_w1, L->emb_b1, N, E, E);
+    vdm_act_forward(e1, pre1, (size_t)N * (size_t)E, kact(c));
+    vdm_dense_ref(emb, e1, L->emb_w2, L->emb_b2, N, E, B * C);
     for (int b = 0; b < B; b++)
         for (int n = 0; n < N; n++)
             for (int ch = 0; ch < C; ch++)
-                ws->gb[((size_t)b * (size_t)N + (size_t)n) * (size_t)C + (size_t)ch] =
-                    L->blk_b1[b][ch] + ws->emb[(size_t)n * (size_t)(B * C) + (size_t)(b * C + ch)];
+                gb[((size_t)b * (size_t)N + (size_t)n) * (size_t)C + (size_t)ch] =
+                    L->blk_b1[b][ch] + emb[(size_t)n * (size_t)(B * C) + (size_t)(b * C + ch)];
+}
+
+static void embed_forward(const vdm_net_config *c, const vdm_net_params *L, const float *gs, int N,
+                          vdm_net_ws *ws)
+{
+    embed_compute(c, L, gs, N, ws->e0, ws->pre1, ws->e1, ws->emb, ws->gb);
+}
+
+vdm_status vdm_net_block_bias(const vdm_net_config *c, const float *params, const float *gscaled, int N,
+                              float *gb)
+{
+    VDM_RETURN_IF(!c || !params || !gscaled || !gb || N < 1 || vdm_net_config_check(c) != VDM_OK, VDM_ERR_ARG);
+    const size_t NE = (size_t)N * (size_t)c->emb_dim, NBC = (size_t)N * (size_t)c->blocks * (size_t)c->width;
+    float *tmp = (float *)malloc(sizeof(float) * (3 * NE + NBC));
+    VDM_RETURN_IF(!tmp, VDM_ERR_NOMEM);
+    vdm_net_params L;
+    vdm_net_layout(c, (float *)params, &L);
+    embed_compute(c, &L, gscaled, N, tmp, tmp + NE, tmp + 2 * NE, tmp + 3 * NE, gb);
+    free(tmp);
+    return VDM_OK;
 }
 
 /* Per-layer buffers for the current batch size P. */

@@ -145,6 +145,28 @@ vdm_status vdm_net_forward(const vdm_net_config *c, const float *params, vdm_net
                            int nthreads, const float *z, const float *gscaled,
                            int N, int H, int W, float *eps_out);
 
+/* The per-image biases of every block's first convolution, exactly as
+ * vdm_net_forward forms them (REF dense layers and activation, host):
+ *   gb[(b*N + n)*C + c] = blk<b>.b1[c] + emb_b(gscaled[n])[c],   gb [B][N][C]
+ * For backends that run the convolutions elsewhere.  VDM_ERR_ARG, VDM_ERR_NOMEM. */
+vdm_status vdm_net_block_bias(const vdm_net_config *c, const float *params, const float *gscaled, int N,
+                              float *gb);
+
+/* ---- the GPU coding path (model/net_cuda.c over kernels/cuda_api.h) -------
+ * The inference forward on a CUDA device, bit for bit equal to vdm_net_forward
+ * with VDM_BACKEND_REF (any nthreads): the gamma embedding is computed on the
+ * host by vdm_net_block_bias, everything per pixel on the device.
+ * create copies config and params and uploads the weights; free accepts NULL.
+ * Errors: VDM_ERR_ARG, VDM_ERR_NOMEM, VDM_ERR_CUDA (no usable GPU or a CUDA
+ * failure), VDM_ERR_UNSUPPORTED (built without CUDA). */
+typedef struct vdm_net_gpu vdm_net_gpu;
+vdm_status vdm_net_gpu_create(const vdm_net_config *c, const float *params, size_t max_pixels,
+                              vdm_net_gpu **out);
+void vdm_net_gpu_free(vdm_net_gpu *g);
+/* eps_out[N*H*W*Ko] as vdm_net_forward; host buffers.  One call at a time. */
+vdm_status vdm_net_gpu_forward(vdm_net_gpu *g, const float *z, const float *gscaled, int N, int H, int W,
+                               float *eps_out);
+
 /* After vdm_net_forward on the same ws (for_training=1; else VDM_ERR_ARG):
  *   dparams  += dL/dparams                      (accumulates)
  *   dz        = dL/dz       [N*H*W*3]  (may be NULL: not computed)

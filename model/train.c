@@ -488,23 +488,30 @@ vdm_status vdm_trainer_init_from(vdm_trainer *t, const char *path)
     const vdm_model_config *sc = vdm_model_cfg(m);
     vdm_net_config a = sc->net, b = t->mc.net;
     a.var_out = b.var_out = 0;
+    a.blocks = b.blocks = 0;
     vdm_status st = VDM_OK;
-    if (memcmp(&a, &b, sizeof a) != 0 || (sc->net.var_out && !t->mc.net.var_out) ||
-        sc->sched.kind != t->mc.sched.kind || sc->sched.hidden != t->mc.sched.hidden ||
-        sc->gs_lo != t->mc.gs_lo || sc->gs_hi != t->mc.gs_hi)
+    if (memcmp(&a, &b, sizeof a) != 0 || sc->net.var_out > t->mc.net.var_out ||
+        sc->net.blocks > t->mc.net.blocks || sc->sched.kind != t->mc.sched.kind ||
+        sc->sched.hidden != t->mc.sched.hidden || sc->gs_lo != t->mc.gs_lo || sc->gs_hi != t->mc.gs_hi)
         st = VDM_ERR_ARG;
     if (st == VDM_OK) {
+        /* Tensors are matched by name.  A tensor that grew only in its last
+         * dimension (out.w/out.b with learned variances, emb.w2/emb.b2 with
+         * more blocks) gets the source's values as the prefix of each row;
+         * what has no source (the new outputs, blocks beyond the source's)
+         * keeps its initialisation: a new block's second conv is zero, so it
+         * starts as the identity and the network computes what the source did. */
         const float *src = vdm_model_params(m);
-        const int nt = vdm_net_tensor_count(&t->mc.net);
+        const int nt = vdm_net_tensor_count(&t->mc.net), ns = vdm_net_tensor_count(&sc->net);
         for (int i = 0; i < nt; i++) {
-            vdm_net_tensor ts, td;
-            vdm_net_tensor_info(&sc->net, i, &ts);
+            vdm_net_tensor td, ts;
             vdm_net_tensor_info(&t->mc.net, i, &td);
-            if (ts.count == td.count) {
-                memcpy(t->p + td.offset, src + ts.offset, ts.count * sizeof(float));
-                continue;
+            int j = 0;
+            for (; j < ns; j++) {
+                vdm_net_tensor_info(&sc->net, j, &ts);
+                if (!strcmp(ts.name, td.name)) break;
             }
-            /* out.w [..][Ks] -> [..][Kd] or out.b [Ks] -> [Kd]: the first Ks of each row */
+            if (j == ns) continue;
             const size_t ks = (size_t)ts.shape[ts.ndim - 1], kd = (size_t)td.shape[td.ndim - 1];
             for (size_t r = 0; r < ts.count / ks; r++)
                 memcpy(t->p + td.offset + r * kd, src + ts.offset + r * ks, ks * sizeof(float));

@@ -21,8 +21,9 @@
  *   - every double in vdm_time_consts is computed in float64 with
  *     common/detmath.h and IEEE sqrt only, in the fixed order written in
  *     format-spec/weights.md, from the float32 parameters in the file;
- *   - eps_hat is the REF backend of the network (fixed order, no BLAS), so
- *     vdm_model_p_mean gives the same bits for any nthreads and machine;
+ *   - eps_hat is the REF backend of the network (fixed order, no BLAS) or
+ *     its bit-identical CUDA replay (vdm_model_set_device), so
+ *     vdm_model_p_mean gives the same bits for any nthreads, machine and device;
  *   - p_mean = p_a * (z_t - p_k * eps_hat), each operation one rounded
  *     float32 operation in exactly that order (the build forbids FMA
  *     contraction).
@@ -87,6 +88,17 @@ typedef struct vdm_time_consts {
 /* Fill out[0..T] (caller-owned, T+1 entries) for 1 <= T <= VDM_MODEL_MAX_STEPS.
  * Deterministic (see above).  VDM_ERR_ARG for a bad T. */
 vdm_status vdm_model_consts(const vdm_model *m, int T, vdm_time_consts *out);
+
+/* Where vdm_model_p_mean runs the network: VDM_DEVICE_CPU (the REF kernels;
+ * the default) or VDM_DEVICE_CUDA (the deterministic CUDA kernels on GPU 0,
+ * kernels/cuda_api.h).  Both give the same bits, so files coded on either
+ * decode on the other; everything but the network stays on the host.
+ * Errors (the device is then unchanged): VDM_ERR_UNSUPPORTED (this build has
+ * no CUDA backend), VDM_ERR_CUDA (no usable GPU, or uploading the weights
+ * failed), VDM_ERR_NOMEM, VDM_ERR_ARG. */
+typedef enum { VDM_DEVICE_CPU = 0, VDM_DEVICE_CUDA = 1 } vdm_device;
+vdm_status vdm_model_set_device(vdm_model *m, vdm_device dev);
+vdm_device vdm_model_device(const vdm_model *m);
 
 /* p(z_s | z_t) for step i (1..T) of T on N tiles z_t [N,H,W,3] (float32,
  * already on their grid): per element its mean[N*H*W*3] and standard

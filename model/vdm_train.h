@@ -81,8 +81,10 @@ typedef struct vdm_train_stats {
 
 /* Start a fresh trainer (no update done yet) from the EMA weights of a
  * weights or checkpoint file whose network has the same shape except,
- * possibly, learned variances: with t's var_out = 1 and the file's 0, the
- * eps outputs are copied and the v outputs keep their initialisation.  The
+ * possibly, learned variances and more blocks: with t's var_out = 1 and the
+ * file's 0, the eps outputs are copied and the v outputs keep their
+ * initialisation; blocks beyond the file's start as the identity (so the
+ * new network computes exactly what the file's did).  The
  * schedule and the gscaled map must match (VDM_ERR_ARG otherwise: the
  * trainer's --gamma-min/--gamma-max define that map).  Adam moments stay 0.
  * Errors of vdm_model_load, VDM_ERR_ARG for a mismatch or a trainer that

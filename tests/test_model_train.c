@@ -202,8 +202,9 @@ Test(train, resume_is_exact)
     rmdir(dir);
 }
 
-/* --init: a run with learned variances starts from a model without them
- * (same eps outputs bit for bit), trains, and beats that model's bound. */
+/* --init: a run with learned variances and one more block starts from a
+ * model without them (same eps outputs bit for bit: the new block starts as
+ * the identity), trains, and beats that model's bound. */
 Test(train, init_from_learned_variance, .timeout = 120)
 {
     char dir[] = "/tmp/vdm_init_XXXXXX";
@@ -220,6 +221,7 @@ Test(train, init_from_learned_variance, .timeout = 120)
 
     vdm_train_config cv = c;
     cv.net.var_out = 1;
+    cv.net.blocks = c.net.blocks + 1;
     cr_assert_eq(vdm_trainer_create(&cv, g_img, NIMG, 2, &b), VDM_OK);
     cr_assert_eq(vdm_trainer_init_from(b, wa), VDM_OK);
     /* the eps outputs equal the source model's, bit for bit */
@@ -250,7 +252,7 @@ Test(train, init_from_learned_variance, .timeout = 120)
     cr_log_info("held-out bound: fixed variances %.3f, learned variances after 200 more updates %.3f", va, vb);
     cr_assert(vb < va - 0.05, "learned variances must lower the bound: %.3f vs %.3f", vb, va);
 
-    /* refusals: after stepping, another width, a learned-variance source into a fixed trainer */
+    /* refusals: after stepping, another width, fewer blocks, a learned-variance source into a fixed trainer */
     cr_assert_eq(vdm_trainer_init_from(b, wa), VDM_ERR_ARG);
     vdm_trainer *d = NULL;
     vdm_train_config cw = c;
@@ -260,6 +262,11 @@ Test(train, init_from_learned_variance, .timeout = 120)
     vdm_trainer_free(d);
     cr_assert_eq(vdm_trainer_export(b, wa), VDM_OK);
     cr_assert_eq(vdm_trainer_create(&c, g_img, NIMG, 2, &d), VDM_OK);
+    cr_assert_eq(vdm_trainer_init_from(d, wa), VDM_ERR_ARG);
+    vdm_trainer_free(d);
+    cw = cv;
+    cw.net.blocks = c.net.blocks;
+    cr_assert_eq(vdm_trainer_create(&cw, g_img, NIMG, 2, &d), VDM_OK);
     cr_assert_eq(vdm_trainer_init_from(d, wa), VDM_ERR_ARG);
     vdm_trainer_free(d);
     vdm_trainer_free(a);
