@@ -48,6 +48,8 @@ const char vdm_help_train[] =
     "  --schedule learned|linear   noise schedule (default learned)\n"
     "  --learned-var       learned reverse variances: the network also predicts the\n"
     "                      variance of p(z_s|z_t) per sub-pixel (discrete T only)\n"
+    "  --coupled           learned variances plus channel coupling: p(z_s|z_t) codes\n"
+    "                      R, then G given R, then B given R and G in each pixel\n"
     "  --gamma-min G0 --gamma-max G1   initial endpoints (default -13.3, 5)\n"
     "optimiser:\n"
     "  --batch N --crop P  N crops of PxP per update (default 8, 32)\n"
@@ -300,7 +302,8 @@ int vdm_cmd_train(int argc, char **argv)
         else if (!strcmp(o, "--resume")) { NEED_ARG(); resume = argv[++a]; }
         else if (!strcmp(o, "--checkpoint")) { NEED_ARG(); ckpt = argv[++a]; }
         else if (!strcmp(o, "--init")) { NEED_ARG(); init = argv[++a]; }
-        else if (!strcmp(o, "--learned-var")) { tc.net.var_out = 1; model_opts++; }
+        else if (!strcmp(o, "--learned-var")) { if (tc.net.var_out < 1) tc.net.var_out = 1; model_opts++; }
+        else if (!strcmp(o, "--coupled")) { tc.net.var_out = 2; model_opts++; }
         else if (!strcmp(o, "--lr-decay")) { NEED_ARG(); if (!parse_long(argv[++a], 0, 2000000000L, &lr_decay)) goto bad; }
         else if (!strcmp(o, "--lr-final")) { NEED_ARG(); if (!parse_double(argv[++a], &lr_final) || !(lr_final >= 0.0 && lr_final < 1.0)) goto bad; }
         else if (!strcmp(o, "--steps")) {
@@ -389,7 +392,7 @@ int vdm_cmd_train(int argc, char **argv)
         tc.lr_final = lr_final;
     }
     if (tc.net.var_out && tc.T == 0) {
-        vdm_cli_error("train: --learned-var needs discrete steps (--steps T >= 1)");
+        vdm_cli_error("train: --learned-var/--coupled need discrete steps (--steps T >= 1)");
         return VDM_EXIT_USAGE;
     }
     if (minutes < 0 && iters < 0) {
@@ -483,7 +486,8 @@ int vdm_cmd_train(int argc, char **argv)
             c->net.n_fourier, c->net.act == VDM_ACT_RELU ? "relu" : "silu",
             c->sched_kind == VDM_SCHED_LEARNED ? "learned" : "linear", c->T, c->batch, c->crop, c->crop,
             c->lr, c->lr_decay_steps > 0 ? " (decaying)" : "", threads, resume ? ", resumed" : "",
-            c->net.var_out ? ", learned variances" : "");
+            c->net.var_out == 2 ? ", learned variances, channel coupling"
+                                : c->net.var_out ? ", learned variances" : "");
 
     signal(SIGINT, on_sigint);
     const double t0 = now_s();

@@ -51,11 +51,12 @@ typedef struct tile_buf {
     uint8_t *x;
     int32_t *ka, *kb;
     float *za, *zb, *mu, *sd;   /* sd: per-element std of p(z_{i-1} | z_i) */
+    float *cf;                  /* per-pixel channel coupling of p (coupled models) */
 } tile_buf;
 
 static void tile_buf_free(tile_buf *b)
 {
-    free(b->x); free(b->ka); free(b->kb); free(b->za); free(b->zb); free(b->mu); free(b->sd);
+    free(b->x); free(b->ka); free(b->kb); free(b->za); free(b->zb); free(b->mu); free(b->sd); free(b->cf);
     memset(b, 0, sizeof *b);
 }
 
@@ -70,7 +71,8 @@ static vdm_status tile_buf_init(tile_buf *b, size_t n)
     b->zb = malloc(n * sizeof(float));
     b->mu = malloc(n * sizeof(float));
     b->sd = malloc(n * sizeof(float));
-    if (!b->x || !b->ka || !b->kb || !b->za || !b->zb || !b->mu || !b->sd) { tile_buf_free(b); return VDM_ERR_NOMEM; }
+    b->cf = malloc(n * sizeof(float));
+    if (!b->x || !b->ka || !b->kb || !b->za || !b->zb || !b->mu || !b->sd || !b->cf) { tile_buf_free(b); return VDM_ERR_NOMEM; }
     return VDM_OK;
 }
 
@@ -182,13 +184,13 @@ static void to_float(float *z, const int32_t *k, size_t n, float d)
     for (size_t j = 0; j < n; j++) z[j] = (float)k[j] * d;
 }
 
-/* p(z_{i-1} | z_i): mean into mu, standard deviation per element into sd.
- * Times the network. */
-static vdm_status p_step(bb_run *r, int i, const float *z, tile_geom g, float *mu, float *sd)
+/* p(z_{i-1} | z_i): mean into mu, standard deviation per element into sd,
+ * channel coupling per pixel into cf (coupled models).  Times the network. */
+static vdm_status p_step(bb_run *r, int i, const float *z, tile_geom g, float *mu, float *sd, float *cf)
 {
     double t0 = now_s();
     vdm_status st = vdm_model_p_mean(r->cx->model, r->T, i, z, 1, (int)g.h, (int)g.w,
-                                     (int)r->cx->threads, mu, sd);
+                                     (int)r->cx->threads, mu, sd, cf);
     r->cx->st.seconds_network += now_s() - t0;
     return st;
 }
@@ -214,7 +216,18 @@ static vdm_status encode_tile(bb_run *r, vdm_ans *a, tile_buf *b, uint32_t chain
         for (size_t j = 0; j < n; j++) mu[j] = qa * zprev[j];
         VDM_FORWARD(pop_q(r, a, chain, tile, (sub << 16) | (uint32_t)i, n, kcur, mu, qs, r->delta[i]));
         to_float(zcur, kcur, n, r->delta[i]);
-        VDM_FORWARD(p_step(r, i, zcur, g, mu, b->sd));
+        VDM_FORWARD(p_step(r, i, zcur, g, mu, b->sd, b->cf));
+        if (vdm_model_coupled(r->cx->model)) {
+            /* G and B means move with this pixel's z_{i-1} R (and G): the
+             * decoder knows those when it pops G (B), since it pops R, G, B
+             * in that order */
+            for (size_t j = 0; j < n; j += 3) {
+                const float mg = vdm_couple_mean_g(mu + j, b->cf + j, zprev[j]);
+                const float mb = vdm_couple_mean_b(mu + j, b->cf + j, zprev[j], zprev[j + 1]);
+                mu[j + 1] = mg;
+                mu[j + 2] = mb;
+            }
+        }
         VDM_FORWARD(vdm_ans_gauss_push_vec(a, n, kprev, mu, b->sd, 1, r->delta[i - 1], r->prec));
         int32_t *tk = kprev; kprev = kcur; kcur = tk;
         float *tz = zprev; zprev = zcur; zcur = tz;
@@ -239,8 +252,22 @@ static vdm_status decode_tile(bb_run *r, vdm_ans *a, tile_buf *b, uint32_t chain
     VDM_FORWARD(vdm_ans_gauss_pop_vec(a, n, kcur, mu, &one, 0, r->delta[T], r->prec));
     to_float(zcur, kcur, n, r->delta[T]);
     for (int i = T; i >= 1; i--) {
-        VDM_FORWARD(p_step(r, i, zcur, g, mu, b->sd));
-        VDM_FORWARD(vdm_ans_gauss_pop_vec(a, n, kprev, mu, b->sd, 1, r->delta[i - 1], r->prec));
+        VDM_FORWARD(p_step(r, i, zcur, g, mu, b->sd, b->cf));
+        if (vdm_model_coupled(r->cx->model)) {
+            const float d = r->delta[i - 1];
+            for (size_t j = 0; j < n; j += 3) {
+                const float m0[3] = { mu[j], mu[j + 1], mu[j + 2] };
+                VDM_FORWARD(vdm_ans_gauss_pop_vec(a, 1, kprev + j, m0, b->sd + j, 1, d, r->prec));
+                const float zr = (float)kprev[j] * d;
+                const float mg = vdm_couple_mean_g(m0, b->cf + j, zr);
+                VDM_FORWARD(vdm_ans_gauss_pop_vec(a, 1, kprev + j + 1, &mg, b->sd + j + 1, 1, d, r->prec));
+                const float zg = (float)kprev[j + 1] * d;
+                const float mb = vdm_couple_mean_b(m0, b->cf + j, zr, zg);
+                VDM_FORWARD(vdm_ans_gauss_pop_vec(a, 1, kprev + j + 2, &mb, b->sd + j + 2, 1, d, r->prec));
+            }
+        } else {
+            VDM_FORWARD(vdm_ans_gauss_pop_vec(a, n, kprev, mu, b->sd, 1, r->delta[i - 1], r->prec));
+        }
         to_float(zprev, kprev, n, r->delta[i - 1]);
         const float qa = (float)r->c[i].q_alpha, qs = (float)r->c[i].q_sigma;
         for (size_t j = 0; j < n; j++) mu[j] = qa * zprev[j];

@@ -193,18 +193,61 @@ vdm_status vdm_loss(const vdm_model_config *c, const float *params, vdm_loss_ws 
         }
         const double cg = scale / N * Tf;   /* d(total)/d(KL of this element) */
         if (learned_var) {
+            /* per pixel; with coupling (var_out 2) channel k's residual is
+             * res_k = e_k - sum_j a_kj e_j over earlier channels j and its
+             * penalty pen_k = sum_j a_kj^2 (q's noise through the coupling):
+             *   KL_k = 1/2 [(1 + r res_k^2 + pen_k) / A_k - 1 + log A_k],
+             *   A_k = 1 + r exp(v_k);  without coupling a = 0, which is the
+             *   form in the header. */
             const double r = 2.0 * w;
+            const int couple = c->net.var_out == 2;
             kl = 0.0;
-            for (size_t i = 0; i < D; i++) {
-                const size_t o = i / 3 * (size_t)Ko + i % 3;
-                double d = (double)e[i] - (double)eh[o], d2 = d * d;
-                double v = eh[o + 3], vc = vdm_var_clamp(v);
-                double E = vdm_exp(vc), a = r * E, ia = 1.0 / (1.0 + a);
-                kl += 0.5 * ((r * d2 - a) * ia + vdm_log1p(a));
+            for (size_t px = 0; px < D / 3; px++) {
+                const float *o = eh + px * (size_t)Ko, *ep = e + 3 * px;
+                double ee[3], E[3], A[3], res[3], pen[3], vok[3];
+                for (int k = 0; k < 3; k++) {
+                    ee[k] = (double)ep[k] - (double)o[k];
+                    double v = o[3 + k], vc = vdm_var_clamp(v);
+                    vok[k] = vc == v;
+                    E[k] = vdm_exp(vc);
+                    A[k] = 1.0 + r * E[k];
+                }
+                double a0 = 0.0, a1 = 0.0, a2 = 0.0;
+                int aok[3] = { 0, 0, 0 };
+                if (couple) {
+                    a0 = vdm_couple_clamp(o[6]); aok[0] = a0 == o[6];
+                    a1 = vdm_couple_clamp(o[7]); aok[1] = a1 == o[7];
+                    a2 = vdm_couple_clamp(o[8]); aok[2] = a2 == o[8];
+                }
+                res[0] = ee[0];
+                pen[0] = 0.0;
+                res[1] = ee[1] - a0 * ee[0];
+                pen[1] = a0 * a0;
+                res[2] = ee[2] - a1 * ee[0] - a2 * ee[1];
+                pen[2] = a1 * a1 + a2 * a2;
+                double g[3], h[3];
+                for (int k = 0; k < 3; k++) {
+                    double num = 1.0 + r * res[k] * res[k] + pen[k], ia = 1.0 / A[k];
+                    kl += 0.5 * (num * ia - 1.0 + vdm_log1p(r * E[k]));
+                    if (de) {
+                        double qk = 0.5 * (ia - num * ia * ia);   /* dKL_k/dA_k */
+                        g[k] = r * res[k] * ia;                    /* dKL_k/dres_k */
+                        h[k] = 0.5 * ia;                           /* dKL_k/dpen_k */
+                        de[px * (size_t)Ko + 3 + (size_t)k] = vok[k] ? (float)(cg * qk * r * E[k]) : 0.0f;
+                        dkl_dr += 0.5 * res[k] * res[k] * ia + qk * E[k];
+                    }
+                }
                 if (de) {
-                    de[o] = (float)(-cg * r * d * ia);
-                    de[o + 3] = vc == v ? (float)(cg * 0.5 * a * (a - r * d2) * ia * ia) : 0.0f;
-                    dkl_dr += 0.5 * (d2 * ia - (r * d2 - a) * E * ia * ia);
+                    float *d = de + px * (size_t)Ko;
+                    /* d/deps_hat = -d/de */
+                    d[0] = (float)(-cg * (g[0] - g[1] * a0 - g[2] * a1));
+                    d[1] = (float)(-cg * (g[1] - g[2] * a2));
+                    d[2] = (float)(-cg * g[2]);
+                    if (couple) {
+                        d[6] = aok[0] ? (float)(cg * (-g[1] * ee[0] + 2.0 * h[1] * a0)) : 0.0f;
+                        d[7] = aok[1] ? (float)(cg * (-g[2] * ee[0] + 2.0 * h[2] * a1)) : 0.0f;
+                        d[8] = aok[2] ? (float)(cg * (-g[2] * ee[1] + 2.0 * h[2] * a2)) : 0.0f;
+                    }
                 }
             }
         } else {
@@ -222,7 +265,7 @@ vdm_status vdm_loss(const vdm_model_config *c, const float *params, vdm_loss_ws 
                 for (size_t i = 0; i < D; i++) {
                     const size_t o = i / 3 * (size_t)Ko + i % 3;
                     de[o] = c_e * (eh[o] - e[i]);
-                    if (Ko > 3) de[o + 3] = 0.0f;
+                    for (int k = 3; k < Ko; k += 3) de[o + (size_t)k] = 0.0f;
                 }
             }
         }

@@ -169,6 +169,7 @@ const vdm_model_config *vdm_model_cfg(const vdm_model *m) { return &m->cfg; }
 const float *vdm_model_params(const vdm_model *m) { return m->params; }
 void vdm_model_id(const vdm_model *m, uint8_t out[32]) { memcpy(out, m->id, 32); }
 int vdm_model_default_steps(const vdm_model *m) { return m->cfg.default_T; }
+int vdm_model_coupled(const vdm_model *m) { return m && m->cfg.net.var_out == 2; }
 
 vdm_status vdm_model_consts(const vdm_model *m, int T, vdm_time_consts *out)
 {
@@ -221,9 +222,9 @@ vdm_status vdm_model_set_device(vdm_model *m, vdm_device dev)
 vdm_device vdm_model_device(const vdm_model *m) { return m && m->gpu ? VDM_DEVICE_CUDA : VDM_DEVICE_CPU; }
 
 vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N, int H, int W,
-                            int nthreads, float *mean, float *sigma)
+                            int nthreads, float *mean, float *sigma, float *coef)
 {
-    VDM_RETURN_IF(!m || !z_t || !mean || !sigma || T < 1 || T > VDM_MODEL_MAX_STEPS || i < 1 || i > T,
+    VDM_RETURN_IF(!m || !z_t || !mean || !sigma || (m->cfg.net.var_out == 2 && !coef) || T < 1 || T > VDM_MODEL_MAX_STEPS || i < 1 || i > T,
                   VDM_ERR_ARG);
     VDM_RETURN_IF(N < 1 || H < 1 || W < 1 || nthreads < 1, VDM_ERR_ARG);
     VDM_RETURN_IF((uint64_t)N * H * W > VDM_MODEL_MAX_TILE_PIXELS, VDM_ERR_LIMIT);
@@ -236,7 +237,7 @@ vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N,
         m->ctab = tab;
         m->cT = T;
     }
-    const int var = m->cfg.net.var_out != 0;
+    const int var = m->cfg.net.var_out != 0, Ko = vdm_net_out_channels(&m->cfg.net);
     /* The workspace serves any batch that fits it (vdm_net_forward takes
      * N <= N0, W <= W0, N*H*W <= N0*H0*W0), so edge tiles and sub-tiles reuse
      * the full tile's instead of reallocating it (and its threads). */
@@ -246,7 +247,7 @@ vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N,
         free(m->out);
         m->ws = vdm_net_ws_create(&m->cfg.net, VDM_BACKEND_REF, N, H, W, 0);
         m->gs = (float *)malloc(sizeof(float) * (size_t)N);
-        m->out = var ? (float *)malloc(sizeof(float) * 6 * (size_t)N * H * W) : NULL;
+        m->out = var ? (float *)malloc(sizeof(float) * (size_t)Ko * N * H * W) : NULL;
         if (!m->ws || !m->gs || (var && !m->out)) {
             vdm_net_ws_free(m->ws);
             free(m->gs);
@@ -277,10 +278,12 @@ vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N,
         for (size_t j = 0; j < n; j++) sigma[j] = s;
         return VDM_OK;
     }
-    /* learned variances: out = [eps_hat 0..2 | v 0..2] per pixel */
+    /* learned variances: out = [eps_hat 0..2 | v 0..2 (| coupling 0..2)] per pixel */
     const double ak = (double)a * (double)k, ak2 = ak * ak, ps2 = c->p_sigma * c->p_sigma;
     for (size_t p = 0; p < np; p++) {
-        const float *o = eps + 6 * p;
+        const float *o = eps + (size_t)Ko * p;
+        if (Ko == 9)
+            for (int ch = 0; ch < 3; ch++) coef[3 * p + (size_t)ch] = vdm_couple_clamp(o[6 + ch]);
         for (int ch = 0; ch < 3; ch++) {
             const size_t j = 3 * p + (size_t)ch;
             float kt = k * o[ch];

@@ -96,6 +96,10 @@ static inline double vdm_sigma_d(double g) { return vdm_exp(-0.5 * vdm_softplus_
 #define VDM_VAR_MIN (-24.0)
 #define VDM_VAR_MAX 6.0
 static inline double vdm_var_clamp(double v) { return v < VDM_VAR_MIN ? VDM_VAR_MIN : (v > VDM_VAR_MAX ? VDM_VAR_MAX : v); }
+/* Channel-coupling coefficients (var_out = 2) are clamped to [-VDM_COUPLE_MAX,
+ * VDM_COUPLE_MAX] (float32 in the coding path, zero gradient outside). */
+#define VDM_COUPLE_MAX 4.0f
+static inline float vdm_couple_clamp(float a) { return a < -VDM_COUPLE_MAX ? -VDM_COUPLE_MAX : (a > VDM_COUPLE_MAX ? VDM_COUPLE_MAX : a); }
 
 /* ---- model configuration ----------------------------------------------- */
 typedef struct vdm_model_config {

@@ -40,7 +40,7 @@ vdm_status vdm_net_config_check(const vdm_net_config *c)
                           c->fourier_exp[k] > VDM_NET_MAX_FOURIER_EXP, VDM_ERR_ARG);
     VDM_RETURN_IF(c->emb_dim < 2 || c->emb_dim > VDM_NET_MAX_EMB || (c->emb_dim & 1), VDM_ERR_ARG);
     VDM_RETURN_IF(c->act != VDM_ACT_SILU && c->act != VDM_ACT_RELU, VDM_ERR_ARG);
-    VDM_RETURN_IF(c->var_out != 0 && c->var_out != 1, VDM_ERR_ARG);
+    VDM_RETURN_IF(c->var_out < 0 || c->var_out > 2 || (c->var_out == 2 && c->channels != 3), VDM_ERR_ARG);
     return VDM_OK;
 }
 
@@ -206,7 +206,7 @@ void vdm_net_init(const vdm_net_config *c, float *params, uint64_t seed)
         }
         /* out.b: the v channels start at VDM_NET_VAR_BIAS0 */
         if (i == 7 + 4 * B && c->var_out)
-            for (int k = c->channels; k < vdm_net_out_channels(c); k++) p[k] = VDM_NET_VAR_BIAS0;
+            for (int k = c->channels; k < 2 * c->channels; k++) p[k] = VDM_NET_VAR_BIAS0;
         p += t.count;
     }
 }

@@ -12,7 +12,9 @@
  *   With var_out = 1 the output conv has 6 channels per pixel: eps_hat[0..2]
  *   then v[0..2], v = log E[(eps - eps_hat)^2] per sub-pixel (model/ turns it
  *   into the variance of p(z_s|z_t)); the v channels start at weight 0 and
- *   bias VDM_NET_VAR_BIAS0.
+ *   bias VDM_NET_VAR_BIAS0.  With var_out = 2 it has 9: then c[0..2], the
+ *   coefficients of p's channel-autoregressive means (model/vdm_model.h),
+ *   starting at 0 (no coupling).
  * The activation is computable without libm (see kernels: SiLU with vdm_expf,
  * or a ReLU-family function; the choice is a config field).  Zero padding at
  * the borders, so a tile is processed exactly like a whole image of its size.
@@ -70,20 +72,23 @@ typedef struct vdm_net_config {
     int32_t fourier_exp[VDM_NET_MAX_FOURIER]; /* n of sin/cos(2^n pi z) */
     int32_t emb_dim;                          /* hidden width of the gamma MLP */
     int32_t act;                              /* VDM_ACT_* */
-    int32_t var_out;                          /* 1: the output conv also gives, per
-                                                 sub-pixel, v = log of the predicted
-                                                 variance of eps - eps_hat (learned
-                                                 reverse variances); 0: eps_hat only */
+    int32_t var_out;                          /* 0: eps_hat only.  1: the output conv
+                                                 also gives, per sub-pixel, v = log of
+                                                 the predicted variance of eps - eps_hat
+                                                 (learned reverse variances).  2: also,
+                                                 per pixel, 3 channel-coupling
+                                                 coefficients (G on R, B on R, B on G) */
 } vdm_net_config;
 
 /* Check a config (from a file or the command line).  VDM_OK or VDM_ERR_ARG.
  * Accepted: channels 1..VDM_NET_MAX_CHANNELS, width 1..VDM_NET_MAX_WIDTH,
  * blocks 1..VDM_NET_MAX_BLOCKS, n_fourier 0..VDM_NET_MAX_FOURIER with
  * exponents in [VDM_NET_MIN_FOURIER_EXP, VDM_NET_MAX_FOURIER_EXP], emb_dim
- * even in 2..VDM_NET_MAX_EMB, act VDM_ACT_SILU or VDM_ACT_RELU, var_out 0 or 1. */
+ * even in 2..VDM_NET_MAX_EMB, act VDM_ACT_SILU or VDM_ACT_RELU, var_out 0, 1 or 2
+ * (2 needs channels == 3). */
 vdm_status vdm_net_config_check(const vdm_net_config *c);
 /* Output channels per pixel: channels * (1 + var_out). */
-static inline int vdm_net_out_channels(const vdm_net_config *c) { return c->channels * (1 + (c->var_out != 0)); }
+static inline int vdm_net_out_channels(const vdm_net_config *c) { return c->channels * (1 + c->var_out); }
 /* Initial bias of the v outputs (E[(eps - eps_hat)^2] = e^-1 at the start). */
 #define VDM_NET_VAR_BIAS0 (-1.0f)
 

@@ -11,7 +11,8 @@
  *   q(z_0 | x)      = N(alpha_0 x, sigma_0^2),     x = vdm_data_value(k)
  *   q(z_t | z_s)    = N(q_alpha z_s, q_sigma^2)
  *   p(z_s | z_t)    = N(p_a (z_t - p_k eps_hat(z_t; t)), p_sigma^2)
- *                     (learned variances: p_sigma^2 + (p_a p_k)^2 exp(v(z_t; t)) per element)
+ *                     (learned variances: p_sigma^2 + (p_a p_k)^2 exp(v(z_t; t)) per element;
+ *                      with channel coupling G and B means also move with R (and G))
  *   p(z_1)          = N(0, 1)
  *   p(x | z_0)      = softmax over k of  -1/2 ((z_0/alpha_0 - x_k) / noise_ratio_0)^2
  * with the constants of vdm_time_consts (index i for time t_i; the q_ and p_
@@ -103,15 +104,40 @@ vdm_device vdm_model_device(const vdm_model *m);
 /* p(z_s | z_t) for step i (1..T) of T on N tiles z_t [N,H,W,3] (float32,
  * already on their grid): per element its mean[N*H*W*3] and standard
  * deviation sigma[N*H*W*3] (both caller-owned).  Without learned variances
- * sigma is (float)p_sigma everywhere; with them (net var_out = 1)
+ * sigma is (float)p_sigma everywhere; with them (net var_out >= 1)
  *   sigma = (float) sqrt(p_sigma^2 + (p_a p_k)^2 exp(clamp(v)))
  * in float64 (format-spec/weights.md section 6), always >= p_sigma.
+ * With channel coupling (var_out = 2, vdm_model_coupled) coef[N*H*W*3]
+ * receives per pixel (a_GR, a_BR, a_BG), clamped to +-VDM_COUPLE_MAX, and
+ * p is channel-autoregressive within each pixel: R ~ N(mean_R, sigma_R^2),
+ * G | R ~ N(vdm_couple_mean_g(...), sigma_G^2), B | R, G ~
+ * N(vdm_couple_mean_b(...), sigma_B^2) (coef may be NULL otherwise).
  * Each tile is processed on its own with zero padding at its borders.
- * nthreads >= 1 does not change the result.  mean and sigma must not overlap
- * z_t.  Errors: VDM_ERR_ARG (bad T/i/sizes), VDM_ERR_LIMIT
- * (N*H*W > VDM_MODEL_MAX_TILE_PIXELS), VDM_ERR_NOMEM. */
+ * nthreads >= 1 does not change the result.  mean, sigma and coef must not
+ * overlap z_t.  Errors: VDM_ERR_ARG (bad T/i/sizes, coef missing),
+ * VDM_ERR_LIMIT (N*H*W > VDM_MODEL_MAX_TILE_PIXELS), VDM_ERR_NOMEM. */
 vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N, int H, int W,
-                            int nthreads, float *mean, float *sigma);
+                            int nthreads, float *mean, float *sigma, float *coef);
+/* 1 when p_mean gives channel-coupling coefficients (net var_out = 2). */
+int vdm_model_coupled(const vdm_model *m);
+
+/* The coupled means of one pixel (mean, coef: that pixel's 3 values from
+ * vdm_model_p_mean; zr, zg: the values of z_s's R and G on their grid), each
+ * float32 operation rounded in the order written (no FMA): part of the
+ * format (format-spec/vdz.md 6.1). */
+static inline float vdm_couple_mean_g(const float *mean, const float *coef, float zr)
+{
+    const float dr = zr - mean[0];
+    const float t = coef[0] * dr;
+    return mean[1] + t;
+}
+static inline float vdm_couple_mean_b(const float *mean, const float *coef, float zr, float zg)
+{
+    const float dr = zr - mean[0], dg = zg - mean[1];
+    const float t1 = coef[1] * dr, t2 = coef[2] * dg;
+    const float t = t1 + t2;
+    return mean[2] + t;
+}
 
 #ifdef __cplusplus
 }

@@ -202,8 +202,9 @@ vdm_status vdm_wfile_parse(const uint8_t *buf, size_t size, vdm_wfile *w)
     read_config(buf + HDR_SIZE, &w->cfg, &w->train_steps);
     for (uint32_t k = 80; k < CFG_SIZE; k++) VDM_RETURN_IF(buf[HDR_SIZE + k] != 0, VDM_ERR_CORRUPT);
     /* version 1: offset 68 reserved (0); version 2: var_out, which must be 1
-     * (a file without learned variances is version 1) */
-    VDM_RETURN_IF(vdm_get_le32(buf + HDR_SIZE + 68) != (version == WF_VERSION_VAR ? 1u : 0u), VDM_ERR_CORRUPT);
+     * or 2 (a file without learned variances is version 1) */
+    const uint32_t vo = vdm_get_le32(buf + HDR_SIZE + 68);
+    VDM_RETURN_IF(version == WF_VERSION_VAR ? (vo != 1u && vo != 2u) : vo != 0u, VDM_ERR_CORRUPT);
     VDM_RETURN_IF(vdm_model_config_check(&w->cfg) != VDM_OK, VDM_ERR_CORRUPT);
 
     const uint8_t *e = buf + HDR_SIZE + CFG_SIZE;

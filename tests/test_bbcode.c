@@ -142,6 +142,10 @@ Test(bbcode, roundtrip_learned_variance)
     roundtrip_payload_v(21, 13, 3, 3, &p, 1, 1);
     p.nchains = 2;
     roundtrip_payload_v(17, 9, 4, 5, &p, 2, 1);
+    /* and with channel coupling (the decoder pops R, G, B of a pixel in turn) */
+    roundtrip_payload_v(19, 11, 3, 4, &p, 2, 2);
+    p.clean = 0;
+    roundtrip_payload_v(9, 7, 4, 3, &p, 1, 2);
 }
 
 Test(bbcode, container_roundtrip_and_thread_invariance)
@@ -200,6 +204,7 @@ static void length_matches_ideal(int var_out)
 
 Test(bbcode, length_matches_ideal) { length_matches_ideal(0); }
 Test(bbcode, length_matches_ideal_learned_variance) { length_matches_ideal(1); }
+Test(bbcode, length_matches_ideal_coupled) { length_matches_ideal(2); }
 
 /* A flipped bit in a stream must fail cleanly (corrupt/checksum), never crash. */
 Test(bbcode, corrupt_stream_rejected)

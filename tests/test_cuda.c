@@ -4,9 +4,10 @@
  *   - each op (3x3 conv with bias / per-image bias / accumulate / fused or
  *     in-place activation, SiLU and ReLU, Fourier features) on random inputs
  *     with odd sizes, N > 1 and channel counts 1..48 (3, 6, 32, 48 included);
- *   - the whole network forward (var_out 0 and 1), with the context's buffers
+ *   - the whole network forward (var_out 0, 1, 2), with the context's buffers
  *     grown and reused across batch sizes;
- *   - vdm_model_p_mean (means and per-element sigmas) GPU vs CPU;
+ *   - vdm_model_p_mean (means, per-element sigmas, coupling coefficients)
+ *     GPU vs CPU;
  *   - the codec: the shipped model encodes a golden vector and an odd-sized
  *     photo crop to the same bytes on GPU and CPU, and each decodes the
  *     other's file.
@@ -345,6 +346,8 @@ Test(cuda, net_forward_bit_exact)
     net_check(&a);
     a.var_out = 1; /* 6 output channels */
     net_check(&a);
+    a.var_out = 2; /* 9 output channels */
+    net_check(&a);
     vdm_net_config b = { 3, 48, 1, 0, { 0 }, 8, VDM_ACT_RELU, 1 };
     net_check(&b);
     vdm_net_config c = { 3, 6, 3, 4, { -8, 0, 5, 12 }, 4, VDM_ACT_SILU, 0 };
@@ -414,36 +417,45 @@ static void p_mean_check(int var_out)
     const int T = 16, N = 2, H = 23, W = 19;
     const size_t n = (size_t)N * H * W * 3;
     float *z = rand_buf(n, 1.0f);
-    float *cm = malloc(n * sizeof(float)), *cs = malloc(n * sizeof(float));
-    float *gm = malloc(n * sizeof(float)), *gsd = malloc(n * sizeof(float));
+    float *cm = malloc(n * sizeof(float)), *cs = malloc(n * sizeof(float)), *cc = malloc(n * sizeof(float));
+    float *gm = malloc(n * sizeof(float)), *gsd = malloc(n * sizeof(float)), *gc = malloc(n * sizeof(float));
+    /* coefficients exist only with coupling; elsewhere both stay as set here */
+    memset(cc, 0, n * sizeof(float));
+    memset(gc, 0, n * sizeof(float));
     for (int i = 1; i <= T; i += 3) {
         cr_assert_eq(vdm_model_set_device(m, VDM_DEVICE_CPU), VDM_OK);
-        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 2, cm, cs), VDM_OK);
+        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 2, cm, cs, cc), VDM_OK);
         cr_assert_eq(vdm_model_set_device(m, VDM_DEVICE_CUDA), VDM_OK);
         cr_assert_eq(vdm_model_device(m), VDM_DEVICE_CUDA);
-        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 1, gm, gsd), VDM_OK);
+        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 1, gm, gsd, gc), VDM_OK);
         char what[64];
         snprintf(what, sizeof what, "p_mean var %d step %d: mean", var_out, i);
         EXPECT_SAME(what, gm, cm, n);
         snprintf(what, sizeof what, "p_mean var %d step %d: sigma", var_out, i);
         EXPECT_SAME(what, gsd, cs, n);
+        snprintf(what, sizeof what, "p_mean var %d step %d: coupling", var_out, i);
+        EXPECT_SAME(what, gc, cc, n);
         /* a smaller tile on the same (GPU) model reuses its buffers */
-        cr_assert_eq(vdm_model_p_mean(m, T, i, z, 1, 5, 7, 1, gm, gsd), VDM_OK);
+        cr_assert_eq(vdm_model_p_mean(m, T, i, z, 1, 5, 7, 1, gm, gsd, gc), VDM_OK);
         cr_assert_eq(vdm_model_set_device(m, VDM_DEVICE_CPU), VDM_OK);
-        cr_assert_eq(vdm_model_p_mean(m, T, i, z, 1, 5, 7, 1, cm, cs), VDM_OK);
+        cr_assert_eq(vdm_model_p_mean(m, T, i, z, 1, 5, 7, 1, cm, cs, cc), VDM_OK);
         EXPECT_SAME("p_mean small tile mean", gm, cm, 5 * 7 * 3);
         EXPECT_SAME("p_mean small tile sigma", gsd, cs, 5 * 7 * 3);
+        EXPECT_SAME("p_mean small tile coupling", gc, cc, 5 * 7 * 3);
     }
     free(z);
     free(cm);
     free(cs);
+    free(cc);
     free(gm);
     free(gsd);
+    free(gc);
     vdm_model_free(m);
 }
 
 Test(cuda, p_mean_gpu_equals_cpu) { need_gpu(); p_mean_check(0); }
 Test(cuda, p_mean_learned_variance_gpu_equals_cpu) { need_gpu(); p_mean_check(1); }
+Test(cuda, p_mean_channel_coupling_gpu_equals_cpu) { need_gpu(); p_mean_check(2); }
 
 /* ---- the codec: same bytes from either device ------------------------------ */
 

@@ -67,9 +67,9 @@ Test(coding, p_mean_deterministic_and_exact)
     vdm_net_ws *ws = vdm_net_ws_create(&mc->net, VDM_BACKEND_REF, N, H, W, 0);
     float *s1 = malloc(n * sizeof(float)), *s2 = malloc(n * sizeof(float));
     for (int i = 1; i <= T; i += 5) {
-        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 1, m1, s1), VDM_OK);
-        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 2, m2, s2), VDM_OK);
-        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 3, m3, s2), VDM_OK);
+        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 1, m1, s1, NULL), VDM_OK);
+        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 2, m2, s2, NULL), VDM_OK);
+        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 3, m3, s2, NULL), VDM_OK);
         cr_assert(memcmp(m1, m2, n * sizeof(float)) == 0, "step %d: 1 vs 2 threads differ", i);
         cr_assert(memcmp(m1, m3, n * sizeof(float)) == 0, "step %d: 1 vs 3 threads differ", i);
         for (size_t k = 0; k < n; k++) cr_assert_eq(s1[k], (float)c[i].p_sigma);
@@ -87,15 +87,15 @@ Test(coding, p_mean_deterministic_and_exact)
         cr_assert(nonzero > (int)(n / 2), "eps_hat must not be trivial");
     }
     /* arguments */
-    cr_assert_eq(vdm_model_p_mean(m, T, 0, z, N, H, W, 1, m1, s1), VDM_ERR_ARG);
-    cr_assert_eq(vdm_model_p_mean(m, T, T + 1, z, N, H, W, 1, m1, s1), VDM_ERR_ARG);
-    cr_assert_eq(vdm_model_p_mean(m, 0, 1, z, N, H, W, 1, m1, s1), VDM_ERR_ARG);
-    cr_assert_eq(vdm_model_p_mean(m, T, 1, z, N, 0, W, 1, m1, s1), VDM_ERR_ARG);
-    cr_assert_eq(vdm_model_p_mean(m, T, 1, z, N, H, W, 0, m1, s1), VDM_ERR_ARG);
-    cr_assert_eq(vdm_model_p_mean(m, T, 1, z, 64, 1024, 1024, 1, m1, s1), VDM_ERR_LIMIT);
+    cr_assert_eq(vdm_model_p_mean(m, T, 0, z, N, H, W, 1, m1, s1, NULL), VDM_ERR_ARG);
+    cr_assert_eq(vdm_model_p_mean(m, T, T + 1, z, N, H, W, 1, m1, s1, NULL), VDM_ERR_ARG);
+    cr_assert_eq(vdm_model_p_mean(m, 0, 1, z, N, H, W, 1, m1, s1, NULL), VDM_ERR_ARG);
+    cr_assert_eq(vdm_model_p_mean(m, T, 1, z, N, 0, W, 1, m1, s1, NULL), VDM_ERR_ARG);
+    cr_assert_eq(vdm_model_p_mean(m, T, 1, z, N, H, W, 0, m1, s1, NULL), VDM_ERR_ARG);
+    cr_assert_eq(vdm_model_p_mean(m, T, 1, z, 64, 1024, 1024, 1, m1, s1, NULL), VDM_ERR_LIMIT);
     /* a different T after the cache was filled */
-    cr_assert_eq(vdm_model_p_mean(m, 4, 4, z, N, H, W, 1, m1, s1), VDM_OK);
-    cr_assert_eq(vdm_model_p_mean(m, T, 1, z, N, H, W, 1, m1, NULL), VDM_ERR_ARG);
+    cr_assert_eq(vdm_model_p_mean(m, 4, 4, z, N, H, W, 1, m1, s1, NULL), VDM_OK);
+    cr_assert_eq(vdm_model_p_mean(m, T, 1, z, N, H, W, 1, m1, NULL, NULL), VDM_ERR_ARG);
     vdm_net_ws_free(ws);
     free(z); free(m1); free(m2); free(m3); free(eh); free(s1); free(s2);
     vdm_model_free(m);
@@ -119,8 +119,8 @@ Test(coding, p_mean_learned_variance_exact)
     vdm_net_ws *ws = vdm_net_ws_create(&mc->net, VDM_BACKEND_REF, N, H, W, 0);
     int spread = 0;
     for (int i = 1; i <= T; i += 3) {
-        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 1, mu1, sd1), VDM_OK);
-        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 3, mu3, sd3), VDM_OK);
+        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 1, mu1, sd1, NULL), VDM_OK);
+        cr_assert_eq(vdm_model_p_mean(m, T, i, z, N, H, W, 3, mu3, sd3, NULL), VDM_OK);
         cr_assert(memcmp(mu1, mu3, n * 4) == 0 && memcmp(sd1, sd3, n * 4) == 0, "threads change step %d", i);
         float gs = c[i].gscaled;
         cr_assert_eq(vdm_net_forward(&mc->net, vdm_model_params(m), ws, 1, z, &gs, N, H, W, o), VDM_OK);

@@ -181,8 +181,9 @@ static void gradient_check(int T, int var_out)
     }
     for (int r = 0; r < 24; r++) idx[ni++] = (size_t)((r * 7919u) % pn);
     if (var_out) {
-        for (int k = 3; k < 6; k++) idx[ni++] = tb.offset + (size_t)k;           /* out.b of v */
-        for (int r = 0; r < 6; r++) idx[ni++] = tw.offset + (size_t)(r * 6 + 3 + r % 3); /* out.w of v */
+        const int Ko = vdm_net_out_channels(&mc.net);
+        for (int k = 3; k < Ko; k++) idx[ni++] = tb.offset + (size_t)k;            /* out.b of v (and coupling) */
+        for (int r = 0; r < 6; r++) idx[ni++] = tw.offset + (size_t)(r * Ko + 3 + r % (Ko - 3)); /* out.w of them */
     }
     double gmax = 0.0;
     for (size_t k = 0; k < n; k++) gmax = fmax(gmax, fabs(g[k]));
@@ -190,7 +191,10 @@ static void gradient_check(int T, int var_out)
     for (int q = 0; q < ni; q++) {
         size_t k = idx[q];
         float keep = p[k];
-        float h = k >= pn ? 1e-2f : 2e-3f * fmaxf(fabsf(keep), 0.5f);
+        /* schedule steps: with coupling the loss carries more float32 noise from the
+         * network (more outputs depend on gscaled), so a wider step keeps the
+         * difference quotient above it */
+        float h = k >= pn ? (var_out == 2 ? 3e-2f : 1e-2f) : 2e-3f * fmaxf(fabsf(keep), 0.5f);
         p[k] = keep + h;
         double lp = total_loss(&mc, p, ws, T, &b);
         p[k] = keep - h;
@@ -218,6 +222,7 @@ static void gradient_check(int T, int var_out)
 Test(loss, gradient_discrete_T4) { gradient_check(4, 0); }
 Test(loss, gradient_continuous) { gradient_check(0, 0); }
 Test(loss, gradient_learned_variance_T4) { gradient_check(4, 1); }
+Test(loss, gradient_coupled_T4) { gradient_check(4, 2); }
 /* continuous time ignores the v outputs (zero gradient there, checked above) */
 Test(loss, gradient_learned_variance_continuous) { gradient_check(0, 1); }
 
@@ -265,10 +270,12 @@ Test(loss, linear_schedule_gradient_and_args)
 /* sum_i KL(q(z_s|z_t,x) || p(z_s|z_t)) == the discrete diffusion loss */
 Test(loss, diffusion_loss_is_sum_of_gaussian_kls)
 {
-    for (int variant = 0; variant < 3; variant++) {
+    for (int variant = 0; variant < 4; variant++) {
         /* 0: learned schedule, 1: linear schedule, 2: learned schedule with
-         * learned variances (p's std per element from the coding path) */
-        const int var = variant == 2;
+         * learned variances (p's std per element from the coding path),
+         * 3: and channel coupling (p autoregressive over R, G, B in a pixel:
+         * its KL is taken here in matrix form, Sigma_p = (I-B)^-1 S^2 (I-B)^-T) */
+        const int var = variant >= 2 ? variant - 1 : 0;
         const int T = variant == 1 ? 10 : 6, H = 6, W = 5;
         const size_t D = (size_t)H * W * 3;
         vdm_model_config mc = small_cfg(7);
@@ -294,7 +301,8 @@ Test(loss, diffusion_loss_is_sum_of_gaussian_kls)
         vdm_time_consts *c = malloc(sizeof *c * (T + 1));
         cr_assert_eq(vdm_model_consts(m, T, c), VDM_OK);
         float *z = malloc(D * sizeof(float)), *mu_p = malloc(D * sizeof(float));
-        float *sd_p = malloc(D * sizeof(float));
+        float *sd_p = malloc(D * sizeof(float)), *cf_p = malloc(D * sizeof(float));
+        int coupled = 0;
         double kl_sum = 0.0;
         int wider = 0;
         for (int i = 1; i <= T; i++) {
@@ -302,7 +310,7 @@ Test(loss, diffusion_loss_is_sum_of_gaussian_kls)
             /* z_t = alpha_t x + sigma_t eps, formed as the loss forms it (float) */
             float af = (float)c[i].alpha, sf = (float)c[i].sigma;
             for (size_t k = 0; k < D; k++) z[k] = af * x[k] + sf * e[k];
-            cr_assert_eq(vdm_model_p_mean(m, T, i, z, 1, H, W, 1, mu_p, sd_p), VDM_OK);
+            cr_assert_eq(vdm_model_p_mean(m, T, i, z, 1, H, W, 1, mu_p, sd_p, var == 2 ? cf_p : NULL), VDM_OK);
             double p_sigma = c[i].p_sigma;
             /* q(z_s | z_t, x), App. A.2, in long double from the gammas */
             long double gs = c[i - 1].gamma, gt = c[i].gamma;
@@ -315,12 +323,34 @@ Test(loss, diffusion_loss_is_sum_of_gaussian_kls)
             /* KL(N(mq, sQ2) || N(mp, sp2)) = 1/2 [sQ2/sp2 + d^2/sp2 - 1 - log(sQ2/sp2)] */
             long double kl = 0.0L;
             for (size_t k = 0; k < D; k++) {
-                long double d = cz * z[k] + cx * x[k] - (long double)mu_p[k];
                 long double sp2 = (long double)sd_p[k] * sd_p[k];
                 if (!var) cr_assert_eq(sd_p[k], (float)p_sigma);
                 else cr_assert((double)sd_p[k] >= (double)(float)p_sigma * (1.0 - 1e-7));
                 wider += sp2 > 1.5L * sQ2;
-                kl += 0.5L * (sQ2 / sp2 + d * d / sp2 - 1.0L - logl(sQ2 / sp2));
+            }
+            for (size_t px = 0; px < D / 3; px++) {
+                long double u[3], s2[3], a0 = 0, a1 = 0, a2 = 0;
+                for (int ch = 0; ch < 3; ch++) {
+                    size_t k = 3 * px + (size_t)ch;
+                    u[ch] = cz * z[k] + cx * x[k] - (long double)mu_p[k];
+                    s2[ch] = (long double)sd_p[k] * sd_p[k];
+                }
+                if (var == 2) {
+                    a0 = cf_p[3 * px]; a1 = cf_p[3 * px + 1]; a2 = cf_p[3 * px + 2];
+                    coupled += a0 != 0 && a1 != 0 && a2 != 0;
+                }
+                /* Sigma^-1 = (I-B)^T S^-2 (I-B), B strictly lower (a0: G<-R, a1: B<-R, a2: B<-G) */
+                long double M[3][3] = { { 1, 0, 0 }, { -a0, 1, 0 }, { -a1, -a2, 1 } }, P[3][3];
+                for (int r0 = 0; r0 < 3; r0++)
+                    for (int c0 = 0; c0 < 3; c0++) {
+                        long double acc = 0;
+                        for (int q = 0; q < 3; q++) acc += M[q][r0] * M[q][c0] / s2[q];
+                        P[r0][c0] = acc;
+                    }
+                long double tr = P[0][0] + P[1][1] + P[2][2], quad = 0;
+                for (int r0 = 0; r0 < 3; r0++)
+                    for (int c0 = 0; c0 < 3; c0++) quad += u[r0] * P[r0][c0] * u[c0];
+                kl += 0.5L * (sQ2 * tr + quad - 3.0L + logl(s2[0] * s2[1] * s2[2]) - 3.0L * logl(sQ2));
             }
             double mine = dn[i - 1];
             cr_assert(fabs((double)kl - mine) <= 2e-3 * mine + 1e-6,
@@ -333,7 +363,9 @@ Test(loss, diffusion_loss_is_sum_of_gaussian_kls)
                   kl_sum, diff_nats);
         cr_assert(kl_sum > 1.0, "the test network must predict badly enough to matter (%g)", kl_sum);
         if (var) cr_assert(wider > (int)(T * D / 4), "learned variances must widen p (%d)", wider);
+        if (var == 2) cr_assert(coupled > (int)(T * D / 6), "the coupling must be non-trivial (%d)", coupled);
         free(sd_p);
+        free(cf_p);
         free(z);
         free(mu_p);
         free(c);

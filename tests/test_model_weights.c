@@ -252,7 +252,24 @@ Test(weights, learned_variance_version_2)
     rehash(cp, size);
     cr_assert_eq(vdm_model_load_mem(cp, size, &m), VDM_ERR_CORRUPT);
     cr_assert_null(m);
+    /* var_out 2 (coupling) is version 2 as well; 3 is corrupt */
+    memcpy(cp, buf, size);
+    vdm_put_le32(cp + 40 + 68, 3);
+    rehash(cp, size);
+    cr_assert_eq(vdm_model_load_mem(cp, size, &m), VDM_ERR_CORRUPT);
     free(cp);
+    free(buf);
+    free(p);
+    mc.net.var_out = 2;
+    p = params(&mc);
+    n = vdm_model_param_count(&mc);
+    buf = serialise(&mc, p, &size);
+    cr_assert_eq(vdm_get_le32(buf + 8), 2u);
+    cr_assert_eq(vdm_get_le32(buf + 40 + 68), 2u);
+    cr_assert_eq(vdm_model_load_mem(buf, size, &m), VDM_OK);
+    cr_assert_eq(vdm_model_coupled(m), 1);
+    cr_assert(memcmp(vdm_model_params(m), p, n * sizeof(float)) == 0);
+    vdm_model_free(m);
     free(buf);
     free(p);
     free(b0);
