@@ -9,6 +9,8 @@
 #include "codec/bbcode.h"
 #include "codec/png_io.h"
 #include "codec/vdz.h"
+#include "kernels/device.h"
+#include "model/vdm_model.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -36,6 +38,8 @@ const char vdm_help_encode[] =
     "      --model M      model weights file (default: $VDMZIP_MODEL, else the\n"
     "                     shipped models/default.vdm)\n"
     "      --threads N    worker threads (1..256, default 1); never changes the output\n"
+    "      --device D     where the model's network runs: cpu (default) or cuda\n"
+    "                     (GPU 0); never changes the output\n"
     "      --fallback-only  code without the model (the classical coder only)\n"
     "      --model-only   keep the model's coding even where the fallback coder\n"
     "                     would give a smaller file (to measure the model)\n"
@@ -68,6 +72,8 @@ const char vdm_help_decode[] =
     "      --model M      model weights file, for files coded with the model\n"
     "                     (default: $VDMZIP_MODEL, else models/default.vdm)\n"
     "      --threads N    worker threads (1..256)\n"
+    "      --device D     where the model's network runs: cpu (default) or cuda;\n"
+    "                     files decode the same on either, whichever encoded them\n"
     "\n"
     "exit codes: 0 ok, 1 usage, 2 bad input, 3 I/O (or output exists), 4 model,\n"
     "5 internal error\n";
@@ -90,6 +96,7 @@ typedef struct {
     const char *output;
     int force, verbose, quiet, fallback_only, model_only, json, strip, effort;
     long steps, threads;
+    int device;              /* VDM_DEVICE_* */
     const char *model;
     const char **inputs;
     int ninputs;
@@ -179,6 +186,14 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o, int allow
                 vdm_cli_error("%s: --threads must be an integer in 1..256, not '%s'", cmd, val);
                 return VDM_EXIT_USAGE;
             }
+        } else if (allow_codec_opts && !strcmp(name, "--device")) {
+            NEEDS_VALUE();
+            if (!strcmp(val, "cpu")) o->device = VDM_DEVICE_CPU;
+            else if (!strcmp(val, "cuda")) o->device = VDM_DEVICE_CUDA;
+            else {
+                vdm_cli_error("%s: --device must be cpu or cuda, not '%s'", cmd, val);
+                return VDM_EXIT_USAGE;
+            }
         } else if (allow_codec_opts == 2 && !strcmp(name, "--steps")) {
             NEEDS_VALUE();
             if (!parse_long(val, 1, VDM_VDZ_MAX_STEPS, &o->steps)) {
@@ -216,6 +231,17 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o, int allow
     }
     if (o->output && o->ninputs > 1) {
         vdm_cli_error("%s: -o needs exactly one input file", cmd);
+        return VDM_EXIT_USAGE;
+    }
+    /* Say it before any work (and even when no file ends up needing the
+     * model): the device asked for does not exist here. */
+    if (o->device == VDM_DEVICE_CUDA && !vdm_cuda_compiled()) {
+        vdm_cli_error("%s: --device cuda: this vdmzip was built without CUDA "
+                      "(rebuild with -DVDMZIP_CUDA=ON, or use --device cpu)", cmd);
+        return VDM_EXIT_USAGE;
+    }
+    if (o->device == VDM_DEVICE_CUDA && vdm_cuda_device_count(NULL, 0) < 1) {
+        vdm_cli_error("%s: --device cuda: no usable CUDA GPU found (use --device cpu)", cmd);
         return VDM_EXIT_USAGE;
     }
     return -1;
@@ -263,10 +289,21 @@ static int load_model(const char *cmd, opts *o, const char *file)
     if (o->have_mp) return -1;
     vdm_bb_params bp;
     vdm_bb_params_default(&bp);
-    vdm_status st = vdm_bb_path_open(file, &bp, (unsigned)o->threads, &o->mp);
+    vdm_model *m = NULL;
+    vdm_status st = vdm_model_load(file, &m);
     if (st != VDM_OK) {
         const char *why = st == VDM_ERR_IO ? "cannot read it" : vdm_error_name(st);
         vdm_cli_error("%s: model '%s': %s", cmd, file, why);
+        return VDM_EXIT_MODEL;
+    }
+    if (o->device != VDM_DEVICE_CPU && (st = vdm_model_set_device(m, (vdm_device)o->device)) != VDM_OK) {
+        vdm_cli_error("%s: --device cuda: cannot run model '%s' on the GPU: %s", cmd, file, vdm_error_name(st));
+        vdm_model_free(m);
+        return st == VDM_ERR_NOMEM ? VDM_EXIT_INTERNAL : VDM_EXIT_USAGE;
+    }
+    st = vdm_bb_path_wrap(m, &bp, (unsigned)o->threads, &o->mp); /* takes m, also on failure */
+    if (st != VDM_OK) {
+        vdm_cli_error("%s: model '%s': %s", cmd, file, vdm_error_name(st));
         return VDM_EXIT_MODEL;
     }
     o->have_mp = 1;

@@ -8,6 +8,7 @@
  * Rounding to an integer uses the 1.5*2^p "magic number" trick, exact under the
  * default round-to-nearest mode that the C runtime guarantees. */
 #include "common/detmath.h"
+#include "common/detmath_hd.h"
 #include <stdint.h>
 #include <string.h>
 
@@ -16,38 +17,14 @@ static inline float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 static inline uint64_t d2u(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
 static inline double u2d(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
 
-/* 2^k as a float for k in [-126, 127] */
-static inline float pow2f(int k) { return u2f((uint32_t)(k + 127) << 23); }
 /* 2^k as a double for k in [-1022, 1023] */
 static inline double pow2d(int k) { return u2d((uint64_t)(k + 1023) << 52); }
 
 /* ------------------------------------------------------------------ float */
 
-float vdm_expf(float x)
-{
-    if (x != x) return x;
-    if (x > 88.72283f) return u2f(0x7f800000u);   /* +inf */
-    if (x < -103.972084f) return 0.0f;
-    /* x = k ln2 + r, |r| <= ln2/2 */
-    const float magic = 12582912.0f; /* 1.5 * 2^23 */
-    float t = x * 1.44269504f + magic;
-    int k = (int)(f2u(t) - f2u(magic));
-    float kf = t - magic;
-    float r = x - kf * 0.693145752f;   /* ln2_hi: 16 significant bits, kf*hi exact */
-    r = r - kf * 1.42860677e-06f;      /* ln2_lo */
-    /* exp(r) on |r| <= 0.347: Taylor to r^7 (remainder < 1.3e-7 relative) */
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    if (k > 127) return p * pow2f(127) * pow2f(k - 127);
-    if (k < -126) return p * pow2f(k + 64) * pow2f(-64);
-    return p * pow2f(k);
-}
+/* exp, sin and cos live in detmath_hd.h: one text for the host and the CUDA
+ * coding kernels. */
+float vdm_expf(float x) { return vdm_expf_hd(x); }
 
 float vdm_expm1f(float x)
 {
@@ -132,81 +109,9 @@ float vdm_tanhf(float x)
     return x < 0.0f ? -r : r;
 }
 
-/* sin/cos: reduce in double (x = k*pi/2 + r, |k| < 2^20 keeps k*PIO2_HI exact
- * since PIO2_HI has 33 significant bits), evaluate the polynomials in double. */
-static const double PIO2_HI = 1.57079632673412561417e+00; /* 33 bits of pi/2 */
-static const double PIO2_LO = 6.07710050650619224932e-11; /* pi/2 - PIO2_HI */
+float vdm_sinf(float x) { return vdm_sinf_hd(x); }
 
-static double sin_poly(double r)
-{   /* |r| <= pi/4: Taylor to r^15, remainder < 1e-17 */
-    double r2 = r * r;
-    double p = -1.0 / 1307674368000.0;
-    p = p * r2 + 1.0 / 6227020800.0;
-    p = p * r2 - 1.0 / 39916800.0;
-    p = p * r2 + 1.0 / 362880.0;
-    p = p * r2 - 1.0 / 5040.0;
-    p = p * r2 + 1.0 / 120.0;
-    p = p * r2 - 1.0 / 6.0;
-    return r + r * r2 * p;
-}
-
-static double cos_poly(double r)
-{   /* |r| <= pi/4: Taylor to r^16 */
-    double r2 = r * r;
-    double p = 1.0 / 20922789888000.0;
-    p = p * r2 - 1.0 / 87178291200.0;
-    p = p * r2 + 1.0 / 479001600.0;
-    p = p * r2 - 1.0 / 3628800.0;
-    p = p * r2 + 1.0 / 40320.0;
-    p = p * r2 - 1.0 / 720.0;
-    p = p * r2 + 1.0 / 24.0;
-    p = p * r2 - 0.5;
-    return 1.0 + r2 * p;
-}
-
-/* returns the quadrant k mod 4 and the reduced r */
-static int reduce_pio2(float x, double *r)
-{
-    double xd = (double)x;
-    const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
-    double t = xd * 0.63661977236758134308 + magic;
-    int64_t k = (int64_t)(d2u(t) - d2u(magic));
-    double kd = t - magic;
-    *r = (xd - kd * PIO2_HI) - kd * PIO2_LO;
-    return (int)(k & 3);
-}
-
-float vdm_sinf(float x)
-{
-    if (x != x) return x;
-    if (x > 1e6f || x < -1e6f) return 0.0f; /* outside the supported range */
-    double r;
-    int q = reduce_pio2(x, &r);
-    double v;
-    switch (q) {
-    case 0: v = sin_poly(r); break;
-    case 1: v = cos_poly(r); break;
-    case 2: v = -sin_poly(r); break;
-    default: v = -cos_poly(r); break;
-    }
-    return (float)v;
-}
-
-float vdm_cosf(float x)
-{
-    if (x != x) return x;
-    if (x > 1e6f || x < -1e6f) return 1.0f;
-    double r;
-    int q = reduce_pio2(x, &r);
-    double v;
-    switch (q) {
-    case 0: v = cos_poly(r); break;
-    case 1: v = -sin_poly(r); break;
-    case 2: v = -cos_poly(r); break;
-    default: v = sin_poly(r); break;
-    }
-    return (float)v;
-}
+float vdm_cosf(float x) { return vdm_cosf_hd(x); }
 
 /* ----------------------------------------------------------------- double */
 
