@@ -13,6 +13,7 @@
 #include "codec/bbcode.h"
 #include "codec/vdz.h"
 #include "codec/png_io.h"
+#include "kernels/device.h"
 #include "model/vdm_model.h"
 #include "model/vdm_train.h"
 
@@ -32,12 +33,19 @@ const char vdm_help_train[] =
     "  --out MODEL         weights file to write (EMA weights)\n"
     "  --checkpoint PATH   checkpoint file (default MODEL.ckpt)\n"
     "  --resume CKPT       continue a run exactly from a checkpoint (its settings win,\n"
-    "                      except --lr-decay/--lr-final, which change the run from here)\n"
+    "                      except --lr-decay/--lr-final and --batch, which change the\n"
+    "                      run from here, e.g. a CPU run continued on a GPU)\n"
     "  --init MODEL        start a new run from MODEL's weights (same network shape; a\n"
     "                      model without learned variances can start one with them)\n"
     "  --minutes N         stop after N minutes of wall time\n"
     "  --iters N           stop after N updates in this run\n"
     "  --threads N         CPU threads (default 2)\n"
+    "  --device D          where the network's forward/backward run: cpu (default) or\n"
+    "                      cuda (GPU 0, cuBLAS; loss, Adam and EMA stay on the CPU).\n"
+    "                      Checkpoints are the same either way: a run may move\n"
+    "                      between devices with --resume (close, not bit-exact)\n"
+    "  --tf32              with --device cuda: TF32 tensor-core convolutions (faster,\n"
+    "                      ~1e-3 relative rounding; default plain FP32)\n"
     "  --seed S            random seed (default 1)\n"
     "model:\n"
     "  --width C           hidden channels (default 32)\n"
@@ -288,11 +296,11 @@ int vdm_cmd_train(int argc, char **argv)
     vdm_train_config tc;
     vdm_train_config_default(&tc);
     const char *data = NULL, *val = NULL, *out = NULL, *resume = NULL, *ckpt = NULL, *init = NULL;
-    long lr_decay = -1;
+    long lr_decay = -1, batch_opt = -1;
     double lr_final = 0.0;
     long threads = 2, iters = -1, val_crops = 4, val_crop = 64, val_steps = -1;
     double minutes = -1, log_every = 10, val_every = 2, ckpt_every = 5;
-    int have_steps = 0, model_opts = 0;
+    int have_steps = 0, model_opts = 0, use_cuda = 0, tf32 = 0;
     for (int a = 1; a < argc; a++) {
         const char *o = argv[a];
         long l;
@@ -315,6 +323,14 @@ int vdm_cmd_train(int argc, char **argv)
         else if (!strcmp(o, "--minutes")) { NEED_ARG(); if (!parse_double(argv[++a], &minutes) || minutes <= 0) goto bad; }
         else if (!strcmp(o, "--iters")) { NEED_ARG(); if (!parse_long(argv[++a], 1, 2000000000L, &iters)) goto bad; }
         else if (!strcmp(o, "--threads")) { NEED_ARG(); if (!parse_long(argv[++a], 1, 256, &threads)) goto bad; }
+        else if (!strcmp(o, "--device")) {
+            NEED_ARG();
+            a++;
+            if (!strcmp(argv[a], "cpu")) use_cuda = 0;
+            else if (!strcmp(argv[a], "cuda")) use_cuda = 1;
+            else goto bad;
+        }
+        else if (!strcmp(o, "--tf32")) tf32 = 1;
         else if (!strcmp(o, "--seed")) {
             NEED_ARG();
             char *end;
@@ -360,7 +376,7 @@ int vdm_cmd_train(int argc, char **argv)
         }
         else if (!strcmp(o, "--gamma-min")) { NEED_ARG(); if (!parse_double(argv[++a], &tc.g0)) goto bad; model_opts++; }
         else if (!strcmp(o, "--gamma-max")) { NEED_ARG(); if (!parse_double(argv[++a], &tc.g1)) goto bad; model_opts++; }
-        else if (!strcmp(o, "--batch")) { NEED_ARG(); if (!parse_long(argv[++a], 1, 4096, &l)) goto bad; tc.batch = (int32_t)l; model_opts++; }
+        else if (!strcmp(o, "--batch")) { NEED_ARG(); if (!parse_long(argv[++a], 1, 4096, &l)) goto bad; tc.batch = (int32_t)l; batch_opt = l; }
         else if (!strcmp(o, "--crop")) { NEED_ARG(); if (!parse_long(argv[++a], 4, 4096, &l)) goto bad; tc.crop = (int32_t)l; model_opts++; }
         else if (!strcmp(o, "--lr")) { NEED_ARG(); if (!parse_double(argv[++a], &tc.lr)) goto bad; model_opts++; }
         else if (!strcmp(o, "--warmup")) { NEED_ARG(); if (!parse_long(argv[++a], 0, 100000000L, &l)) goto bad; tc.warmup = (int32_t)l; model_opts++; }
@@ -404,6 +420,20 @@ int vdm_cmd_train(int argc, char **argv)
                       "Fourier exponents -8..12, gamma-min < gamma-max, 0 < lr < 1, ...)");
         return VDM_EXIT_USAGE;
     }
+    if (tf32 && !use_cuda) {
+        vdm_cli_error("train: --tf32 needs --device cuda");
+        return VDM_EXIT_USAGE;
+    }
+    /* before loading any image: the device asked for does not exist here */
+    if (use_cuda && !vdm_cuda_compiled()) {
+        vdm_cli_error("train: --device cuda: this vdmzip was built without CUDA "
+                      "(rebuild with -DVDMZIP_CUDA=ON, or use --device cpu)");
+        return VDM_EXIT_USAGE;
+    }
+    if (use_cuda && vdm_cuda_device_count(NULL, 0) < 1) {
+        vdm_cli_error("train: --device cuda: no usable CUDA GPU found (use --device cpu)");
+        return VDM_EXIT_USAGE;
+    }
     char ckpt_buf[4096];
     if (!ckpt) {
         snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", out);
@@ -441,6 +471,13 @@ int vdm_cmd_train(int argc, char **argv)
             if (changed) fprintf(stderr, "vdmzip: note: the training images differ from the checkpoint's; the run continues but no longer replays the original\n");
             if (model_opts) fprintf(stderr, "vdmzip: note: model/optimiser options are ignored with --resume (the checkpoint's settings are used)\n");
             if (lr_decay >= 0) st = vdm_trainer_set_lr_decay(t, (int32_t)lr_decay, lr_final);
+            if (st == VDM_OK && batch_opt > 0 && (st = vdm_trainer_set_batch(t, (int32_t)batch_opt)) != VDM_OK) {
+                vdm_cli_error("train: --batch %ld: %s", batch_opt, vdm_error_name(st));
+                vdm_trainer_free(t);
+                image_set_free(&train_set);
+                free(vs.px);
+                return vdm_cli_exit_code(st);
+            }
             if (have_steps && tc.T != vdm_trainer_config(t)->T) {
                 vdm_cli_error("train: --steps %d differs from the checkpoint's %d", tc.T, vdm_trainer_config(t)->T);
                 vdm_trainer_free(t);
@@ -471,6 +508,15 @@ int vdm_cmd_train(int argc, char **argv)
             }
         }
     }
+    if (st == VDM_OK && use_cuda && (st = vdm_trainer_set_backend(t, VDM_BACKEND_CUDA, tf32)) != VDM_OK) {
+        vdm_cli_error("train: --device cuda: cannot run the network on the GPU (%s: out of device memory "
+                      "for batch %dx%dx%d, or a CUDA failure)", vdm_error_name(st), vdm_trainer_config(t)->batch,
+                      vdm_trainer_config(t)->crop, vdm_trainer_config(t)->crop);
+        vdm_trainer_free(t);
+        image_set_free(&train_set);
+        free(vs.px);
+        return vdm_cli_exit_code(st);
+    }
     if (st != VDM_OK) {
         vdm_cli_error("train: %s: %s", resume ? resume : "cannot start", vdm_error_name(st));
         image_set_free(&train_set);
@@ -478,14 +524,22 @@ int vdm_cmd_train(int argc, char **argv)
         return vdm_cli_exit_code(st);
     }
     const vdm_train_config *c = vdm_trainer_config(t);
+    char devdesc[320];
+    if (use_cuda) {
+        char gpu[256];
+        if (vdm_cuda_device_count(gpu, sizeof gpu) < 1) gpu[0] = 0;
+        snprintf(devdesc, sizeof devdesc, "cuda (%s, %s)", gpu[0] ? gpu : "GPU 0", tf32 ? "TF32" : "FP32");
+    } else {
+        snprintf(devdesc, sizeof devdesc, "%ld threads", threads);
+    }
     if (val_steps < 0) val_steps = c->T > 0 ? c->T : 64;
     fprintf(stderr,
             "vdmzip train: %d images, %zu parameters (width %d, blocks %d, emb %d, fourier %d, %s), "
-            "schedule %s, T=%d, batch %dx%dx%d, lr %.3g%s, %ld threads%s%s\n",
+            "schedule %s, T=%d, batch %dx%dx%d, lr %.3g%s, %s%s%s\n",
             train_set.n, vdm_trainer_param_count(t), c->net.width, c->net.blocks, c->net.emb_dim,
             c->net.n_fourier, c->net.act == VDM_ACT_RELU ? "relu" : "silu",
             c->sched_kind == VDM_SCHED_LEARNED ? "learned" : "linear", c->T, c->batch, c->crop, c->crop,
-            c->lr, c->lr_decay_steps > 0 ? " (decaying)" : "", threads, resume ? ", resumed" : "",
+            c->lr, c->lr_decay_steps > 0 ? " (decaying)" : "", devdesc, resume ? ", resumed" : "",
             c->net.var_out == 2 ? ", learned variances, channel coupling"
                                 : c->net.var_out ? ", learned variances" : "");
 

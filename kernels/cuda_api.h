@@ -72,6 +72,63 @@ void vdm_cuda_net_free(vdm_cuda_net *g);   /* NULL is fine */
 vdm_status vdm_cuda_net_forward(vdm_cuda_net *g, const float *z, const float *blk_bias,
                                 int N, int H, int W, float *out);
 
+/* ---- training (fast; NOT part of the determinism contract) -----------------
+ * The network forward and backward of a training batch on the GPU (the same
+ * layer sequence as above, every activation kept on the device between the
+ * two).  The convolutions are im2col + cuBLAS sgemm: plain FP32 by default,
+ * TF32 tensor cores when enabled; activations, Fourier features, residual
+ * adds, bias fills and channel sums are own kernels (sums in a fixed order,
+ * no atomics, so a run repeats on the same GPU and cuBLAS version).  Agrees
+ * with the REF/CPU backends within float rounding (tests/test_cuda_train.c
+ * states the tolerance), never bit for bit: training and bound evaluation
+ * only, never the coding path.
+ *
+ * The weights live in the caller's ONE parameter block (model/net.h's
+ * layout); the descriptor gives each convolution tensor's offset in floats,
+ * and each forward uploads the block (the caller may change it between
+ * steps).  The per-image conv1 biases (conv1.b + gamma embedding) come from
+ * the host, as for the coding path; their gradient goes back to the host as
+ * per-image channel sums. */
+typedef struct vdm_cuda_train_desc {
+    int channels;       /* K: channels of z */
+    int out_channels;   /* Ko */
+    int width;          /* C */
+    int blocks;         /* B >= 1 */
+    int n_fourier;      /* 0..VDM_CUDA_MAX_FOURIER */
+    int32_t fourier_exp[VDM_CUDA_MAX_FOURIER];
+    int act;            /* VDM_KACT_SILU or VDM_KACT_RELU */
+    size_t nparams;     /* floats in the parameter block */
+    size_t in_w, in_b, out_w, out_b;               /* offsets into it */
+    const size_t *blk_w1, *blk_w2, *blk_b2;        /* B offsets each (copied) */
+} vdm_cuda_train_desc;
+
+typedef struct vdm_cuda_train vdm_cuda_train;
+
+/* A context for batches up to N x H x W (any N' <= N, W' <= W with
+ * N'*H'*W' <= N*H*W).  *out is freed with vdm_cuda_train_free (NULL is fine).
+ * VDM_ERR_ARG (bad desc or sizes), VDM_ERR_NOMEM, VDM_ERR_CUDA (no device,
+ * out of device memory, a CUDA/cuBLAS failure), VDM_ERR_UNSUPPORTED (built
+ * without CUDA). */
+vdm_status vdm_cuda_train_create(const vdm_cuda_train_desc *d, int N, int H, int W, vdm_cuda_train **out);
+void vdm_cuda_train_free(vdm_cuda_train *g);
+/* TF32 tensor-core GEMMs on (1) or plain FP32 (0, the default). */
+vdm_status vdm_cuda_train_set_tf32(vdm_cuda_train *g, int on);
+
+/* out[N*H*W*Ko] = the network on z[N*H*W*K] with params[nparams] and
+ * blk_bias[B][N][C]; host buffers, returns when out is written.  Keeps what
+ * the backward needs. */
+vdm_status vdm_cuda_train_forward(vdm_cuda_train *g, const float *params, const float *z,
+                                  const float *blk_bias, int N, int H, int W, float *out);
+/* After vdm_cuda_train_forward (else VDM_ERR_ARG), given dout = dL/dout
+ * [N*H*W*Ko] (host):
+ *   dparams[nparams] += dL/d(each convolution weight and bias of the desc;
+ *                       conv1's bias excluded: its gradient is in bias_grad)
+ *   bias_grad [B][N][C] = dL/dblk_bias (=, per-image channel sums)
+ *   dz [N*H*W*K]        = dL/dz (=; may be NULL: not computed)
+ * Host buffers; returns when they are written. */
+vdm_status vdm_cuda_train_backward(vdm_cuda_train *g, const float *dout, float *dparams, float *bias_grad,
+                                   float *dz);
+
 /* ---- single ops (for tests and benchmarks) ------------------------------
  * Host in, host out; each call allocates, uploads, runs and downloads. */
 

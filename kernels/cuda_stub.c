@@ -49,4 +49,32 @@ vdm_status vdm_cuda_detmath(float *out, const float *in, size_t n, int fn)
     (void)out; (void)in; (void)n; (void)fn;
     return VDM_ERR_UNSUPPORTED;
 }
+vdm_status vdm_cuda_train_create(const vdm_cuda_train_desc *d, int N, int H, int W, vdm_cuda_train **out)
+{
+    (void)d; (void)N; (void)H; (void)W;
+    if (out) *out = NULL;
+    return VDM_ERR_UNSUPPORTED;
+}
+
+void vdm_cuda_train_free(vdm_cuda_train *g) { (void)g; }
+
+vdm_status vdm_cuda_train_set_tf32(vdm_cuda_train *g, int on)
+{
+    (void)g; (void)on;
+    return VDM_ERR_UNSUPPORTED;
+}
+
+vdm_status vdm_cuda_train_forward(vdm_cuda_train *g, const float *params, const float *z,
+                                  const float *blk_bias, int N, int H, int W, float *out)
+{
+    (void)g; (void)params; (void)z; (void)blk_bias; (void)N; (void)H; (void)W; (void)out;
+    return VDM_ERR_UNSUPPORTED;
+}
+
+vdm_status vdm_cuda_train_backward(vdm_cuda_train *g, const float *dout, float *dparams, float *bias_grad,
+                                   float *dz)
+{
+    (void)g; (void)dout; (void)dparams; (void)bias_grad; (void)dz;
+    return VDM_ERR_UNSUPPORTED;
+}
 #endif

@@ -64,6 +64,8 @@ vdm_loss_ws *vdm_loss_ws_create(const vdm_model_config *c, vdm_backend b, int N,
     return ws;
 }
 
+vdm_net_ws *vdm_loss_ws_net(vdm_loss_ws *ws) { return ws ? ws->net : NULL; }
+
 void vdm_loss_ws_free(vdm_loss_ws *ws)
 {
     if (!ws) return;
@@ -123,61 +125,41 @@ double vdm_recon_nats(const float *x, const float *eps0, size_t n, double g0, do
     return total;
 }
 
-vdm_status vdm_loss(const vdm_model_config *c, const float *params, vdm_loss_ws *ws,
-                    int nthreads, int T, const vdm_batch *b, vdm_loss_terms *out,
-                    float *grad, double *diff_nats)
+/* One batch element's terms (the per-element part of vdm_loss), written to
+ * its own slots so that elements can run on any thread; vdm_loss adds them
+ * up in element order afterwards, which gives the bits of a serial loop. */
+typedef struct {
+    double pr, rc, diff, dg0, dg1;
+} elem_out;
+
+typedef struct {
+    const vdm_model_config *c;
+    vdm_loss_ws *ws;
+    const vdm_batch *b;
+    int T, N, learned_var, Ko;
+    size_t D;
+    double scale, g0, g1;
+    const double *gam, *gdt;
+    double *dgam, *ddgdt, *diff_nats;
+    float *grad;
+    elem_out *eo;
+} elem_job;
+
+static void elem_range(void *ctx, int n0, int n1)
 {
-    VDM_RETURN_IF(!c || !params || !ws || !b || !out || T < 0, VDM_ERR_ARG);
-    VDM_RETURN_IF(b->N != ws->N || b->H != ws->H || b->W != ws->W, VDM_ERR_ARG);
-    VDM_RETURN_IF(grad && !ws->for_training, VDM_ERR_ARG);
-    const int N = b->N;
-    const size_t D = (size_t)b->H * b->W * 3;
-    const float *sp = params + vdm_net_param_count(&c->net);
-    for (int n = 0; n < N; n++) {
-        double t = b->t[n];
-        VDM_RETURN_IF(!(t >= 0.0 && t <= 1.0), VDM_ERR_ARG);
-        if (T > 0) VDM_RETURN_IF(!(t * T >= 0.999 && t * T <= T + 0.001), VDM_ERR_ARG);
-    }
-
-    /* schedule at t, s, 0, 1 */
-    size_t np = 2 * (size_t)N + 2;
-    double *tp = (double *)calloc(np * 5, sizeof(double));
-    VDM_RETURN_IF(!tp, VDM_ERR_NOMEM);
-    double *gam = tp + np, *gdt = tp + 2 * np, *dgam = tp + 3 * np, *ddgdt = tp + 4 * np;
-    for (int n = 0; n < N; n++) {
-        tp[n] = b->t[n];
-        double s = T > 0 ? b->t[n] - 1.0 / T : b->t[n];
-        tp[N + n] = s < 0.0 ? 0.0 : s;
-    }
-    tp[2 * N] = 0.0;
-    tp[2 * N + 1] = 1.0;
-    vdm_sched_eval(&c->sched, sp, (int)np, tp, gam, gdt);
-    const double g0 = gam[2 * N], g1 = gam[2 * N + 1];
-
-    /* z_t and the network */
-    double *alpha = (double *)malloc(sizeof(double) * 2 * (size_t)N);
-    if (!alpha) { free(tp); return VDM_ERR_NOMEM; }
-    double *sigma = alpha + N;
-    for (int n = 0; n < N; n++) {
-        double gt = gam[n];
-        alpha[n] = vdm_alpha_d(gt);
-        sigma[n] = vdm_sigma_d(gt);
-        float af = (float)alpha[n], sf = (float)sigma[n];
-        const float *x = b->x + n * D, *e = b->eps + n * D;
-        float *z = ws->z + n * D;
-        for (size_t i = 0; i < D; i++) z[i] = af * x[i] + sf * e[i];
-        ws->gs[n] = vdm_gscaled(c, gt);
-    }
-    vdm_status st = vdm_net_forward(&c->net, params, ws->net, nthreads, ws->z, ws->gs, N, b->H,
-                                    b->W, ws->eps_hat);
-    if (st != VDM_OK) { free(tp); free(alpha); return st; }
-
-    const double scale = 1.0 / ((double)D * LN2);  /* nats per element -> bits/dim */
-    double sum_prior = 0.0, sum_recon = 0.0, sum_diff = 0.0;
-    double dg0 = 0.0, dg1 = 0.0;
-    const int Ko = vdm_net_out_channels(&c->net);
-    const int learned_var = c->net.var_out && T > 0;
-    for (int n = 0; n < N; n++) {
+    const elem_job *j = (const elem_job *)ctx;
+    const vdm_model_config *c = j->c;
+    vdm_loss_ws *ws = j->ws;
+    const vdm_batch *b = j->b;
+    const int T = j->T, N = j->N, learned_var = j->learned_var, Ko = j->Ko;
+    const size_t D = j->D;
+    const double scale = j->scale, g0 = j->g0, g1 = j->g1;
+    const double *gam = j->gam, *gdt = j->gdt;
+    double *dgam = j->dgam, *ddgdt = j->ddgdt, *diff_nats = j->diff_nats;
+    float *grad = j->grad;
+    for (int n = n0; n < n1; n++) {
+        elem_out *r = &j->eo[n];
+        memset(r, 0, sizeof *r);
         const float *x = b->x + n * D, *e = b->eps + n * D, *eh = ws->eps_hat + n * D / 3 * Ko;
         double w, dw_dgt = 0.0, dw_dgs = 0.0, Tf, kl, dkl_dr = 0.0;
         float *de = grad ? ws->deps + n * D / 3 * Ko : NULL;
@@ -273,12 +255,12 @@ vdm_status vdm_loss(const vdm_model_config *c, const float *params, vdm_loss_ws 
         if (diff_nats) diff_nats[n] = kl;
         double pr = 0.0, rc = 0.0;
         if (b->eps0) {
-            pr = vdm_prior_nats(x, D, g1, grad ? &dg1 : NULL);
-            rc = vdm_recon_nats(x, b->eps0 + n * D, D, g0, grad ? &dg0 : NULL);
+            pr = vdm_prior_nats(x, D, g1, grad ? &r->dg1 : NULL);
+            rc = vdm_recon_nats(x, b->eps0 + n * D, D, g0, grad ? &r->dg0 : NULL);
         }
-        sum_prior += pr;
-        sum_recon += rc;
-        sum_diff += diff;
+        r->pr = pr;
+        r->rc = rc;
+        r->diff = diff;
         if (grad) {
             /* r = 2w: dKL/dgamma = dKL/dr * 2 dw/dgamma */
             dgam[n] = cg * dkl_dr * 2.0 * dw_dgt;
@@ -286,6 +268,74 @@ vdm_status vdm_loss(const vdm_model_config *c, const float *params, vdm_loss_ws 
             else ddgdt[n] = scale / N * dkl_dr;
         }
     }
+}
+
+vdm_status vdm_loss(const vdm_model_config *c, const float *params, vdm_loss_ws *ws,
+                    int nthreads, int T, const vdm_batch *b, vdm_loss_terms *out,
+                    float *grad, double *diff_nats)
+{
+    VDM_RETURN_IF(!c || !params || !ws || !b || !out || T < 0, VDM_ERR_ARG);
+    VDM_RETURN_IF(b->N != ws->N || b->H != ws->H || b->W != ws->W, VDM_ERR_ARG);
+    VDM_RETURN_IF(grad && !ws->for_training, VDM_ERR_ARG);
+    const int N = b->N;
+    const size_t D = (size_t)b->H * b->W * 3;
+    const float *sp = params + vdm_net_param_count(&c->net);
+    for (int n = 0; n < N; n++) {
+        double t = b->t[n];
+        VDM_RETURN_IF(!(t >= 0.0 && t <= 1.0), VDM_ERR_ARG);
+        if (T > 0) VDM_RETURN_IF(!(t * T >= 0.999 && t * T <= T + 0.001), VDM_ERR_ARG);
+    }
+
+    /* schedule at t, s, 0, 1 */
+    size_t np = 2 * (size_t)N + 2;
+    double *tp = (double *)calloc(np * 5, sizeof(double));
+    VDM_RETURN_IF(!tp, VDM_ERR_NOMEM);
+    double *gam = tp + np, *gdt = tp + 2 * np, *dgam = tp + 3 * np, *ddgdt = tp + 4 * np;
+    for (int n = 0; n < N; n++) {
+        tp[n] = b->t[n];
+        double s = T > 0 ? b->t[n] - 1.0 / T : b->t[n];
+        tp[N + n] = s < 0.0 ? 0.0 : s;
+    }
+    tp[2 * N] = 0.0;
+    tp[2 * N + 1] = 1.0;
+    vdm_sched_eval(&c->sched, sp, (int)np, tp, gam, gdt);
+    const double g0 = gam[2 * N], g1 = gam[2 * N + 1];
+
+    /* z_t and the network */
+    double *alpha = (double *)malloc(sizeof(double) * 2 * (size_t)N);
+    if (!alpha) { free(tp); return VDM_ERR_NOMEM; }
+    double *sigma = alpha + N;
+    for (int n = 0; n < N; n++) {
+        double gt = gam[n];
+        alpha[n] = vdm_alpha_d(gt);
+        sigma[n] = vdm_sigma_d(gt);
+        float af = (float)alpha[n], sf = (float)sigma[n];
+        const float *x = b->x + n * D, *e = b->eps + n * D;
+        float *z = ws->z + n * D;
+        for (size_t i = 0; i < D; i++) z[i] = af * x[i] + sf * e[i];
+        ws->gs[n] = vdm_gscaled(c, gt);
+    }
+    vdm_status st = vdm_net_forward(&c->net, params, ws->net, nthreads, ws->z, ws->gs, N, b->H,
+                                    b->W, ws->eps_hat);
+    if (st != VDM_OK) { free(tp); free(alpha); return st; }
+
+    const double scale = 1.0 / ((double)D * LN2);  /* nats per element -> bits/dim */
+    double sum_prior = 0.0, sum_recon = 0.0, sum_diff = 0.0;
+    double dg0 = 0.0, dg1 = 0.0;
+    const int Ko = vdm_net_out_channels(&c->net);
+    const int learned_var = c->net.var_out && T > 0;
+    elem_out *eo = (elem_out *)malloc(sizeof(elem_out) * (size_t)N);
+    if (!eo) { free(tp); free(alpha); return VDM_ERR_NOMEM; }
+    elem_job ej = { c, ws, b, T, N, learned_var, Ko, D, scale, g0, g1, gam, gdt, dgam, ddgdt, diff_nats, grad, eo };
+    (void)vdm_parallel_for(nthreads, N, elem_range, &ej); /* complete even if a thread fails */
+    for (int n = 0; n < N; n++) {
+        sum_prior += eo[n].pr;
+        sum_recon += eo[n].rc;
+        sum_diff += eo[n].diff;
+        dg0 += eo[n].dg0;
+        dg1 += eo[n].dg1;
+    }
+    free(eo);
     out->prior = sum_prior * scale / N;
     out->recon = sum_recon * scale / N;
     out->diff = sum_diff * scale / N;

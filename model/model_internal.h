@@ -141,6 +141,8 @@ typedef struct vdm_loss_ws vdm_loss_ws;
 vdm_loss_ws *vdm_loss_ws_create(const vdm_model_config *c, vdm_backend b, int N, int H, int W,
                                 int for_training);
 void vdm_loss_ws_free(vdm_loss_ws *ws);
+/* The network workspace inside (for backend settings such as TF32). */
+vdm_net_ws *vdm_loss_ws_net(vdm_loss_ws *ws);
 
 /* The VLB estimate of one batch (App. E/F, expm1 form):
  *   prior  = KL(q(z1|x) || N(0,I))                              (exact)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common/detmath.h"
+#include "kernels/cuda_api.h"
 #include "model/net.h"
 
 #if defined(__SSE2__)
@@ -230,6 +231,8 @@ struct vdm_net_ws {
     float *dfeat;            /* training: [P][F] */
     float *demb, *de1, *de0, *csum;
     float *scratch;          /* CPU backend: im2col, per-thread gradients */
+    vdm_cuda_train *cu;      /* CUDA backend: activations live on the device */
+    float *bsum;             /* CUDA training: [B][N][C] dL/d(conv1 bias + emb) */
     int scratch_threads;     /* threads the scratch is sized for */
     vdm_pool *pool;          /* workers kept between calls (nthreads > 1) */
 };
@@ -239,8 +242,9 @@ void vdm_net_ws_free(vdm_net_ws *ws)
     if (!ws) return;
     float *bufs[] = {ws->feat, ws->h, ws->a, ws->u, ws->v, ws->gb, ws->e0, ws->pre1, ws->e1,
                      ws->emb, ws->z, ws->g, ws->dh, ws->dt1, ws->dt2, ws->dfeat, ws->demb,
-                     ws->de1, ws->de0, ws->csum, ws->scratch};
+                     ws->de1, ws->de0, ws->csum, ws->scratch, ws->bsum};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    vdm_cuda_train_free(ws->cu);
     vdm_pool_free(ws->pool);
     free(ws);
 }
@@ -257,10 +261,64 @@ static float *falloc(size_t n, int *fail)
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 static vdm_status ensure_scratch(vdm_net_ws *ws, int nthreads);
 
+/* The CUDA backend: host buffers only for the per-image embedding (the
+ * pixels' activations stay on the device, kernels/cuda_api.h); the device
+ * context reads the convolution tensors from the parameter block by offset. */
+static vdm_status cuda_ws_init(vdm_net_ws *ws)
+{
+    const vdm_net_config *c = &ws->c;
+    const size_t N = (size_t)ws->capN, C = (size_t)c->width, B = (size_t)c->blocks, E = (size_t)c->emb_dim;
+    int fail = 0;
+    ws->gb = falloc(B * N * C, &fail);
+    ws->e0 = falloc(N * E, &fail);
+    ws->pre1 = falloc(N * E, &fail);
+    ws->e1 = falloc(N * E, &fail);
+    ws->emb = falloc(N * B * C, &fail);
+    ws->demb = falloc(N * B * C, &fail);
+    ws->de1 = falloc(N * E, &fail);
+    ws->de0 = falloc(N * E, &fail);
+    ws->bsum = falloc(B * N * C, &fail);
+    VDM_RETURN_IF(fail, VDM_ERR_NOMEM);
+    vdm_cuda_train_desc d;
+    memset(&d, 0, sizeof d);
+    d.channels = c->channels;
+    d.out_channels = vdm_net_out_channels(c);
+    d.width = c->width;
+    d.blocks = c->blocks;
+    d.n_fourier = c->n_fourier;
+    for (int k = 0; k < c->n_fourier; k++) d.fourier_exp[k] = c->fourier_exp[k];
+    d.act = kact(c);
+    d.nparams = vdm_net_param_count(c);
+    size_t w1[VDM_NET_MAX_BLOCKS], w2[VDM_NET_MAX_BLOCKS], b2[VDM_NET_MAX_BLOCKS];
+    vdm_net_tensor t;
+    /* tensor indices: net.h's order (4, 5 input conv; 6+4b+j block b; 6+4B, 7+4B output) */
+    VDM_FORWARD(vdm_net_tensor_info(c, 4, &t)); d.in_w = t.offset;
+    VDM_FORWARD(vdm_net_tensor_info(c, 5, &t)); d.in_b = t.offset;
+    for (int b = 0; b < c->blocks; b++) {
+        VDM_FORWARD(vdm_net_tensor_info(c, 6 + 4 * b, &t)); w1[b] = t.offset;
+        VDM_FORWARD(vdm_net_tensor_info(c, 8 + 4 * b, &t)); w2[b] = t.offset;
+        VDM_FORWARD(vdm_net_tensor_info(c, 9 + 4 * b, &t)); b2[b] = t.offset;
+    }
+    VDM_FORWARD(vdm_net_tensor_info(c, 6 + 4 * c->blocks, &t)); d.out_w = t.offset;
+    VDM_FORWARD(vdm_net_tensor_info(c, 7 + 4 * c->blocks, &t)); d.out_b = t.offset;
+    d.blk_w1 = w1;
+    d.blk_w2 = w2;
+    d.blk_b2 = b2;
+    return vdm_cuda_train_create(&d, ws->capN, (int)(ws->cap_pix / ((size_t)ws->capN * (size_t)ws->capW)),
+                                 ws->capW, &ws->cu);
+}
+
+vdm_status vdm_net_ws_set_tf32(vdm_net_ws *ws, int on)
+{
+    VDM_RETURN_IF(!ws, VDM_ERR_ARG);
+    VDM_RETURN_IF(ws->be != VDM_BACKEND_CUDA, VDM_ERR_UNSUPPORTED);
+    return vdm_cuda_train_set_tf32(ws->cu, on);
+}
+
 vdm_net_ws *vdm_net_ws_create(const vdm_net_config *c, vdm_backend b, int N, int H, int W, int for_training)
 {
     if (!c || vdm_net_config_check(c) != VDM_OK) return NULL;
-    if (b != VDM_BACKEND_REF && b != VDM_BACKEND_CPU) return NULL;
+    if (b != VDM_BACKEND_REF && b != VDM_BACKEND_CPU && b != VDM_BACKEND_CUDA) return NULL;
     if (N < 1 || H < 1 || W < 1) return NULL;
     /* Rows index as int (r = n*H + y) and pixels as size_t. */
     if ((long long)N * H > (1LL << 30) || (long long)N * H * W > (1LL << 34)) return NULL;
@@ -275,6 +333,13 @@ vdm_net_ws *vdm_net_ws_create(const vdm_net_config *c, vdm_backend b, int N, int
     const size_t P = ws->cap_pix, C = (size_t)c->width, B = (size_t)c->blocks, E = (size_t)c->emb_dim;
     const size_t F = (size_t)vdm_net_in_features(c), K = (size_t)c->channels;
     int fail = 0;
+    if (b == VDM_BACKEND_CUDA) {
+        if (cuda_ws_init(ws) != VDM_OK) {
+            vdm_net_ws_free(ws);
+            return NULL;
+        }
+        return ws;
+    }
     ws->feat = falloc(P * F, &fail);
     ws->gb = falloc(B * (size_t)N * C, &fail);
     ws->e0 = falloc((size_t)N * E, &fail);
@@ -530,6 +595,12 @@ vdm_status vdm_net_forward(const vdm_net_config *c, const float *params, vdm_net
     const size_t P = (size_t)N * (size_t)H * (size_t)W, PC = P * (size_t)C;
 
     embed_forward(c, &L, gscaled, N, ws);
+    if (ws->be == VDM_BACKEND_CUDA) {
+        vdm_pool_bind(prev);
+        VDM_FORWARD(vdm_cuda_train_forward(ws->cu, params, z, ws->gb, N, H, W, eps_out));
+        ws->fwd_done = ws->train;
+        return VDM_OK;
+    }
     four_job fj = {ws->feat, z, NULL, K, c->n_fourier, W, c->fourier_exp, 0};
     (void)vdm_parallel_for(nthreads, N * H, four_range, &fj);
     /* h_0 = conv_in(feat), a_0 = act(h_0) */
@@ -555,6 +626,48 @@ vdm_status vdm_net_forward(const vdm_net_config *c, const float *params, vdm_net
     return VDM_OK;
 }
 
+/* The gamma embedding's backward from ws->demb [N][B*C] (every backend):
+ * emb = act(e0 W1 + b1) W2 + b2, e0 = sin/cos(f_k g). */
+static void embed_backward(const vdm_net_config *c, const vdm_net_params *L, const vdm_net_params *D,
+                           vdm_net_ws *ws, float *dgscaled)
+{
+    const int N = ws->N, C = c->width, B = c->blocks, E = c->emb_dim, act = kact(c);
+    vdm_dense_backward_ref(ws->de1, D->emb_w2, D->emb_b2, ws->demb, ws->e1, L->emb_w2, N, E, B * C);
+    vdm_act_backward(ws->de1, ws->pre1, ws->de1, (size_t)N * (size_t)E, act);
+    vdm_dense_backward_ref(dgscaled ? ws->de0 : NULL, D->emb_w1, D->emb_b1, ws->de1, ws->e0, L->emb_w1, N, E, E);
+    if (dgscaled) {
+        const int half = E / 2;
+        for (int n = 0; n < N; n++) {
+            /* d sin(f g)/dg = f cos(f g) = f e0[half+k];  d cos(f g)/dg = -f sin(f g) = -f e0[k] */
+            const float *e0 = ws->e0 + (size_t)n * (size_t)E, *de0 = ws->de0 + (size_t)n * (size_t)E;
+            float s = 0.0f;
+            for (int k = 0; k < half; k++)
+                s += emb_freq(k, half) * (de0[k] * e0[half + k] - de0[half + k] * e0[k]);
+            dgscaled[n] = s;
+        }
+    }
+}
+
+/* The CUDA backend's backward: the pixels on the device, then the per-image
+ * bias gradients (conv1.b and the embedding) on the host. */
+static vdm_status cuda_backward(const vdm_net_config *c, const float *params, vdm_net_ws *ws,
+                                const float *deps, float *dparams, float *dz, float *dgscaled)
+{
+    vdm_net_params L, D;
+    vdm_net_layout(c, (float *)params, &L);
+    vdm_net_layout(c, dparams, &D);
+    VDM_FORWARD(vdm_cuda_train_backward(ws->cu, deps, dparams, ws->bsum, dz));
+    const size_t N = (size_t)ws->N, C = (size_t)c->width, B = (size_t)c->blocks;
+    for (size_t b = 0; b < B; b++)
+        for (size_t n = 0; n < N; n++) {
+            const float *s = ws->bsum + (b * N + n) * C;
+            memcpy(ws->demb + n * B * C + b * C, s, sizeof(float) * C);
+            for (size_t ch = 0; ch < C; ch++) D.blk_b1[b][ch] += s[ch];
+        }
+    embed_backward(c, &L, &D, ws, dgscaled);
+    return VDM_OK;
+}
+
 /* -------------------------------------------------------------- backward */
 
 vdm_status vdm_net_backward(const vdm_net_config *c, const float *params, vdm_net_ws *ws,
@@ -563,13 +676,14 @@ vdm_status vdm_net_backward(const vdm_net_config *c, const float *params, vdm_ne
 {
     VDM_RETURN_IF(!c || !params || !ws || !deps || !dparams, VDM_ERR_ARG);
     VDM_RETURN_IF(!same_config(c, &ws->c) || !ws->train || !ws->fwd_done, VDM_ERR_ARG);
+    if (ws->be == VDM_BACKEND_CUDA) return cuda_backward(c, params, ws, deps, dparams, dz, dgscaled);
     if (nthreads < 1) nthreads = 1;
     VDM_FORWARD(ensure_scratch(ws, nthreads));
     vdm_pool *prev = bind_pool(ws, nthreads);
     vdm_net_params L, D;
     vdm_net_layout(c, (float *)params, &L);
     vdm_net_layout(c, dparams, &D);
-    const int N = ws->N, C = c->width, B = c->blocks, K = c->channels, E = c->emb_dim;
+    const int N = ws->N, C = c->width, B = c->blocks, K = c->channels;
     const int F = vdm_net_in_features(c), act = kact(c);
     const size_t P = (size_t)N * (size_t)ws->H * (size_t)ws->W, PC = P * (size_t)C;
 
@@ -594,21 +708,7 @@ vdm_status vdm_net_backward(const vdm_net_config *c, const float *params, vdm_ne
         four_job fj = {dz, ws->z, ws->dfeat, K, c->n_fourier, ws->W, c->fourier_exp, 1};
         (void)vdm_parallel_for(nthreads, N * ws->H, four_range, &fj);
     }
-    /* embedding: emb = act(e0 W1 + b1) W2 + b2 */
-    vdm_dense_backward_ref(ws->de1, D.emb_w2, D.emb_b2, ws->demb, ws->e1, L.emb_w2, N, E, B * C);
-    vdm_act_backward(ws->de1, ws->pre1, ws->de1, (size_t)N * (size_t)E, act);
-    vdm_dense_backward_ref(dgscaled ? ws->de0 : NULL, D.emb_w1, D.emb_b1, ws->de1, ws->e0, L.emb_w1, N, E, E);
-    if (dgscaled) {
-        const int half = E / 2;
-        for (int n = 0; n < N; n++) {
-            /* d sin(f g)/dg = f cos(f g) = f e0[half+k];  d cos(f g)/dg = -f sin(f g) = -f e0[k] */
-            const float *e0 = ws->e0 + (size_t)n * (size_t)E, *de0 = ws->de0 + (size_t)n * (size_t)E;
-            float s = 0.0f;
-            for (int k = 0; k < half; k++)
-                s += emb_freq(k, half) * (de0[k] * e0[half + k] - de0[half + k] * e0[k]);
-            dgscaled[n] = s;
-        }
-    }
+    embed_backward(c, &L, &D, ws, dgscaled);
     vdm_pool_bind(prev);
     return VDM_OK;
 }

@@ -41,6 +41,10 @@
  *
  * Backends: REF (coding path; deterministic, result independent of nthreads,
  * scalar and AVX2 give the same bits) and CPU (training; im2col + OpenBLAS).
+ * CUDA (training only, kernels/cuda_api.h's vdm_cuda_train: forward and
+ * backward of the pixels on the GPU with cuBLAS, the per-image gamma
+ * embedding on the host; host buffers in and out, so callers do not change;
+ * agrees with CPU within float rounding, never bit for bit).
  * The backward of a REF workspace uses the simple scalar REF kernels (a test
  * oracle, single-threaded); train with CPU. */
 #ifndef VDM_MODEL_NET_H
@@ -132,8 +136,8 @@ int vdm_net_tensor_count(const vdm_net_config *c);
 vdm_status vdm_net_tensor_info(const vdm_net_config *c, int i, vdm_net_tensor *t);
 
 /* Workspace for activations of batches up to [N,H,W] (opaque; caller frees
- * with vdm_net_ws_free).  NULL on a bad config/size or out of memory; CUDA is
- * not a backend of this file (NULL).  A forward may use any N' <= N, W' <= W
+ * with vdm_net_ws_free).  NULL on a bad config/size, out of memory, or (CUDA)
+ * without a usable GPU or CUDA build.  A forward may use any N' <= N, W' <= W
  * with N'*H'*W' <= N*H*W.  With for_training, the forward keeps what the
  * backward needs (about (4*blocks + 2) * width floats per pixel; without it,
  * about 3 * width).  A workspace serves one call at a time; with nthreads > 1
@@ -141,6 +145,9 @@ vdm_status vdm_net_tensor_info(const vdm_net_config *c, int i, vdm_net_tensor *t
 typedef struct vdm_net_ws vdm_net_ws;
 vdm_net_ws *vdm_net_ws_create(const vdm_net_config *c, vdm_backend b, int N, int H, int W, int for_training);
 void vdm_net_ws_free(vdm_net_ws *ws); /* NULL is fine */
+/* CUDA workspaces: TF32 tensor-core convolutions on (1) or plain FP32 (0, the
+ * default).  VDM_ERR_UNSUPPORTED for other backends, VDM_ERR_CUDA. */
+vdm_status vdm_net_ws_set_tf32(vdm_net_ws *ws, int on);
 
 /* eps_out[N*H*W*Ko] = eps_hat(z[N*H*W*3]; gscaled[N]), Ko = vdm_net_out_channels.  gscaled is gamma_t
  * rescaled to about [0,1] by the caller (model/ owns that map).  nthreads >= 1;

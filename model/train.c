@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kernels/device.h"
 #include "model/model_internal.h"
 
 #define STATE_WORDS 8
@@ -39,6 +40,8 @@ struct vdm_trainer {
     int nimg;
     uint8_t data_sha[32];
     vdm_loss_ws *lws;
+    vdm_backend be;          /* where lws runs the network (not saved: a run moves freely) */
+    int tf32;
     float *x, *eps, *eps0;
     double *t;
 };
@@ -172,6 +175,7 @@ vdm_status vdm_trainer_create(const vdm_train_config *c, const vdm_rgb8 *imgs, i
     t->eps = (float *)malloc(D * sizeof(float));
     t->eps0 = (float *)malloc(D * sizeof(float));
     t->t = (double *)malloc((size_t)c->batch * sizeof(double));
+    t->be = VDM_BACKEND_CPU;
     t->lws = vdm_loss_ws_create(&t->mc, VDM_BACKEND_CPU, c->batch, c->crop, c->crop, 1);
     if (!t->p || !t->ema || !t->m || !t->v || !t->g || !t->decay || !t->x || !t->eps || !t->eps0 || !t->t ||
         !t->lws) {
@@ -190,6 +194,67 @@ vdm_status vdm_trainer_create(const vdm_train_config *c, const vdm_rgb8 *imgs, i
     t->b2pow = 1.0;
     vdm_rng_seed(&t->rng, c->seed ^ 0x7261696E5EEDull);
     *out = t;
+    return VDM_OK;
+}
+
+/* A training loss workspace for batch crops on backend b. */
+static vdm_status loss_ws_for(const vdm_trainer *t, vdm_backend b, int tf32, int batch, vdm_loss_ws **out)
+{
+    const int crop = t->tc.crop;
+    vdm_loss_ws *w = vdm_loss_ws_create(&t->mc, b, batch, crop, crop, 1);
+    VDM_RETURN_IF(!w, b == VDM_BACKEND_CUDA ? VDM_ERR_CUDA : VDM_ERR_NOMEM);
+    if (b == VDM_BACKEND_CUDA) {
+        vdm_status st = vdm_net_ws_set_tf32(vdm_loss_ws_net(w), tf32);
+        if (st != VDM_OK) { vdm_loss_ws_free(w); return st; }
+    }
+    *out = w;
+    return VDM_OK;
+}
+
+vdm_status vdm_trainer_set_backend(vdm_trainer *t, vdm_backend b, int tf32)
+{
+    VDM_RETURN_IF(!t || (b != VDM_BACKEND_CPU && b != VDM_BACKEND_CUDA), VDM_ERR_ARG);
+    if (b == VDM_BACKEND_CUDA) {
+        /* the workspace constructor only says NULL: name the cause first */
+        VDM_RETURN_IF(!vdm_cuda_compiled(), VDM_ERR_UNSUPPORTED);
+        VDM_RETURN_IF(vdm_cuda_device_count(NULL, 0) < 1, VDM_ERR_CUDA);
+    }
+    const vdm_train_config *c = &t->tc;
+    vdm_loss_ws *w = NULL;
+    VDM_FORWARD(loss_ws_for(t, b, tf32, c->batch, &w));
+    vdm_loss_ws_free(t->lws);
+    t->lws = w;
+    t->be = b;
+    t->tf32 = tf32 != 0;
+    return VDM_OK;
+}
+
+vdm_status vdm_trainer_set_batch(vdm_trainer *t, int32_t batch)
+{
+    VDM_RETURN_IF(!t, VDM_ERR_ARG);
+    vdm_train_config c = t->tc;
+    c.batch = batch;
+    VDM_FORWARD(vdm_train_config_check(&c));
+    if (batch == t->tc.batch) return VDM_OK;
+    const size_t D = (size_t)batch * (size_t)c.crop * (size_t)c.crop * 3;
+    vdm_loss_ws *w = NULL;
+    VDM_FORWARD(loss_ws_for(t, t->be, t->tf32, batch, &w));
+    float *x = (float *)malloc(D * sizeof(float)), *eps = (float *)malloc(D * sizeof(float));
+    float *eps0 = (float *)malloc(D * sizeof(float));
+    double *tt = (double *)malloc((size_t)batch * sizeof(double));
+    if (!x || !eps || !eps0 || !tt) {
+        free(x); free(eps); free(eps0); free(tt);
+        vdm_loss_ws_free(w);
+        return VDM_ERR_NOMEM;
+    }
+    free(t->x); free(t->eps); free(t->eps0); free(t->t);
+    vdm_loss_ws_free(t->lws);
+    t->x = x;
+    t->eps = eps;
+    t->eps0 = eps0;
+    t->t = tt;
+    t->lws = w;
+    t->tc.batch = batch;
     return VDM_OK;
 }
 

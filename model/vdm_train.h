@@ -94,6 +94,21 @@ vdm_status vdm_trainer_init_from(vdm_trainer *t, const char *path);
  * turns it off.  VDM_ERR_ARG for bad values. */
 vdm_status vdm_trainer_set_lr_decay(vdm_trainer *t, int32_t decay_steps, double lr_final);
 
+/* Where the network's forward and backward run: VDM_BACKEND_CPU (the
+ * default; the trainer's nthreads) or VDM_BACKEND_CUDA (GPU 0, cuBLAS; tf32
+ * = 1 lets the convolutions use TF32 tensor cores, 0 keeps plain FP32).  The
+ * loss terms, clipping, Adam and EMA stay on the host and a checkpoint holds
+ * only parameters, moments and the RNG, so a run moves between devices
+ * through a checkpoint (results then agree within float rounding, not bit
+ * for bit).  Errors leave the previous backend in place: VDM_ERR_UNSUPPORTED
+ * (built without CUDA), VDM_ERR_CUDA (no usable GPU, out of device memory or
+ * a CUDA failure), VDM_ERR_ARG. */
+vdm_status vdm_trainer_set_backend(vdm_trainer *t, vdm_backend b, int tf32);
+/* Change the batch size of a run (e.g. a CPU run resumed on a GPU, which
+ * wants far larger batches); saved in later checkpoints.  The crop size and
+ * everything else stay.  VDM_ERR_ARG, VDM_ERR_LIMIT (batch * crop^2 too
+ * large), VDM_ERR_NOMEM, VDM_ERR_CUDA; the trainer is unchanged on error. */
+vdm_status vdm_trainer_set_batch(vdm_trainer *t, int32_t batch);
 /* One update (sample a batch, loss, backward, clip, Adam, EMA). */
 vdm_status vdm_trainer_step(vdm_trainer *t, vdm_train_stats *st);
 /* Checkpoint: everything needed to resume; also loadable as a model (EMA). */
