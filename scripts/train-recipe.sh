@@ -22,7 +22,7 @@
 #   4  8 blocks (4 new identity blocks), same decay             2778 updates, 1 thread
 #   5  + channel coupling (--coupled), lr 2e-3 decaying          3933 updates, 2 threads
 #      (first planned to reach 1e-4 at update 40000; then, to fit the session,
-#      resumed with the decay ending at 34000:)                    S5B_ITERS more, 2 threads
+#      resumed with the decay ending at 34000:)                   30395 more, 2 threads
 #
 # About 4 hours on the 2-core CPU machine; models/README.md has the numbers of
 # each stage.  The final checkpoint (models/default.ckpt) continues the last
@@ -32,7 +32,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 W=${1:-out/recipe}
-S5B_ITERS=${S5B_ITERS:-30000}
+S5B_ITERS=${S5B_ITERS:-30395}
 mkdir -p "$W"
 stage() {  # stage NAME T THREADS ITERS [train options...]
     name=$1 t=$2 th=$3 it=$4
