@@ -32,16 +32,18 @@ extern "C" {
  * vdm_fourier_forward takes up to 8). */
 #define VDM_CUDA_MAX_FOURIER 8
 
-/* ---- the network forward ---------------------------------------------------
- * The inference forward of model/net.h, with the per-image block biases
- * (conv1.b + gamma embedding, tiny) computed by the caller on the host:
+/* ---- the network ----------------------------------------------------------
+ * One description of the network serves both contexts below: its shape and
+ * where each convolution tensor lies in the caller's ONE parameter block
+ * (model/net.h's layout; model/net.c's vdm_net_cuda_desc fills it).  The
+ * per-image conv1 biases (conv1.b + gamma embedding, tiny) come from the
+ * caller, computed on the host:
  *   feat = fourier(z)                                   [P][F], F = K(1+2nf)
  *   h = conv(feat; in_w, in_b),  a = act(h)
  *   for b < B:  v = act(conv(a; blk_w1[b], blk_bias[b][n]))
  *               h = h + conv(v; blk_w2[b], blk_b2[b]),  a = act(h)
  *   out = conv(a; out_w, out_b)                         [P][Ko]
- * Weight layouts as kernels.h ([3][3][Cin][Cout]); the pointers are read only
- * during vdm_cuda_net_create (the weights are uploaded once). */
+ * Weight layouts as kernels.h ([3][3][Cin][Cout]). */
 typedef struct vdm_cuda_net_desc {
     int channels;       /* K: channels of z, 1..4 */
     int out_channels;   /* Ko: channels of the output conv */
@@ -50,21 +52,22 @@ typedef struct vdm_cuda_net_desc {
     int n_fourier;      /* 0..VDM_CUDA_MAX_FOURIER */
     int32_t fourier_exp[VDM_CUDA_MAX_FOURIER];
     int act;            /* VDM_KACT_SILU or VDM_KACT_RELU */
-    const float *in_w, *in_b;                 /* [3][3][F][C], [C] */
-    const float *const *blk_w1;               /* B pointers to [3][3][C][C] */
-    const float *const *blk_w2;               /* B pointers to [3][3][C][C] */
-    const float *const *blk_b2;               /* B pointers to [C] */
-    const float *out_w, *out_b;               /* [3][3][C][Ko], [Ko] */
+    size_t nparams;     /* floats in the parameter block */
+    size_t in_w, in_b, out_w, out_b;               /* offsets into it */
+    const size_t *blk_w1, *blk_w2, *blk_b2;        /* B offsets each (copied) */
 } vdm_cuda_net_desc;
 
+/* ---- the coding path's forward (deterministic) ---------------------------- */
 typedef struct vdm_cuda_net vdm_cuda_net;
 
-/* Upload the weights and reserve activations for max_pixels = N*H*W (the
- * forward grows them when a larger batch comes).  *out is freed with
- * vdm_cuda_net_free.  VDM_ERR_ARG (bad desc: sizes beyond
- * VDM_KERNEL_MAX_CH, NULL weights), VDM_ERR_NOMEM, VDM_ERR_CUDA (no device,
- * a failed allocation or copy), VDM_ERR_UNSUPPORTED (built without CUDA). */
-vdm_status vdm_cuda_net_create(const vdm_cuda_net_desc *d, size_t max_pixels, vdm_cuda_net **out);
+/* Upload params[d->nparams] once (read only during this call) and reserve
+ * activations for max_pixels = N*H*W (the forward grows them when a larger
+ * batch comes).  *out is freed with vdm_cuda_net_free.  VDM_ERR_ARG (bad
+ * desc: sizes beyond VDM_KERNEL_MAX_CH, a tensor outside the block; NULL
+ * params), VDM_ERR_NOMEM, VDM_ERR_CUDA (no device, a failed allocation or
+ * copy), VDM_ERR_UNSUPPORTED (built without CUDA). */
+vdm_status vdm_cuda_net_create(const vdm_cuda_net_desc *d, const float *params, size_t max_pixels,
+                               vdm_cuda_net **out);
 void vdm_cuda_net_free(vdm_cuda_net *g);   /* NULL is fine */
 
 /* out[N*H*W*Ko] = the forward on z[N*H*W*K] with blk_bias[B][N][C] (host
@@ -83,25 +86,10 @@ vdm_status vdm_cuda_net_forward(vdm_cuda_net *g, const float *z, const float *bl
  * states the tolerance), never bit for bit: training and bound evaluation
  * only, never the coding path.
  *
- * The weights live in the caller's ONE parameter block (model/net.h's
- * layout); the descriptor gives each convolution tensor's offset in floats,
- * and each forward uploads the block (the caller may change it between
- * steps).  The per-image conv1 biases (conv1.b + gamma embedding) come from
- * the host, as for the coding path; their gradient goes back to the host as
- * per-image channel sums. */
-typedef struct vdm_cuda_train_desc {
-    int channels;       /* K: channels of z */
-    int out_channels;   /* Ko */
-    int width;          /* C */
-    int blocks;         /* B >= 1 */
-    int n_fourier;      /* 0..VDM_CUDA_MAX_FOURIER */
-    int32_t fourier_exp[VDM_CUDA_MAX_FOURIER];
-    int act;            /* VDM_KACT_SILU or VDM_KACT_RELU */
-    size_t nparams;     /* floats in the parameter block */
-    size_t in_w, in_b, out_w, out_b;               /* offsets into it */
-    const size_t *blk_w1, *blk_w2, *blk_b2;        /* B offsets each (copied) */
-} vdm_cuda_train_desc;
-
+ * The weights are the caller's parameter block (vdm_cuda_net_desc), uploaded
+ * by each forward (the caller may change it between steps).  The per-image
+ * conv1 biases come from the host, as for the coding path; their gradient
+ * goes back to the host as per-image channel sums. */
 typedef struct vdm_cuda_train vdm_cuda_train;
 
 /* A context for batches up to N x H x W (any N' <= N, W' <= W with
@@ -109,7 +97,7 @@ typedef struct vdm_cuda_train vdm_cuda_train;
  * VDM_ERR_ARG (bad desc or sizes), VDM_ERR_NOMEM, VDM_ERR_CUDA (no device,
  * out of device memory, a CUDA/cuBLAS failure), VDM_ERR_UNSUPPORTED (built
  * without CUDA). */
-vdm_status vdm_cuda_train_create(const vdm_cuda_train_desc *d, int N, int H, int W, vdm_cuda_train **out);
+vdm_status vdm_cuda_train_create(const vdm_cuda_net_desc *d, int N, int H, int W, vdm_cuda_train **out);
 void vdm_cuda_train_free(vdm_cuda_train *g);
 /* TF32 tensor-core GEMMs on (1) or plain FP32 (0, the default). */
 vdm_status vdm_cuda_train_set_tf32(vdm_cuda_train *g, int on);

@@ -5,9 +5,11 @@
 #include "kernels/cuda_api.h"
 
 #ifndef VDMZIP_HAVE_CUDA
-vdm_status vdm_cuda_net_create(const vdm_cuda_net_desc *d, size_t max_pixels, vdm_cuda_net **out)
+vdm_status vdm_cuda_net_create(const vdm_cuda_net_desc *d, const float *params, size_t max_pixels,
+                               vdm_cuda_net **out)
 {
     (void)d;
+    (void)params;
     (void)max_pixels;
     if (out) *out = NULL;
     return VDM_ERR_UNSUPPORTED;
@@ -49,7 +51,7 @@ vdm_status vdm_cuda_detmath(float *out, const float *in, size_t n, int fn)
     (void)out; (void)in; (void)n; (void)fn;
     return VDM_ERR_UNSUPPORTED;
 }
-vdm_status vdm_cuda_train_create(const vdm_cuda_train_desc *d, int N, int H, int W, vdm_cuda_train **out)
+vdm_status vdm_cuda_train_create(const vdm_cuda_net_desc *d, int N, int H, int W, vdm_cuda_train **out)
 {
     (void)d; (void)N; (void)H; (void)W;
     if (out) *out = NULL;

@@ -32,7 +32,7 @@ struct vdm_model {
     vdm_net_ws *ws;
     int wsN, wsH, wsW;
     float *gs;              /* wsN */
-    float *out;             /* wsN*wsH*wsW*6: the net's output with learned variances */
+    float *out;             /* wsN*wsH*wsW*Ko: the net's output with learned variances */
     vdm_net_gpu *gpu;       /* non-NULL: the network runs there (vdm_model_set_device) */
 };
 
@@ -224,8 +224,8 @@ vdm_device vdm_model_device(const vdm_model *m) { return m && m->gpu ? VDM_DEVIC
 vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N, int H, int W,
                             int nthreads, float *mean, float *sigma, float *coef)
 {
-    VDM_RETURN_IF(!m || !z_t || !mean || !sigma || (m->cfg.net.var_out == 2 && !coef) || T < 1 || T > VDM_MODEL_MAX_STEPS || i < 1 || i > T,
-                  VDM_ERR_ARG);
+    VDM_RETURN_IF(!m || !z_t || !mean || !sigma || (m->cfg.net.var_out == 2 && !coef), VDM_ERR_ARG);
+    VDM_RETURN_IF(T < 1 || T > VDM_MODEL_MAX_STEPS || i < 1 || i > T, VDM_ERR_ARG);
     VDM_RETURN_IF(N < 1 || H < 1 || W < 1 || nthreads < 1, VDM_ERR_ARG);
     VDM_RETURN_IF((uint64_t)N * H * W > VDM_MODEL_MAX_TILE_PIXELS, VDM_ERR_LIMIT);
     if (m->cT != T) {
@@ -263,22 +263,14 @@ vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N,
     }
     const vdm_time_consts *c = &m->ctab[i];
     for (int n = 0; n < N; n++) m->gs[n] = c->gscaled;
-    const size_t np = (size_t)N * H * W, n = np * 3;
+    const size_t np = (size_t)N * H * W;
     float *eps = var ? m->out : mean;
     if (m->gpu) VDM_FORWARD(vdm_net_gpu_forward(m->gpu, z_t, m->gs, N, H, W, eps));
     else VDM_FORWARD(vdm_net_forward(&m->cfg.net, m->params, m->ws, nthreads, z_t, m->gs, N, H, W, eps));
-    const float a = c->p_a, k = c->p_k;
-    if (!var) {
-        for (size_t j = 0; j < n; j++) {
-            float kt = k * mean[j];   /* mean holds eps_hat here */
-            float d = z_t[j] - kt;
-            mean[j] = a * d;
-        }
-        const float s = (float)c->p_sigma;
-        for (size_t j = 0; j < n; j++) sigma[j] = s;
-        return VDM_OK;
-    }
-    /* learned variances: out = [eps_hat 0..2 | v 0..2 (| coupling 0..2)] per pixel */
+    /* out = [eps_hat 0..2 (| v 0..2 (| coupling 0..2))] per pixel; without
+     * learned variances it is mean itself (Ko = 3), overwritten in place:
+     * each element is read before it is written. */
+    const float a = c->p_a, k = c->p_k, s = (float)c->p_sigma;
     const double ak = (double)a * (double)k, ak2 = ak * ak, ps2 = c->p_sigma * c->p_sigma;
     for (size_t p = 0; p < np; p++) {
         const float *o = eps + (size_t)Ko * p;
@@ -288,9 +280,8 @@ vdm_status vdm_model_p_mean(vdm_model *m, int T, int i, const float *z_t, int N,
             const size_t j = 3 * p + (size_t)ch;
             float kt = k * o[ch];
             float d = z_t[j] - kt;
+            sigma[j] = var ? (float)vdm_sqrt_d(ps2 + ak2 * vdm_exp(vdm_var_clamp((double)o[3 + ch]))) : s;
             mean[j] = a * d;
-            double var2 = ps2 + ak2 * vdm_exp(vdm_var_clamp((double)o[3 + ch]));
-            sigma[j] = (float)vdm_sqrt_d(var2);
         }
     }
     return VDM_OK;

@@ -261,6 +261,35 @@ static float *falloc(size_t n, int *fail)
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 static vdm_status ensure_scratch(vdm_net_ws *ws, int nthreads);
 
+vdm_status vdm_net_cuda_desc(const vdm_net_config *c, vdm_cuda_net_desc *d, vdm_net_cuda_offsets *o)
+{
+    VDM_RETURN_IF(!c || !d || !o || vdm_net_config_check(c) != VDM_OK, VDM_ERR_ARG);
+    memset(d, 0, sizeof *d);
+    d->channels = c->channels;
+    d->out_channels = vdm_net_out_channels(c);
+    d->width = c->width;
+    d->blocks = c->blocks;
+    d->n_fourier = c->n_fourier;
+    for (int k = 0; k < c->n_fourier; k++) d->fourier_exp[k] = c->fourier_exp[k];
+    d->act = kact(c);
+    d->nparams = vdm_net_param_count(c);
+    /* tensor indices: net.h's order (4, 5 input conv; 6+4b+j block b; 6+4B, 7+4B output) */
+    vdm_net_tensor t;
+    vdm_net_tensor_info(c, 4, &t); d->in_w = t.offset;
+    vdm_net_tensor_info(c, 5, &t); d->in_b = t.offset;
+    for (int b = 0; b < c->blocks; b++) {
+        vdm_net_tensor_info(c, 6 + 4 * b, &t); o->w1[b] = t.offset;
+        vdm_net_tensor_info(c, 8 + 4 * b, &t); o->w2[b] = t.offset;
+        vdm_net_tensor_info(c, 9 + 4 * b, &t); o->b2[b] = t.offset;
+    }
+    vdm_net_tensor_info(c, 6 + 4 * c->blocks, &t); d->out_w = t.offset;
+    vdm_net_tensor_info(c, 7 + 4 * c->blocks, &t); d->out_b = t.offset;
+    d->blk_w1 = o->w1;
+    d->blk_w2 = o->w2;
+    d->blk_b2 = o->b2;
+    return VDM_OK;
+}
+
 /* The CUDA backend: host buffers only for the per-image embedding (the
  * pixels' activations stay on the device, kernels/cuda_api.h); the device
  * context reads the convolution tensors from the parameter block by offset. */
@@ -279,31 +308,9 @@ static vdm_status cuda_ws_init(vdm_net_ws *ws)
     ws->de0 = falloc(N * E, &fail);
     ws->bsum = falloc(B * N * C, &fail);
     VDM_RETURN_IF(fail, VDM_ERR_NOMEM);
-    vdm_cuda_train_desc d;
-    memset(&d, 0, sizeof d);
-    d.channels = c->channels;
-    d.out_channels = vdm_net_out_channels(c);
-    d.width = c->width;
-    d.blocks = c->blocks;
-    d.n_fourier = c->n_fourier;
-    for (int k = 0; k < c->n_fourier; k++) d.fourier_exp[k] = c->fourier_exp[k];
-    d.act = kact(c);
-    d.nparams = vdm_net_param_count(c);
-    size_t w1[VDM_NET_MAX_BLOCKS], w2[VDM_NET_MAX_BLOCKS], b2[VDM_NET_MAX_BLOCKS];
-    vdm_net_tensor t;
-    /* tensor indices: net.h's order (4, 5 input conv; 6+4b+j block b; 6+4B, 7+4B output) */
-    VDM_FORWARD(vdm_net_tensor_info(c, 4, &t)); d.in_w = t.offset;
-    VDM_FORWARD(vdm_net_tensor_info(c, 5, &t)); d.in_b = t.offset;
-    for (int b = 0; b < c->blocks; b++) {
-        VDM_FORWARD(vdm_net_tensor_info(c, 6 + 4 * b, &t)); w1[b] = t.offset;
-        VDM_FORWARD(vdm_net_tensor_info(c, 8 + 4 * b, &t)); w2[b] = t.offset;
-        VDM_FORWARD(vdm_net_tensor_info(c, 9 + 4 * b, &t)); b2[b] = t.offset;
-    }
-    VDM_FORWARD(vdm_net_tensor_info(c, 6 + 4 * c->blocks, &t)); d.out_w = t.offset;
-    VDM_FORWARD(vdm_net_tensor_info(c, 7 + 4 * c->blocks, &t)); d.out_b = t.offset;
-    d.blk_w1 = w1;
-    d.blk_w2 = w2;
-    d.blk_b2 = b2;
+    vdm_cuda_net_desc d;
+    vdm_net_cuda_offsets o;
+    VDM_FORWARD(vdm_net_cuda_desc(c, &d, &o));
     return vdm_cuda_train_create(&d, ws->capN, (int)(ws->cap_pix / ((size_t)ws->capN * (size_t)ws->capW)),
                                  ws->capW, &ws->cu);
 }

@@ -52,6 +52,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common/vdm_common.h"
+#include "kernels/cuda_api.h"
 #include "kernels/kernels.h"
 
 #ifdef __cplusplus
@@ -163,6 +164,14 @@ vdm_status vdm_net_forward(const vdm_net_config *c, const float *params, vdm_net
  * For backends that run the convolutions elsewhere.  VDM_ERR_ARG, VDM_ERR_NOMEM. */
 vdm_status vdm_net_block_bias(const vdm_net_config *c, const float *params, const float *gscaled, int N,
                               float *gb);
+
+/* The CUDA description of network c (kernels/cuda_api.h): its shape and each
+ * convolution tensor's offset in the parameter block.  d's block offsets
+ * point into *o (caller-owned; keep it alive while d is used). */
+typedef struct vdm_net_cuda_offsets {
+    size_t w1[VDM_NET_MAX_BLOCKS], w2[VDM_NET_MAX_BLOCKS], b2[VDM_NET_MAX_BLOCKS];
+} vdm_net_cuda_offsets;
+vdm_status vdm_net_cuda_desc(const vdm_net_config *c, vdm_cuda_net_desc *d, vdm_net_cuda_offsets *o);
 
 /* ---- the GPU coding path (model/net_cuda.c over kernels/cuda_api.h) -------
  * The inference forward on a CUDA device, bit for bit equal to vdm_net_forward

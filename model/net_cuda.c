@@ -43,31 +43,11 @@ vdm_status vdm_net_gpu_create(const vdm_net_config *c, const float *params, size
     if (!g->params) { vdm_net_gpu_free(g); return VDM_ERR_NOMEM; }
     memcpy(g->params, params, sizeof(float) * np);
 
-    vdm_net_params L;
-    vdm_net_layout(c, g->params, &L);
-    const float *w1[VDM_NET_MAX_BLOCKS], *w2[VDM_NET_MAX_BLOCKS], *b2[VDM_NET_MAX_BLOCKS];
-    for (int b = 0; b < c->blocks; b++) {
-        w1[b] = L.blk_w1[b];
-        w2[b] = L.blk_w2[b];
-        b2[b] = L.blk_b2[b];
-    }
     vdm_cuda_net_desc d;
-    memset(&d, 0, sizeof d);
-    d.channels = c->channels;
-    d.out_channels = vdm_net_out_channels(c);
-    d.width = c->width;
-    d.blocks = c->blocks;
-    d.n_fourier = c->n_fourier;
-    for (int k = 0; k < c->n_fourier; k++) d.fourier_exp[k] = c->fourier_exp[k];
-    d.act = c->act == VDM_ACT_RELU ? VDM_KACT_RELU : VDM_KACT_SILU;
-    d.in_w = L.in_w;
-    d.in_b = L.in_b;
-    d.blk_w1 = w1;
-    d.blk_w2 = w2;
-    d.blk_b2 = b2;
-    d.out_w = L.out_w;
-    d.out_b = L.out_b;
-    vdm_status st = vdm_cuda_net_create(&d, max_pixels, &g->dev);
+    vdm_net_cuda_offsets o;
+    vdm_status st = vdm_net_cuda_desc(c, &d, &o);
+    if (st != VDM_OK) { vdm_net_gpu_free(g); return st; }
+    st = vdm_cuda_net_create(&d, g->params, max_pixels, &g->dev);
     if (st != VDM_OK) { vdm_net_gpu_free(g); return st; }
     *out = g;
     return VDM_OK;

@@ -110,9 +110,10 @@ Test(cuda, unavailable_paths_report_errors)
     vdm_cuda_net *g = (vdm_cuda_net *)&g; /* must be reset to NULL */
     vdm_net_config c = { 3, 8, 1, 1, { 7, 0, 0, 0 }, 8, VDM_ACT_SILU, 0 };
     float *p = calloc(vdm_net_param_count(&c), sizeof(float));
-    const float *w1[1] = { p }, *w2[1] = { p }, *b2[1] = { p };
-    vdm_cuda_net_desc d = { 3, 3, 8, 1, 1, { 7 }, VDM_KACT_SILU, p, p, w1, w2, b2, p, p };
-    cr_expect_eq(vdm_cuda_net_create(&d, 16, &g), want);
+    vdm_cuda_net_desc d;
+    vdm_net_cuda_offsets o;
+    cr_assert_eq(vdm_net_cuda_desc(&c, &d, &o), VDM_OK);
+    cr_expect_eq(vdm_cuda_net_create(&d, p, 16, &g), want);
     cr_expect_null(g);
     vdm_cuda_net_free(NULL);
     vdm_net_gpu *ng = NULL;
@@ -141,7 +142,7 @@ Test(cuda, argument_errors)
     cr_expect_eq(vdm_cuda_conv3x3(y, x, x, NULL, 0, 1, 1, 1, 0, 1, 0, NULL, 0), VDM_ERR_ARG);
     cr_expect_eq(vdm_cuda_conv3x3(y, x, x, NULL, 0, 1, 1, 1, 1, VDM_KERNEL_MAX_CH + 1, 0, NULL, 0), VDM_ERR_ARG);
     vdm_cuda_net *g = NULL;
-    cr_expect_eq(vdm_cuda_net_create(NULL, 16, &g), VDM_ERR_ARG);
+    cr_expect_eq(vdm_cuda_net_create(NULL, x, 16, &g), VDM_ERR_ARG);
     cr_expect_eq(vdm_cuda_net_forward(NULL, x, x, 1, 1, 1, y), VDM_ERR_ARG);
 }
 

@@ -153,7 +153,7 @@ Test(cuda_train, unavailable_paths_report_errors)
     const vdm_status want = vdm_cuda_compiled() ? VDM_ERR_CUDA : VDM_ERR_UNSUPPORTED;
     vdm_net_config c = { 3, 8, 1, 1, { 7, 0, 0, 0 }, 8, VDM_ACT_SILU, 0 };
     const size_t off[1] = { 0 };
-    vdm_cuda_train_desc d = { 3, 3, 8, 1, 1, { 7 }, VDM_KACT_SILU, vdm_net_param_count(&c), 0, 0, 0, 0,
+    vdm_cuda_net_desc d = { 3, 3, 8, 1, 1, { 7 }, VDM_KACT_SILU, vdm_net_param_count(&c), 0, 0, 0, 0,
                               off, off, off };
     vdm_cuda_train *g = (vdm_cuda_train *)&g;
     cr_expect_eq(vdm_cuda_train_create(&d, 2, 4, 4, &g), want);
@@ -178,7 +178,7 @@ Test(cuda_train, argument_errors)
     need_gpu();
     vdm_net_config c = { 3, 8, 1, 1, { 7, 0, 0, 0 }, 8, VDM_ACT_SILU, 0 };
     const size_t np = vdm_net_param_count(&c), off[1] = { 0 }, bad[1] = { np };
-    vdm_cuda_train_desc d = { 3, 3, 8, 1, 1, { 7 }, VDM_KACT_SILU, np, 0, 0, 0, 0, off, off, bad };
+    vdm_cuda_net_desc d = { 3, 3, 8, 1, 1, { 7 }, VDM_KACT_SILU, np, 0, 0, 0, 0, off, off, bad };
     vdm_cuda_train *g = NULL;
     cr_expect_eq(vdm_cuda_train_create(&d, 2, 4, 4, &g), VDM_ERR_ARG); /* b2 past the block */
     d.blk_b2 = off;

@@ -12,17 +12,7 @@
 #include "kernels/cuda_api.h"
 #include "kernels/kernels.h"
 
-// Return VDM_ERR_CUDA from the enclosing function when a runtime call fails.
-#define VDM_CU(expr)                                                                \
-    do {                                                                            \
-        if ((expr) != cudaSuccess) {                                                \
-            (void)cudaGetLastError();                                               \
-            return VDM_ERR_CUDA;                                                    \
-        }                                                                           \
-    } while (0)
-
-// A usable device 0, made current for this host thread.
-static vdm_status cu_ready(void)
+vdm_status vdm_cu_ready(void)
 {
     int n = 0;
     VDM_CU(cudaGetDeviceCount(&n));
@@ -52,16 +42,69 @@ static vdm_cu_freqs freqs_of(const int32_t *exps, int nf)
     return fr;
 }
 
+static int ch_ok(int c) { return c >= 1 && c <= VDM_KERNEL_MAX_CH; }
+
+// Offset o of a tensor of n floats lies inside a block of np floats.
+static int in_block(size_t o, size_t n, size_t np) { return o <= np && n <= np - o; }
+
+void vdm_cu_shape_free(vdm_cu_net_shape *s)
+{
+    free(s->w1);
+    free(s->w2);
+    free(s->b2);
+    memset(s, 0, sizeof *s);
+}
+
+vdm_status vdm_cu_shape_init(vdm_cu_net_shape *s, const vdm_cuda_net_desc *d)
+{
+    memset(s, 0, sizeof *s);
+    VDM_RETURN_IF(!d || !ch_ok(d->channels) || !ch_ok(d->out_channels) || !ch_ok(d->width), VDM_ERR_ARG);
+    VDM_RETURN_IF(d->blocks < 1 || d->blocks > 4096, VDM_ERR_ARG);
+    VDM_RETURN_IF(d->n_fourier < 0 || d->n_fourier > VDM_CUDA_MAX_FOURIER, VDM_ERR_ARG);
+    VDM_RETURN_IF(!ch_ok(d->channels * (1 + 2 * d->n_fourier)), VDM_ERR_ARG);
+    VDM_RETURN_IF(d->act != VDM_KACT_SILU && d->act != VDM_KACT_RELU, VDM_ERR_ARG);
+    VDM_RETURN_IF(!d->blk_w1 || !d->blk_w2 || !d->blk_b2, VDM_ERR_ARG);
+    const size_t C = (size_t)d->width, F = (size_t)d->channels * (size_t)(1 + 2 * d->n_fourier),
+                 Ko = (size_t)d->out_channels, np = d->nparams;
+    VDM_RETURN_IF(!in_block(d->in_w, 9 * F * C, np) || !in_block(d->in_b, C, np), VDM_ERR_ARG);
+    VDM_RETURN_IF(!in_block(d->out_w, 9 * C * Ko, np) || !in_block(d->out_b, Ko, np), VDM_ERR_ARG);
+    for (int b = 0; b < d->blocks; b++)
+        VDM_RETURN_IF(!in_block(d->blk_w1[b], 9 * C * C, np) || !in_block(d->blk_w2[b], 9 * C * C, np) ||
+                          !in_block(d->blk_b2[b], C, np), VDM_ERR_ARG);
+    s->K = d->channels;
+    s->Ko = d->out_channels;
+    s->C = d->width;
+    s->B = d->blocks;
+    s->nf = d->n_fourier;
+    s->F = (int)F;
+    s->act = d->act;
+    s->fr = freqs_of(d->fourier_exp, d->n_fourier);
+    s->np = np;
+    s->in_w = d->in_w;
+    s->in_b = d->in_b;
+    s->out_w = d->out_w;
+    s->out_b = d->out_b;
+    const size_t nb = sizeof(size_t) * (size_t)d->blocks;
+    s->w1 = (size_t *)malloc(nb);
+    s->w2 = (size_t *)malloc(nb);
+    s->b2 = (size_t *)malloc(nb);
+    if (!s->w1 || !s->w2 || !s->b2) {
+        vdm_cu_shape_free(s);
+        return VDM_ERR_NOMEM;
+    }
+    memcpy(s->w1, d->blk_w1, nb);
+    memcpy(s->w2, d->blk_w2, nb);
+    memcpy(s->b2, d->blk_b2, nb);
+    return VDM_OK;
+}
+
 /* ============================================================ the network */
 
 struct vdm_cuda_net {
-    int K, Ko, C, B, F, nf, act;
-    vdm_cu_freqs fr;
+    vdm_cu_net_shape sh;
     cudaStream_t stream;
     int have_stream;
-    float *w;                          // every weight, one device block
-    size_t off_in_w, off_in_b, off_out_w, off_out_b;
-    size_t *off_w1, *off_w2, *off_b2;  // B host-side offsets each
+    float *w;                          // the parameter block on the device
     size_t cap_pix;                    // activations hold this many pixels
     float *z, *feat, *h, *a, *v, *out;
     size_t cap_gb;                     // floats in gb
@@ -81,25 +124,8 @@ void vdm_cuda_net_free(vdm_cuda_net *g)
     cu_free(&g->gb);
     if (g->have_stream) (void)cudaStreamDestroy(g->stream);
     (void)cudaGetLastError();
-    free(g->off_w1);
-    free(g->off_w2);
-    free(g->off_b2);
+    vdm_cu_shape_free(&g->sh);
     free(g);
-}
-
-static int ch_ok(int c) { return c >= 1 && c <= VDM_KERNEL_MAX_CH; }
-
-static vdm_status desc_check(const vdm_cuda_net_desc *d)
-{
-    VDM_RETURN_IF(!d || !ch_ok(d->channels) || !ch_ok(d->out_channels) || !ch_ok(d->width), VDM_ERR_ARG);
-    VDM_RETURN_IF(d->blocks < 1 || d->n_fourier < 0 || d->n_fourier > VDM_CUDA_MAX_FOURIER, VDM_ERR_ARG);
-    VDM_RETURN_IF(!ch_ok(d->channels * (1 + 2 * d->n_fourier)), VDM_ERR_ARG);
-    VDM_RETURN_IF(d->act != VDM_KACT_SILU && d->act != VDM_KACT_RELU, VDM_ERR_ARG);
-    VDM_RETURN_IF(!d->in_w || !d->in_b || !d->blk_w1 || !d->blk_w2 || !d->blk_b2 || !d->out_w || !d->out_b,
-                  VDM_ERR_ARG);
-    for (int b = 0; b < d->blocks; b++)
-        VDM_RETURN_IF(!d->blk_w1[b] || !d->blk_w2[b] || !d->blk_b2[b], VDM_ERR_ARG);
-    return VDM_OK;
 }
 
 // Activations for cap pixels (the old ones are dropped: nothing lives in
@@ -114,75 +140,38 @@ static vdm_status grow_pixels(vdm_cuda_net *g, size_t cap)
     cu_free(&g->v);
     cu_free(&g->out);
     g->cap_pix = 0;
-    const size_t C = (size_t)g->C;
-    VDM_FORWARD(cu_alloc(&g->z, cap * (size_t)g->K));
-    VDM_FORWARD(cu_alloc(&g->feat, cap * (size_t)g->F));
+    const size_t C = (size_t)g->sh.C;
+    VDM_FORWARD(cu_alloc(&g->z, cap * (size_t)g->sh.K));
+    VDM_FORWARD(cu_alloc(&g->feat, cap * (size_t)g->sh.F));
     VDM_FORWARD(cu_alloc(&g->h, cap * C));
     VDM_FORWARD(cu_alloc(&g->a, cap * C));
     VDM_FORWARD(cu_alloc(&g->v, cap * C));
-    VDM_FORWARD(cu_alloc(&g->out, cap * (size_t)g->Ko));
+    VDM_FORWARD(cu_alloc(&g->out, cap * (size_t)g->sh.Ko));
     g->cap_pix = cap;
     return VDM_OK;
 }
 
-static vdm_status upload_weights(vdm_cuda_net *g, const vdm_cuda_net_desc *d)
+vdm_status vdm_cuda_net_create(const vdm_cuda_net_desc *d, const float *params, size_t max_pixels,
+                               vdm_cuda_net **out)
 {
-    const size_t C = (size_t)g->C, F = (size_t)g->F, Ko = (size_t)g->Ko;
-    size_t n = 0;
-    g->off_in_w = n; n += 9 * F * C;
-    g->off_in_b = n; n += C;
-    for (int b = 0; b < g->B; b++) {
-        g->off_w1[b] = n; n += 9 * C * C;
-        g->off_w2[b] = n; n += 9 * C * C;
-        g->off_b2[b] = n; n += C;
+    VDM_RETURN_IF(!out || !params, VDM_ERR_ARG);
+    *out = NULL;
+    vdm_cu_net_shape sh;
+    VDM_FORWARD(vdm_cu_shape_init(&sh, d));
+    vdm_status st = vdm_cu_ready();
+    vdm_cuda_net *g = st == VDM_OK ? (vdm_cuda_net *)calloc(1, sizeof *g) : NULL;
+    if (!g) {
+        vdm_cu_shape_free(&sh);
+        return st == VDM_OK ? VDM_ERR_NOMEM : st;
     }
-    g->off_out_w = n; n += 9 * C * Ko;
-    g->off_out_b = n; n += Ko;
-    float *host = (float *)malloc(sizeof(float) * n);
-    VDM_RETURN_IF(!host, VDM_ERR_NOMEM);
-    memcpy(host + g->off_in_w, d->in_w, sizeof(float) * 9 * F * C);
-    memcpy(host + g->off_in_b, d->in_b, sizeof(float) * C);
-    for (int b = 0; b < g->B; b++) {
-        memcpy(host + g->off_w1[b], d->blk_w1[b], sizeof(float) * 9 * C * C);
-        memcpy(host + g->off_w2[b], d->blk_w2[b], sizeof(float) * 9 * C * C);
-        memcpy(host + g->off_b2[b], d->blk_b2[b], sizeof(float) * C);
-    }
-    memcpy(host + g->off_out_w, d->out_w, sizeof(float) * 9 * C * Ko);
-    memcpy(host + g->off_out_b, d->out_b, sizeof(float) * Ko);
-    vdm_status st = cu_alloc(&g->w, n);
-    if (st == VDM_OK && cudaMemcpy(g->w, host, sizeof(float) * n, cudaMemcpyHostToDevice) != cudaSuccess) {
+    g->sh = sh;
+    if (cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking) == cudaSuccess) g->have_stream = 1;
+    else { (void)cudaGetLastError(); st = VDM_ERR_CUDA; }
+    if (st == VDM_OK) st = cu_alloc(&g->w, sh.np);
+    if (st == VDM_OK && cudaMemcpy(g->w, params, sizeof(float) * sh.np, cudaMemcpyHostToDevice) != cudaSuccess) {
         (void)cudaGetLastError();
         st = VDM_ERR_CUDA;
     }
-    free(host);
-    return st;
-}
-
-vdm_status vdm_cuda_net_create(const vdm_cuda_net_desc *d, size_t max_pixels, vdm_cuda_net **out)
-{
-    VDM_RETURN_IF(!out, VDM_ERR_ARG);
-    *out = NULL;
-    VDM_FORWARD(desc_check(d));
-    VDM_FORWARD(cu_ready());
-    vdm_cuda_net *g = (vdm_cuda_net *)calloc(1, sizeof *g);
-    VDM_RETURN_IF(!g, VDM_ERR_NOMEM);
-    g->K = d->channels;
-    g->Ko = d->out_channels;
-    g->C = d->width;
-    g->B = d->blocks;
-    g->nf = d->n_fourier;
-    g->F = d->channels * (1 + 2 * d->n_fourier);
-    g->act = d->act;
-    g->fr = freqs_of(d->fourier_exp, d->n_fourier);
-    g->off_w1 = (size_t *)calloc((size_t)g->B, sizeof(size_t));
-    g->off_w2 = (size_t *)calloc((size_t)g->B, sizeof(size_t));
-    g->off_b2 = (size_t *)calloc((size_t)g->B, sizeof(size_t));
-    vdm_status st = (!g->off_w1 || !g->off_w2 || !g->off_b2) ? VDM_ERR_NOMEM : VDM_OK;
-    if (st == VDM_OK) {
-        if (cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking) == cudaSuccess) g->have_stream = 1;
-        else { (void)cudaGetLastError(); st = VDM_ERR_CUDA; }
-    }
-    if (st == VDM_OK) st = upload_weights(g, d);
     if (st == VDM_OK) st = grow_pixels(g, max_pixels ? max_pixels : 1);
     if (st != VDM_OK) { vdm_cuda_net_free(g); return st; }
     *out = g;
@@ -194,20 +183,21 @@ vdm_status vdm_cuda_net_create(const vdm_cuda_net_desc *d, size_t max_pixels, vd
 // the accumulating conv2), v = conv1 output activated in place.
 static vdm_status enqueue_forward(vdm_cuda_net *g, int N, int H, int W)
 {
-    const size_t P = (size_t)N * (size_t)H * (size_t)W, C = (size_t)g->C;
+    const size_t P = (size_t)N * (size_t)H * (size_t)W, C = (size_t)g->sh.C;
     const float *w = g->w;
     cudaStream_t s = g->stream;
-    VDM_CU(vdm_cu_fourier(s, g->feat, g->z, P, g->K, g->fr, g->nf));
-    VDM_CU(vdm_cu_conv3x3(s, g->h, g->a, g->feat, w + g->off_in_w, w + g->off_in_b, 0, N, H, W, g->F, g->C, 0,
-                          g->act));
-    for (int b = 0; b < g->B; b++) {
+    VDM_CU(vdm_cu_fourier(s, g->feat, g->z, P, g->sh.K, g->sh.fr, g->sh.nf));
+    VDM_CU(vdm_cu_conv3x3(s, g->h, g->a, g->feat, w + g->sh.in_w, w + g->sh.in_b, 0, N, H, W, g->sh.F, g->sh.C, 0,
+                          g->sh.act));
+    for (int b = 0; b < g->sh.B; b++) {
         const float *bias1 = g->gb + (size_t)b * (size_t)N * C; // [N][C], per image
-        VDM_CU(vdm_cu_conv3x3(s, g->v, g->v, g->a, w + g->off_w1[b], bias1, C, N, H, W, g->C, g->C, 0, g->act));
-        VDM_CU(vdm_cu_conv3x3(s, g->h, g->a, g->v, w + g->off_w2[b], w + g->off_b2[b], 0, N, H, W, g->C, g->C, 1,
-                              g->act));
+        VDM_CU(vdm_cu_conv3x3(s, g->v, g->v, g->a, w + g->sh.w1[b], bias1, C, N, H, W, g->sh.C, g->sh.C, 0,
+                              g->sh.act));
+        VDM_CU(vdm_cu_conv3x3(s, g->h, g->a, g->v, w + g->sh.w2[b], w + g->sh.b2[b], 0, N, H, W, g->sh.C, g->sh.C, 1,
+                              g->sh.act));
     }
-    VDM_CU(vdm_cu_conv3x3(s, g->out, NULL, g->a, w + g->off_out_w, w + g->off_out_b, 0, N, H, W, g->C, g->Ko, 0,
-                          g->act));
+    VDM_CU(vdm_cu_conv3x3(s, g->out, NULL, g->a, w + g->sh.out_w, w + g->sh.out_b, 0, N, H, W, g->sh.C, g->sh.Ko, 0,
+                          g->sh.act));
     return VDM_OK;
 }
 
@@ -216,7 +206,7 @@ vdm_status vdm_cuda_net_forward(vdm_cuda_net *g, const float *z, const float *bl
 {
     VDM_RETURN_IF(!g || !z || !blk_bias || !out || N < 1 || H < 1 || W < 1, VDM_ERR_ARG);
     const size_t P = (size_t)N * (size_t)H * (size_t)W;
-    const size_t ngb = (size_t)g->B * (size_t)N * (size_t)g->C;
+    const size_t ngb = (size_t)g->sh.B * (size_t)N * (size_t)g->sh.C;
     VDM_CU(cudaSetDevice(0));
     VDM_FORWARD(grow_pixels(g, P));
     if (ngb > g->cap_gb || !g->gb) {
@@ -226,11 +216,11 @@ vdm_status vdm_cuda_net_forward(vdm_cuda_net *g, const float *z, const float *bl
         g->cap_gb = ngb;
     }
     cudaStream_t s = g->stream;
-    VDM_CU(cudaMemcpyAsync(g->z, z, sizeof(float) * P * (size_t)g->K, cudaMemcpyHostToDevice, s));
+    VDM_CU(cudaMemcpyAsync(g->z, z, sizeof(float) * P * (size_t)g->sh.K, cudaMemcpyHostToDevice, s));
     VDM_CU(cudaMemcpyAsync(g->gb, blk_bias, sizeof(float) * ngb, cudaMemcpyHostToDevice, s));
     vdm_status st = enqueue_forward(g, N, H, W);
     if (st == VDM_OK &&
-        cudaMemcpyAsync(out, g->out, sizeof(float) * P * (size_t)g->Ko, cudaMemcpyDeviceToHost, s) != cudaSuccess)
+        cudaMemcpyAsync(out, g->out, sizeof(float) * P * (size_t)g->sh.Ko, cudaMemcpyDeviceToHost, s) != cudaSuccess)
         st = VDM_ERR_CUDA;
     // Always drain the stream: a failed enqueue may leave work behind that
     // still reads the caller's buffers.
@@ -290,7 +280,7 @@ vdm_status vdm_cuda_conv3x3(float *out, const float *in, const float *w, const f
 {
     VDM_RETURN_IF(!out || !in || !w || N < 1 || H < 1 || W < 1 || !ch_ok(Cin) || !ch_ok(Cout), VDM_ERR_ARG);
     VDM_RETURN_IF(act_out && act != VDM_KACT_SILU && act != VDM_KACT_RELU, VDM_ERR_ARG);
-    VDM_FORWARD(cu_ready());
+    VDM_FORWARD(vdm_cu_ready());
     cu_bufs b;
     memset(&b, 0, sizeof b);
     vdm_status st = conv_run(&b, out, in, w, bias, bias_nstride, N, H, W, Cin, Cout, accumulate, act_out, act);
@@ -310,7 +300,7 @@ vdm_status vdm_cuda_act_forward(float *out, const float *in, size_t n, int act)
 {
     VDM_RETURN_IF(!out || !in || (act != VDM_KACT_SILU && act != VDM_KACT_RELU), VDM_ERR_ARG);
     if (n == 0) return VDM_OK;
-    VDM_FORWARD(cu_ready());
+    VDM_FORWARD(vdm_cu_ready());
     cu_bufs b;
     memset(&b, 0, sizeof b);
     vdm_status st = act_run(&b, out, in, n, act);
@@ -334,7 +324,7 @@ vdm_status vdm_cuda_fourier_forward(float *feat, const float *z, size_t npix, in
 {
     VDM_RETURN_IF(!feat || !z || !ch_ok(C) || nf < 0 || nf > VDM_CUDA_MAX_FOURIER || (nf && !exps), VDM_ERR_ARG);
     if (npix == 0) return VDM_OK;
-    VDM_FORWARD(cu_ready());
+    VDM_FORWARD(vdm_cu_ready());
     cu_bufs b;
     memset(&b, 0, sizeof b);
     vdm_status st = fourier_run(&b, feat, z, npix, C, exps, nf);
@@ -355,7 +345,7 @@ vdm_status vdm_cuda_detmath(float *out, const float *in, size_t n, int fn)
 {
     VDM_RETURN_IF(!out || !in || fn < VDM_CUDA_FN_EXPF || fn > VDM_CUDA_FN_COSF, VDM_ERR_ARG);
     if (n == 0) return VDM_OK;
-    VDM_FORWARD(cu_ready());
+    VDM_FORWARD(vdm_cu_ready());
     cu_bufs b;
     memset(&b, 0, sizeof b);
     vdm_status st = detmath_run(&b, out, in, n, fn);

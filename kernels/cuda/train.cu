@@ -32,13 +32,6 @@
 #include "kernels/cuda_api.h"
 #include "kernels/kernels.h"
 
-#define VDM_CU(expr)                                                                \
-    do {                                                                            \
-        if ((expr) != cudaSuccess) {                                                \
-            (void)cudaGetLastError();                                               \
-            return VDM_ERR_CUDA;                                                    \
-        }                                                                           \
-    } while (0)
 #define VDM_CUBLAS(expr)                                                            \
     do {                                                                            \
         if ((expr) != CUBLAS_STATUS_SUCCESS) return VDM_ERR_CUDA;                   \
@@ -171,10 +164,7 @@ __global__ void vdm_cu_colsum2_k(float *out, const float *__restrict__ part, int
 /* ================================================================ context */
 
 struct vdm_cuda_train {
-    int K, Ko, C, B, F, nf, act;
-    vdm_cu_freqs fr;
-    size_t np, o_in_w, o_in_b, o_out_w, o_out_b;
-    size_t *o_w1, *o_w2, *o_b2;       // B each (host)
+    vdm_cu_net_shape sh;
     int capN, capW;
     size_t cap_pix;
     cudaStream_t s;
@@ -218,42 +208,17 @@ void vdm_cuda_train_free(vdm_cuda_train *g)
     if (g->have_blas) (void)cublasDestroy(g->blas);
     if (g->have_stream) (void)cudaStreamDestroy(g->s);
     (void)cudaGetLastError();
-    free(g->o_w1);
-    free(g->o_w2);
-    free(g->o_b2);
+    vdm_cu_shape_free(&g->sh);
     free(g->stage);
     free(g);
-}
-
-static int ch_ok(int c) { return c >= 1 && c <= VDM_KERNEL_MAX_CH; }
-
-// Offset o of a tensor of n floats lies inside the block.
-static int in_block(size_t o, size_t n, size_t np) { return o <= np && n <= np - o; }
-
-static vdm_status desc_check(const vdm_cuda_train_desc *d)
-{
-    VDM_RETURN_IF(!d || !ch_ok(d->channels) || !ch_ok(d->out_channels) || !ch_ok(d->width), VDM_ERR_ARG);
-    VDM_RETURN_IF(d->blocks < 1 || d->blocks > 4096, VDM_ERR_ARG);
-    VDM_RETURN_IF(d->n_fourier < 0 || d->n_fourier > VDM_CUDA_MAX_FOURIER, VDM_ERR_ARG);
-    VDM_RETURN_IF(!ch_ok(d->channels * (1 + 2 * d->n_fourier)), VDM_ERR_ARG);
-    VDM_RETURN_IF(d->act != VDM_KACT_SILU && d->act != VDM_KACT_RELU, VDM_ERR_ARG);
-    VDM_RETURN_IF(!d->blk_w1 || !d->blk_w2 || !d->blk_b2, VDM_ERR_ARG);
-    const size_t C = (size_t)d->width, F = (size_t)d->channels * (size_t)(1 + 2 * d->n_fourier),
-                 Ko = (size_t)d->out_channels, np = d->nparams;
-    VDM_RETURN_IF(!in_block(d->in_w, 9 * F * C, np) || !in_block(d->in_b, C, np), VDM_ERR_ARG);
-    VDM_RETURN_IF(!in_block(d->out_w, 9 * C * Ko, np) || !in_block(d->out_b, Ko, np), VDM_ERR_ARG);
-    for (int b = 0; b < d->blocks; b++)
-        VDM_RETURN_IF(!in_block(d->blk_w1[b], 9 * C * C, np) || !in_block(d->blk_w2[b], 9 * C * C, np) ||
-                          !in_block(d->blk_b2[b], C, np), VDM_ERR_ARG);
-    return VDM_OK;
 }
 
 static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
 
 static vdm_status alloc_all(vdm_cuda_train *g)
 {
-    const size_t P = g->cap_pix, C = (size_t)g->C, B = (size_t)g->B, F = (size_t)g->F, K = (size_t)g->K,
-                 Ko = (size_t)g->Ko, N = (size_t)g->capN;
+    const size_t P = g->cap_pix, C = (size_t)g->sh.C, B = (size_t)g->sh.B, F = (size_t)g->sh.F, K = (size_t)g->sh.K,
+                 Ko = (size_t)g->sh.Ko, N = (size_t)g->capN;
     const size_t cmax = zmax(zmax(C, F), Ko);
     // the im2col chunk: at least one image row, at most COL_FLOATS (or all pixels)
     size_t chunk = COL_FLOATS / (9 * cmax);
@@ -262,8 +227,8 @@ static vdm_status alloc_all(vdm_cuda_train *g)
     g->col_floats = chunk * 9 * cmax;
     g->part_floats = (P / COLSUM_ROWS + N + 1) * cmax;
     int fail = 0;
-    calloc_dev(&g->w, g->np, &fail);
-    calloc_dev(&g->dw, g->np, &fail);
+    calloc_dev(&g->w, g->sh.np, &fail);
+    calloc_dev(&g->dw, g->sh.np, &fail);
     calloc_dev(&g->wf, 9 * cmax * cmax, &fail);
     calloc_dev(&g->z, P * K, &fail);
     calloc_dev(&g->feat, P * F, &fail);
@@ -285,45 +250,27 @@ static vdm_status alloc_all(vdm_cuda_train *g)
     return fail ? VDM_ERR_CUDA : VDM_OK;
 }
 
-vdm_status vdm_cuda_train_create(const vdm_cuda_train_desc *d, int N, int H, int W, vdm_cuda_train **out)
+vdm_status vdm_cuda_train_create(const vdm_cuda_net_desc *d, int N, int H, int W, vdm_cuda_train **out)
 {
     VDM_RETURN_IF(!out, VDM_ERR_ARG);
     *out = NULL;
-    VDM_FORWARD(desc_check(d));
     VDM_RETURN_IF(N < 1 || H < 1 || W < 1 || (long long)N * H > (1LL << 30) || (long long)N * H * W > (1LL << 31),
                   VDM_ERR_ARG);
-    int ndev = 0;
-    VDM_CU(cudaGetDeviceCount(&ndev));
-    VDM_RETURN_IF(ndev < 1, VDM_ERR_CUDA);
-    VDM_CU(cudaSetDevice(0));
-    vdm_cuda_train *g = (vdm_cuda_train *)calloc(1, sizeof *g);
-    VDM_RETURN_IF(!g, VDM_ERR_NOMEM);
-    g->K = d->channels;
-    g->Ko = d->out_channels;
-    g->C = d->width;
-    g->B = d->blocks;
-    g->nf = d->n_fourier;
-    g->F = d->channels * (1 + 2 * d->n_fourier);
-    g->act = d->act;
-    memset(&g->fr, 0, sizeof g->fr);
-    for (int k = 0; k < d->n_fourier; k++) g->fr.f[k] = vdm_fourier_freq(d->fourier_exp[k]);
-    g->np = d->nparams;
-    g->o_in_w = d->in_w;
-    g->o_in_b = d->in_b;
-    g->o_out_w = d->out_w;
-    g->o_out_b = d->out_b;
+    vdm_cu_net_shape sh;
+    VDM_FORWARD(vdm_cu_shape_init(&sh, d));
+    vdm_status st = vdm_cu_ready();
+    vdm_cuda_train *g = st == VDM_OK ? (vdm_cuda_train *)calloc(1, sizeof *g) : NULL;
+    if (!g) {
+        vdm_cu_shape_free(&sh);
+        return st == VDM_OK ? VDM_ERR_NOMEM : st;
+    }
+    g->sh = sh;
     g->capN = N;
     g->capW = W;
     g->cap_pix = (size_t)N * (size_t)H * (size_t)W;
-    g->o_w1 = (size_t *)malloc(sizeof(size_t) * (size_t)g->B);
-    g->o_w2 = (size_t *)malloc(sizeof(size_t) * (size_t)g->B);
-    g->o_b2 = (size_t *)malloc(sizeof(size_t) * (size_t)g->B);
-    g->stage = (float *)malloc(sizeof(float) * (g->np ? g->np : 1));
-    vdm_status st = (!g->o_w1 || !g->o_w2 || !g->o_b2 || !g->stage) ? VDM_ERR_NOMEM : VDM_OK;
+    g->stage = (float *)malloc(sizeof(float) * (sh.np ? sh.np : 1));
+    if (!g->stage) st = VDM_ERR_NOMEM;
     if (st == VDM_OK) {
-        memcpy(g->o_w1, d->blk_w1, sizeof(size_t) * (size_t)g->B);
-        memcpy(g->o_w2, d->blk_w2, sizeof(size_t) * (size_t)g->B);
-        memcpy(g->o_b2, d->blk_b2, sizeof(size_t) * (size_t)g->B);
         if (cudaStreamCreateWithFlags(&g->s, cudaStreamNonBlocking) == cudaSuccess) g->have_stream = 1;
         else st = VDM_ERR_CUDA;
     }
@@ -411,14 +358,14 @@ static vdm_status conv_bwd(vdm_cuda_train *g, float *din, float *dw, float *db, 
 
 static vdm_status act_fwd(vdm_cuda_train *g, float *out, const float *in, size_t n)
 {
-    VDM_CU(vdm_cu_act(g->s, out, in, n, g->act));
+    VDM_CU(vdm_cu_act(g->s, out, in, n, g->sh.act));
     return VDM_OK;
 }
 
 static vdm_status act_bwd(vdm_cuda_train *g, float *din, const float *in, const float *dout, size_t n,
                           int accumulate)
 {
-    vdm_cu_act_bwd_k<<<vdm_cu_blocks(n), VDM_CU_THREADS, 0, g->s>>>(din, in, dout, n, g->act, accumulate);
+    vdm_cu_act_bwd_k<<<vdm_cu_blocks(n), VDM_CU_THREADS, 0, g->s>>>(din, in, dout, n, g->sh.act, accumulate);
     VDM_CU(cudaGetLastError());
     return VDM_OK;
 }
@@ -427,20 +374,22 @@ static vdm_status act_bwd(vdm_cuda_train *g, float *din, const float *in, const 
 
 static vdm_status enqueue_forward(vdm_cuda_train *g)
 {
-    const size_t P = (size_t)g->N * (size_t)g->H * (size_t)g->W, C = (size_t)g->C, PC = P * C;
+    const size_t P = (size_t)g->N * (size_t)g->H * (size_t)g->W, C = (size_t)g->sh.C, PC = P * C;
     const float *w = g->w;
-    VDM_CU(vdm_cu_fourier(g->s, g->feat, g->z, P, g->K, g->fr, g->nf));
-    VDM_FORWARD(conv_fwd(g, g->h, g->feat, w + g->o_in_w, w + g->o_in_b, 0, NULL, g->F, g->C));
+    VDM_CU(vdm_cu_fourier(g->s, g->feat, g->z, P, g->sh.K, g->sh.fr, g->sh.nf));
+    VDM_FORWARD(conv_fwd(g, g->h, g->feat, w + g->sh.in_w, w + g->sh.in_b, 0, NULL, g->sh.F, g->sh.C));
     VDM_FORWARD(act_fwd(g, g->a, g->h, PC));
-    for (int b = 0; b < g->B; b++) {
+    for (int b = 0; b < g->sh.B; b++) {
         float *hb = g->h + (size_t)b * PC, *ab = g->a + (size_t)b * PC;
         float *ub = g->u + (size_t)b * PC, *vb = g->v + (size_t)b * PC;
-        VDM_FORWARD(conv_fwd(g, ub, ab, w + g->o_w1[b], g->gb + (size_t)b * (size_t)g->N * C, C, NULL, g->C, g->C));
+        VDM_FORWARD(conv_fwd(g, ub, ab, w + g->sh.w1[b], g->gb + (size_t)b * (size_t)g->N * C, C, NULL, g->sh.C,
+                             g->sh.C));
         VDM_FORWARD(act_fwd(g, vb, ub, PC));
-        VDM_FORWARD(conv_fwd(g, hb + PC, vb, w + g->o_w2[b], w + g->o_b2[b], 0, hb, g->C, g->C));
+        VDM_FORWARD(conv_fwd(g, hb + PC, vb, w + g->sh.w2[b], w + g->sh.b2[b], 0, hb, g->sh.C, g->sh.C));
         VDM_FORWARD(act_fwd(g, ab + PC, hb + PC, PC));
     }
-    return conv_fwd(g, g->out, g->a + (size_t)g->B * PC, w + g->o_out_w, w + g->o_out_b, 0, NULL, g->C, g->Ko);
+    return conv_fwd(g, g->out, g->a + (size_t)g->sh.B * PC, w + g->sh.out_w, w + g->sh.out_b, 0, NULL, g->sh.C,
+                    g->sh.Ko);
 }
 
 // Drain the stream whatever happened (queued work may still read host
@@ -456,12 +405,12 @@ static vdm_status forward_run(vdm_cuda_train *g, const float *params, const floa
                               float *out)
 {
     const size_t P = (size_t)g->N * (size_t)g->H * (size_t)g->W;
-    const size_t ngb = (size_t)g->B * (size_t)g->N * (size_t)g->C;
-    VDM_CU(cudaMemcpyAsync(g->w, params, sizeof(float) * g->np, cudaMemcpyHostToDevice, g->s));
-    VDM_CU(cudaMemcpyAsync(g->z, z, sizeof(float) * P * (size_t)g->K, cudaMemcpyHostToDevice, g->s));
+    const size_t ngb = (size_t)g->sh.B * (size_t)g->N * (size_t)g->sh.C;
+    VDM_CU(cudaMemcpyAsync(g->w, params, sizeof(float) * g->sh.np, cudaMemcpyHostToDevice, g->s));
+    VDM_CU(cudaMemcpyAsync(g->z, z, sizeof(float) * P * (size_t)g->sh.K, cudaMemcpyHostToDevice, g->s));
     VDM_CU(cudaMemcpyAsync(g->gb, blk_bias, sizeof(float) * ngb, cudaMemcpyHostToDevice, g->s));
     VDM_FORWARD(enqueue_forward(g));
-    VDM_CU(cudaMemcpyAsync(out, g->out, sizeof(float) * P * (size_t)g->Ko, cudaMemcpyDeviceToHost, g->s));
+    VDM_CU(cudaMemcpyAsync(out, g->out, sizeof(float) * P * (size_t)g->sh.Ko, cudaMemcpyDeviceToHost, g->s));
     return VDM_OK;
 }
 
@@ -485,38 +434,38 @@ vdm_status vdm_cuda_train_forward(vdm_cuda_train *g, const float *params, const 
 
 static vdm_status backward_run(vdm_cuda_train *g, const float *dout_host, float *bias_grad, float *dz)
 {
-    const size_t P = (size_t)g->N * (size_t)g->H * (size_t)g->W, C = (size_t)g->C, PC = P * C;
-    const size_t HW = (size_t)g->H * (size_t)g->W, B = (size_t)g->B;
+    const size_t P = (size_t)g->N * (size_t)g->H * (size_t)g->W, C = (size_t)g->sh.C, PC = P * C;
+    const size_t HW = (size_t)g->H * (size_t)g->W, B = (size_t)g->sh.B;
     const float *w = g->w;
     float *dw = g->dw;
-    VDM_CU(cudaMemsetAsync(dw, 0, sizeof(float) * g->np, g->s));
-    VDM_CU(cudaMemcpyAsync(g->dout, dout_host, sizeof(float) * P * (size_t)g->Ko, cudaMemcpyHostToDevice, g->s));
+    VDM_CU(cudaMemsetAsync(dw, 0, sizeof(float) * g->sh.np, g->s));
+    VDM_CU(cudaMemcpyAsync(g->dout, dout_host, sizeof(float) * P * (size_t)g->sh.Ko, cudaMemcpyHostToDevice, g->s));
     // out = conv_out(a_B), a_B = act(h_B)
-    VDM_FORWARD(conv_bwd(g, g->dt1, dw + g->o_out_w, dw + g->o_out_b, g->dout, g->a + B * PC, w + g->o_out_w,
-                         g->C, g->Ko));
+    VDM_FORWARD(conv_bwd(g, g->dt1, dw + g->sh.out_w, dw + g->sh.out_b, g->dout, g->a + B * PC, w + g->sh.out_w,
+                         g->sh.C, g->sh.Ko));
     VDM_FORWARD(act_bwd(g, g->dh, g->h + B * PC, g->dt1, PC, 0));
-    for (int b = g->B - 1; b >= 0; b--) {
+    for (int b = g->sh.B - 1; b >= 0; b--) {
         const size_t o = (size_t)b * PC;
         // h_{b+1} = h_b + conv2(v_b): dh passes through the residual unchanged
-        VDM_FORWARD(conv_bwd(g, g->dt1, dw + g->o_w2[b], dw + g->o_b2[b], g->dh, g->v + o, w + g->o_w2[b], g->C,
-                             g->C));
+        VDM_FORWARD(conv_bwd(g, g->dt1, dw + g->sh.w2[b], dw + g->sh.b2[b], g->dh, g->v + o, w + g->sh.w2[b], g->sh.C,
+                             g->sh.C));
         VDM_FORWARD(act_bwd(g, g->dt1, g->u + o, g->dt1, PC, 0)); // du
         // u_b = conv1(a_b) + bias[n]: the per-image bias gets du summed per image
-        VDM_FORWARD(colsum(g, g->bsum + (size_t)b * (size_t)g->N * C, g->dt1, (size_t)g->N, HW, g->C, 0));
-        VDM_FORWARD(conv_bwd(g, g->dt2, dw + g->o_w1[b], NULL, g->dt1, g->a + o, w + g->o_w1[b], g->C, g->C));
+        VDM_FORWARD(colsum(g, g->bsum + (size_t)b * (size_t)g->N * C, g->dt1, (size_t)g->N, HW, g->sh.C, 0));
+        VDM_FORWARD(conv_bwd(g, g->dt2, dw + g->sh.w1[b], NULL, g->dt1, g->a + o, w + g->sh.w1[b], g->sh.C, g->sh.C));
         VDM_FORWARD(act_bwd(g, g->dh, g->h + o, g->dt2, PC, 1)); // dh += act'(h_b) dt2
     }
-    VDM_FORWARD(conv_bwd(g, dz ? g->dfeat : NULL, dw + g->o_in_w, dw + g->o_in_b, g->dh, g->feat, w + g->o_in_w,
-                         g->F, g->C));
+    VDM_FORWARD(conv_bwd(g, dz ? g->dfeat : NULL, dw + g->sh.in_w, dw + g->sh.in_b, g->dh, g->feat, w + g->sh.in_w,
+                         g->sh.F, g->sh.C));
     if (dz) {
-        const size_t tz = P * (size_t)g->K;
-        vdm_cu_fourier_bwd_k<<<vdm_cu_blocks(tz), VDM_CU_THREADS, 0, g->s>>>(g->dz, g->z, g->dfeat, tz, g->K,
-                                                                             g->fr, g->nf);
+        const size_t tz = P * (size_t)g->sh.K;
+        vdm_cu_fourier_bwd_k<<<vdm_cu_blocks(tz), VDM_CU_THREADS, 0, g->s>>>(g->dz, g->z, g->dfeat, tz, g->sh.K,
+                                                                             g->sh.fr, g->sh.nf);
         VDM_CU(cudaGetLastError());
         VDM_CU(cudaMemcpyAsync(dz, g->dz, sizeof(float) * tz, cudaMemcpyDeviceToHost, g->s));
     }
     VDM_CU(cudaMemcpyAsync(bias_grad, g->bsum, sizeof(float) * B * (size_t)g->N * C, cudaMemcpyDeviceToHost, g->s));
-    VDM_CU(cudaMemcpyAsync(g->stage, dw, sizeof(float) * g->np, cudaMemcpyDeviceToHost, g->s));
+    VDM_CU(cudaMemcpyAsync(g->stage, dw, sizeof(float) * g->sh.np, cudaMemcpyDeviceToHost, g->s));
     return VDM_OK;
 }
 
@@ -532,15 +481,15 @@ vdm_status vdm_cuda_train_backward(vdm_cuda_train *g, const float *dout, float *
     VDM_CU(cudaSetDevice(0));
     VDM_FORWARD(finish(g, backward_run(g, dout, bias_grad, dz)));
     // only the tensors this backward owns (the rest of the block is the caller's)
-    const size_t C = (size_t)g->C, F = (size_t)g->F, Ko = (size_t)g->Ko;
-    add_range(dparams, g->stage, g->o_in_w, 9 * F * C);
-    add_range(dparams, g->stage, g->o_in_b, C);
-    for (int b = 0; b < g->B; b++) {
-        add_range(dparams, g->stage, g->o_w1[b], 9 * C * C);
-        add_range(dparams, g->stage, g->o_w2[b], 9 * C * C);
-        add_range(dparams, g->stage, g->o_b2[b], C);
+    const size_t C = (size_t)g->sh.C, F = (size_t)g->sh.F, Ko = (size_t)g->sh.Ko;
+    add_range(dparams, g->stage, g->sh.in_w, 9 * F * C);
+    add_range(dparams, g->stage, g->sh.in_b, C);
+    for (int b = 0; b < g->sh.B; b++) {
+        add_range(dparams, g->stage, g->sh.w1[b], 9 * C * C);
+        add_range(dparams, g->stage, g->sh.w2[b], 9 * C * C);
+        add_range(dparams, g->stage, g->sh.b2[b], C);
     }
-    add_range(dparams, g->stage, g->o_out_w, 9 * C * Ko);
-    add_range(dparams, g->stage, g->o_out_b, Ko);
+    add_range(dparams, g->stage, g->sh.out_w, 9 * C * Ko);
+    add_range(dparams, g->stage, g->sh.out_b, Ko);
     return VDM_OK;
 }
