@@ -72,7 +72,10 @@ static vdm_status tile_buf_init(tile_buf *b, size_t n)
     b->mu = malloc(n * sizeof(float));
     b->sd = malloc(n * sizeof(float));
     b->cf = malloc(n * sizeof(float));
-    if (!b->x || !b->ka || !b->kb || !b->za || !b->zb || !b->mu || !b->sd || !b->cf) { tile_buf_free(b); return VDM_ERR_NOMEM; }
+    if (!b->x || !b->ka || !b->kb || !b->za || !b->zb || !b->mu || !b->sd || !b->cf) {
+        tile_buf_free(b);
+        return VDM_ERR_NOMEM;
+    }
     return VDM_OK;
 }
 

@@ -141,6 +141,8 @@ static void data_hash(const vdm_rgb8 *imgs, int n, uint8_t out[32])
     vdm_sha256_end(h, out);
 }
 
+static vdm_status batch_alloc(vdm_trainer *t, int32_t batch);
+
 vdm_status vdm_trainer_create(const vdm_train_config *c, const vdm_rgb8 *imgs, int nimg,
                               int nthreads, vdm_trainer **out)
 {
@@ -164,21 +166,15 @@ vdm_status vdm_trainer_create(const vdm_train_config *c, const vdm_rgb8 *imgs, i
 
     t->Pn = vdm_net_param_count(&t->mc.net);
     t->P = vdm_model_param_count(&t->mc);
-    size_t P = t->P, D = (size_t)c->batch * c->crop * c->crop * 3;
+    size_t P = t->P;
     t->p = (float *)malloc(P * sizeof(float));
     t->ema = (float *)malloc(P * sizeof(float));
     t->m = (float *)calloc(P, sizeof(float));
     t->v = (float *)calloc(P, sizeof(float));
     t->g = (float *)malloc(P * sizeof(float));
     t->decay = (uint8_t *)calloc(P, 1);
-    t->x = (float *)malloc(D * sizeof(float));
-    t->eps = (float *)malloc(D * sizeof(float));
-    t->eps0 = (float *)malloc(D * sizeof(float));
-    t->t = (double *)malloc((size_t)c->batch * sizeof(double));
     t->be = VDM_BACKEND_CPU;
-    t->lws = vdm_loss_ws_create(&t->mc, VDM_BACKEND_CPU, c->batch, c->crop, c->crop, 1);
-    if (!t->p || !t->ema || !t->m || !t->v || !t->g || !t->decay || !t->x || !t->eps || !t->eps0 || !t->t ||
-        !t->lws) {
+    if (!t->p || !t->ema || !t->m || !t->v || !t->g || !t->decay || batch_alloc(t, c->batch) != VDM_OK) {
         vdm_trainer_free(t);
         return VDM_ERR_NOMEM;
     }
@@ -211,6 +207,32 @@ static vdm_status loss_ws_for(const vdm_trainer *t, vdm_backend b, int tf32, int
     return VDM_OK;
 }
 
+/* The batch buffers and the loss workspace for batch crops on t's backend,
+ * swapped in only when all of them exist (t keeps its old ones otherwise). */
+static vdm_status batch_alloc(vdm_trainer *t, int32_t batch)
+{
+    const size_t D = (size_t)batch * (size_t)t->tc.crop * (size_t)t->tc.crop * 3;
+    vdm_loss_ws *w = NULL;
+    VDM_FORWARD(loss_ws_for(t, t->be, t->tf32, batch, &w));
+    float *x = (float *)malloc(D * sizeof(float)), *eps = (float *)malloc(D * sizeof(float));
+    float *eps0 = (float *)malloc(D * sizeof(float));
+    double *tt = (double *)malloc((size_t)batch * sizeof(double));
+    if (!x || !eps || !eps0 || !tt) {
+        free(x); free(eps); free(eps0); free(tt);
+        vdm_loss_ws_free(w);
+        return VDM_ERR_NOMEM;
+    }
+    free(t->x); free(t->eps); free(t->eps0); free(t->t);
+    vdm_loss_ws_free(t->lws);
+    t->x = x;
+    t->eps = eps;
+    t->eps0 = eps0;
+    t->t = tt;
+    t->lws = w;
+    t->tc.batch = batch;
+    return VDM_OK;
+}
+
 vdm_status vdm_trainer_set_backend(vdm_trainer *t, vdm_backend b, int tf32)
 {
     VDM_RETURN_IF(!t || (b != VDM_BACKEND_CPU && b != VDM_BACKEND_CUDA), VDM_ERR_ARG);
@@ -236,26 +258,7 @@ vdm_status vdm_trainer_set_batch(vdm_trainer *t, int32_t batch)
     c.batch = batch;
     VDM_FORWARD(vdm_train_config_check(&c));
     if (batch == t->tc.batch) return VDM_OK;
-    const size_t D = (size_t)batch * (size_t)c.crop * (size_t)c.crop * 3;
-    vdm_loss_ws *w = NULL;
-    VDM_FORWARD(loss_ws_for(t, t->be, t->tf32, batch, &w));
-    float *x = (float *)malloc(D * sizeof(float)), *eps = (float *)malloc(D * sizeof(float));
-    float *eps0 = (float *)malloc(D * sizeof(float));
-    double *tt = (double *)malloc((size_t)batch * sizeof(double));
-    if (!x || !eps || !eps0 || !tt) {
-        free(x); free(eps); free(eps0); free(tt);
-        vdm_loss_ws_free(w);
-        return VDM_ERR_NOMEM;
-    }
-    free(t->x); free(t->eps); free(t->eps0); free(t->t);
-    vdm_loss_ws_free(t->lws);
-    t->x = x;
-    t->eps = eps;
-    t->eps0 = eps0;
-    t->t = tt;
-    t->lws = w;
-    t->tc.batch = batch;
-    return VDM_OK;
+    return batch_alloc(t, batch);
 }
 
 static void sample_batch(vdm_trainer *t)

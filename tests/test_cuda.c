@@ -28,6 +28,7 @@
 #include "kernels/device.h"
 #include "kernels/kernels.h"
 #include "model/model_internal.h"
+#include "test_files.h"
 
 #define MODEL VDM_SOURCE_DIR "/models/default.vdm"
 
@@ -460,20 +461,6 @@ Test(cuda, p_mean_channel_coupling_gpu_equals_cpu) { need_gpu(); p_mean_check(2)
 
 /* ---- the codec: same bytes from either device ------------------------------ */
 
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)sz + 1);
-    cr_assert_eq(fread(b, 1, (size_t)sz, f), (size_t)sz);
-    fclose(f);
-    *n = (size_t)sz;
-    return b;
-}
-
 static void open_path(vdm_device dev, unsigned threads, vdm_model_path *mp)
 {
     vdm_model *m = NULL;
@@ -539,7 +526,7 @@ Test(cuda, codec_golden_vector_same_bytes_both_ways)
     vdm_image *img = NULL;
     cr_assert_eq(vdm_png_read_file(VDM_SOURCE_DIR "/tests/vectors/model_80x72.png", &img), VDM_OK);
     size_t gn = 0;
-    uint8_t *golden = slurp(VDM_SOURCE_DIR "/tests/vectors/model_80x72.vdz", &gn);
+    uint8_t *golden = tst_read_file(VDM_SOURCE_DIR "/tests/vectors/model_80x72.vdz", &gn);
     cross_check(img, golden, gn, "model_80x72");
     free(golden);
     vdm_image_free(img);

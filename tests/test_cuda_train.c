@@ -27,6 +27,7 @@
 #include "kernels/device.h"
 #include "model/model_internal.h"
 #include "model/vdm_train.h"
+#include "test_files.h"
 
 #define TOL 1e-4
 #define TOL_TF32 2e-2
@@ -366,23 +367,10 @@ Test(cuda_train, training_on_gpu_follows_cpu_and_learns, .timeout = 600)
     vdm_trainer_free(h);
 }
 
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(*n ? *n : 1);
-    cr_assert_eq(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
-}
-
 static int same_file(const char *a, const char *b)
 {
     size_t na, nb;
-    uint8_t *fa = slurp(a, &na), *fb = slurp(b, &nb);
+    uint8_t *fa = tst_read_file(a, &na), *fb = tst_read_file(b, &nb);
     const int same = na == nb && memcmp(fa, fb, na) == 0;
     free(fa);
     free(fb);

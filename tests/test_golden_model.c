@@ -12,22 +12,9 @@
 #include "codec/png_io.h"
 #include "codec/vdz.h"
 #include "kernels/kernels.h"
+#include "test_files.h"
 
 #define MODEL VDM_SOURCE_DIR "/models/default.vdm"
-
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)sz + 1);
-    cr_assert_eq(fread(b, 1, (size_t)sz, f), (size_t)sz);
-    fclose(f);
-    *n = (size_t)sz;
-    return b;
-}
 
 static void check_vector(const char *name, unsigned threads, vdm_simd_level cap)
 {
@@ -49,7 +36,7 @@ static void check_vector(const char *name, unsigned threads, vdm_simd_level cap)
     size_t n = 0, gn = 0;
     st = vdm_vdz_encode(img, &o, &buf, &n, NULL);
     cr_assert_eq(st, VDM_OK, "encode %s: %s (%s)", name, vdm_error_name(st), vdm_codec_last_error());
-    uint8_t *golden = slurp(vdz, &gn);
+    uint8_t *golden = tst_read_file(vdz, &gn);
     cr_expect_eq(n, gn, "%s: %zu bytes, golden %zu (threads %u, simd cap %s)", name, n, gn, threads, vdm_simd_name(cap));
     cr_expect(n == gn && memcmp(buf, golden, n) == 0, "%s: bytes differ from the golden file (threads %u, simd %s)",
               name, threads, vdm_simd_name(cap));

@@ -15,6 +15,7 @@
 #include "model/vdm_model.h"
 #include "model/vdm_train.h"
 #include "model/model_internal.h"
+#include "test_files.h"
 
 #define NIMG 3
 static uint8_t *g_px[NIMG + 1];
@@ -104,19 +105,6 @@ static void run(vdm_trainer *t, int n, vdm_train_stats *out)
     for (int i = 0; i < n; i++) cr_assert_eq(vdm_trainer_step(t, &out[i]), VDM_OK);
 }
 
-static uint8_t *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(*n);
-    cr_assert_eq(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
-}
-
 Test(train, seed_reproducible)
 {
     vdm_train_config c = tiny();
@@ -172,7 +160,7 @@ Test(train, resume_is_exact)
                   s3[i].total, s2[i].total);
     cr_assert_eq(vdm_trainer_export(b, wb), VDM_OK);
     size_t na, nb;
-    uint8_t *fa = read_file(wa, &na), *fb = read_file(wb, &nb);
+    uint8_t *fa = tst_read_file(wa, &na), *fb = tst_read_file(wb, &nb);
     cr_assert(na == nb && memcmp(fa, fb, na) == 0, "final weights must be identical");
     free(fa);
     free(fb);

@@ -43,6 +43,13 @@ static inline unsigned vdm_cu_blocks(size_t total)
 // Fourier frequencies f_k = vdm_fourier_freq(e_k), passed by value.
 typedef struct vdm_cu_freqs { float f[8]; } vdm_cu_freqs;
 
+// Free a device buffer (NULL is fine) and clear the pointer.
+static inline void vdm_cu_free(float **p)
+{
+    if (*p) (void)cudaFree(*p);
+    *p = NULL;
+}
+
 // A checked copy of a vdm_cuda_net_desc, shared by the coding context
 // (net.cu) and the training context (train.cu): derived sizes, Fourier
 // frequencies, and the tensor offsets into the parameter block.

@@ -21,12 +21,6 @@ vdm_status vdm_cu_ready(void)
     return VDM_OK;
 }
 
-static void cu_free(float **p)
-{
-    if (*p) (void)cudaFree(*p);
-    *p = NULL;
-}
-
 static vdm_status cu_alloc(float **p, size_t nfloats)
 {
     *p = NULL;
@@ -114,14 +108,14 @@ struct vdm_cuda_net {
 void vdm_cuda_net_free(vdm_cuda_net *g)
 {
     if (!g) return;
-    cu_free(&g->w);
-    cu_free(&g->z);
-    cu_free(&g->feat);
-    cu_free(&g->h);
-    cu_free(&g->a);
-    cu_free(&g->v);
-    cu_free(&g->out);
-    cu_free(&g->gb);
+    vdm_cu_free(&g->w);
+    vdm_cu_free(&g->z);
+    vdm_cu_free(&g->feat);
+    vdm_cu_free(&g->h);
+    vdm_cu_free(&g->a);
+    vdm_cu_free(&g->v);
+    vdm_cu_free(&g->out);
+    vdm_cu_free(&g->gb);
     if (g->have_stream) (void)cudaStreamDestroy(g->stream);
     (void)cudaGetLastError();
     vdm_cu_shape_free(&g->sh);
@@ -133,12 +127,12 @@ void vdm_cuda_net_free(vdm_cuda_net *g)
 static vdm_status grow_pixels(vdm_cuda_net *g, size_t cap)
 {
     if (cap <= g->cap_pix && g->z) return VDM_OK;
-    cu_free(&g->z);
-    cu_free(&g->feat);
-    cu_free(&g->h);
-    cu_free(&g->a);
-    cu_free(&g->v);
-    cu_free(&g->out);
+    vdm_cu_free(&g->z);
+    vdm_cu_free(&g->feat);
+    vdm_cu_free(&g->h);
+    vdm_cu_free(&g->a);
+    vdm_cu_free(&g->v);
+    vdm_cu_free(&g->out);
     g->cap_pix = 0;
     const size_t C = (size_t)g->sh.C;
     VDM_FORWARD(cu_alloc(&g->z, cap * (size_t)g->sh.K));
@@ -210,7 +204,7 @@ vdm_status vdm_cuda_net_forward(vdm_cuda_net *g, const float *z, const float *bl
     VDM_CU(cudaSetDevice(0));
     VDM_FORWARD(grow_pixels(g, P));
     if (ngb > g->cap_gb || !g->gb) {
-        cu_free(&g->gb);
+        vdm_cu_free(&g->gb);
         g->cap_gb = 0;
         VDM_FORWARD(cu_alloc(&g->gb, ngb));
         g->cap_gb = ngb;
@@ -236,7 +230,7 @@ typedef struct { float *p[5]; } cu_bufs;
 
 static void bufs_free(cu_bufs *b)
 {
-    for (int i = 0; i < 5; i++) cu_free(&b->p[i]);
+    for (int i = 0; i < 5; i++) vdm_cu_free(&b->p[i]);
 }
 
 static vdm_status upload(float **d, const float *h, size_t n)

@@ -180,12 +180,6 @@ struct vdm_cuda_train {
     int N, H, W, fwd_done;
 };
 
-static void cfree(float **p)
-{
-    if (*p) (void)cudaFree(*p);
-    *p = NULL;
-}
-
 static vdm_status calloc_dev(float **p, size_t n, int *fail)
 {
     *p = NULL;
@@ -204,7 +198,7 @@ void vdm_cuda_train_free(vdm_cuda_train *g)
     if (!g) return;
     float **bufs[] = {&g->w, &g->dw, &g->wf, &g->z, &g->feat, &g->h, &g->a, &g->u, &g->v, &g->out, &g->gb,
                       &g->dout, &g->dh, &g->dt1, &g->dt2, &g->dfeat, &g->dz, &g->bsum, &g->col, &g->part};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) cfree(bufs[i]);
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vdm_cu_free(bufs[i]);
     if (g->have_blas) (void)cublasDestroy(g->blas);
     if (g->have_stream) (void)cudaStreamDestroy(g->s);
     (void)cudaGetLastError();
