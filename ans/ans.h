@@ -102,6 +102,14 @@ uint64_t vdm_ans_size_bits(const vdm_ans *a);
  * ideal cost of each operation up to rANS rounding; for measuring net lengths
  * finer than a word.  Reporting only (double, detmath log). */
 double vdm_ans_info_bits(const vdm_ans *a);
+/* The same in whole bits, integer and exact on every machine: 32 * words +
+ * floor(log2(state)).  For decisions that change a file (the codec's per-tile
+ * choice), where a double would do as well but an integer leaves no doubt. */
+uint64_t vdm_ans_info_bits_int(const vdm_ans *a);
+/* Make dst an exact copy of src (state, words, drawn count, seed), so an
+ * encoder can try a coding and go back.  Both must be outside any cleaning
+ * section (VDM_ERR_ARG otherwise); VDM_ERR_NOMEM leaves dst unchanged. */
+vdm_status vdm_ans_copy(vdm_ans *dst, const vdm_ans *src);
 
 /* Raw primitives, prec in 1..31.  push: VDM_ERR_ARG for freq == 0,
  * start + freq > 2^prec, bad prec or the wrong cleaning mode; VDM_ERR_NOMEM. */

@@ -97,6 +97,33 @@ double vdm_ans_info_bits(const vdm_ans *a)
     return 32.0 * (double)a->n + vdm_log((double)a->x) / 0.69314718055994530942;
 }
 
+uint64_t vdm_ans_info_bits_int(const vdm_ans *a)
+{
+    if (!a) return 0;
+    return 32 * (uint64_t)a->n + (uint64_t)(63 - __builtin_clzll(a->x));   /* x >= 2^31 */
+}
+
+vdm_status vdm_ans_copy(vdm_ans *dst, const vdm_ans *src)
+{
+    VDM_RETURN_IF(!dst || !src || dst->mode != ANS_MODE_NORMAL || src->mode != ANS_MODE_NORMAL, VDM_ERR_ARG);
+    if (dst == src) return VDM_OK;
+    if (dst->cap < src->n) {
+        uint32_t *w = realloc(dst->w, src->n * sizeof *w);
+        VDM_RETURN_IF(!w, VDM_ERR_NOMEM);
+        dst->w = w;
+        dst->cap = src->n;
+    }
+    if (src->n) memcpy(dst->w, src->w, src->n * sizeof *dst->w);
+    dst->n = src->n;
+    dst->x = src->x;
+    dst->drawn = src->drawn;
+    dst->seed = src->seed;
+    dst->ks_pos = dst->ks_len = 0;
+    dst->clean_words = dst->last_clean_words = 0;
+    dst->mark = 0;
+    return VDM_OK;
+}
+
 static vdm_status grow(vdm_ans *a)
 {
     size_t cap = a->cap ? a->cap : 1024;

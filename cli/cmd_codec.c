@@ -43,6 +43,12 @@ const char vdm_help_encode[] =
     "      --fallback-only  code without the model (the classical coder only)\n"
     "      --model-only   keep the model's coding even where the fallback coder\n"
     "                     would give a smaller file (to measure the model)\n"
+    "      --tiles MODE   how the model's file uses CM tiles (tiles coded by the\n"
+    "                     context-modelled coder inside the model's chain):\n"
+    "                     choose (default): per 64x64 tile the smaller of the two;\n"
+    "                     seed (default with --model-only): only to start the\n"
+    "                     chain, the model codes every other tile; model: no CM\n"
+    "                     tiles (the older layout, the chain's start pays initial bits)\n"
     "      --effort E     fallback effort: 0 fast, 1 default, 2 slowest/smallest\n"
     "      --strip        drop ancillary PNG chunks (text, ICC profile, ...)\n"
     "\n"
@@ -95,6 +101,7 @@ const char vdm_help_info[] =
 typedef struct {
     const char *output;
     int force, verbose, quiet, fallback_only, model_only, json, strip, effort;
+    int tiles;                   /* VDM_BB_TILES_*, -1: by --model-only */
     long steps, threads;
     int device;              /* VDM_DEVICE_* */
     const char *model;
@@ -123,6 +130,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o, int allow
     memset(o, 0, sizeof *o);
     o->threads = 1;
     o->effort = 1;
+    o->tiles = -1;
     o->inputs = calloc((size_t)argc + 1, sizeof *o->inputs);
     if (!o->inputs) { vdm_cli_error("out of memory"); return VDM_EXIT_INTERNAL; }
     int only_files = 0;
@@ -205,6 +213,15 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o, int allow
             o->fallback_only = 1;
         } else if (allow_codec_opts == 2 && !strcmp(name, "--model-only")) {
             o->model_only = 1;
+        } else if (allow_codec_opts == 2 && !strcmp(name, "--tiles")) {
+            NEEDS_VALUE();
+            if (!strcmp(val, "choose")) o->tiles = VDM_BB_TILES_CHOOSE;
+            else if (!strcmp(val, "seed")) o->tiles = VDM_BB_TILES_SEED;
+            else if (!strcmp(val, "model")) o->tiles = VDM_BB_TILES_MODEL;
+            else {
+                vdm_cli_error("%s: --tiles must be choose, seed or model, not '%s'", cmd, val);
+                return VDM_EXIT_USAGE;
+            }
         } else if (allow_codec_opts == 2 && !strcmp(name, "--strip")) {
             o->strip = 1;
         } else if (allow_codec_opts == 2 && !strcmp(name, "--effort")) {
@@ -289,6 +306,8 @@ static int load_model(const char *cmd, opts *o, const char *file)
     if (o->have_mp) return -1;
     vdm_bb_params bp;
     vdm_bb_params_default(&bp);
+    if (o->tiles >= 0) bp.tiles = o->tiles;
+    else if (o->model_only) bp.tiles = VDM_BB_TILES_SEED;   /* CM only to start the chain */
     vdm_model *m = NULL;
     vdm_status st = vdm_model_load(file, &m);
     if (st != VDM_OK) {
@@ -423,15 +442,29 @@ static int encode_one(const char *in, opts *o)
         if (s.used_model) {
             vdm_bb_stats bs;
             vdm_bb_path_stats(&o->mp, &bs);
-            double dims = bs.dims ? (double)bs.dims : (double)s.samples;
-            fprintf(stderr, "  model %s: -VLB %.4f bits/sub-pixel of what it coded; model section %.4f "
-                            "bits/sub-pixel (%+.2f%% vs -VLB, %" PRIu64 " initial bits)\n",
-                    o->mp_file, s.neg_vlb_bits / dims, 8.0 * (double)s.model_bytes / dims,
-                    s.neg_vlb_bits > 0 ? 100.0 * (8.0 * (double)s.model_bytes / s.neg_vlb_bits - 1.0) : 0.0,
-                    bs.initial_bits);
+            /* the section's bits less the CM tiles' bytes and length fields:
+             * what the model-coded tiles cost, framing included */
+            double dims = bs.dims ? (double)bs.dims : 1.0;
+            double model_bits = 8.0 * (double)s.model_bytes - (double)bs.cm_bits - 24.0 * (double)bs.cm_tiles;
+            fprintf(stderr, "  model %s: %" PRIu64 " sub-pixels, -VLB %.4f bits/sub-pixel; they cost %.4f "
+                            "bits/sub-pixel in the model section (%+.2f%% vs -VLB, %" PRIu64 " initial bits)\n",
+                    o->mp_file, bs.dims, s.neg_vlb_bits / dims, model_bits / dims,
+                    s.neg_vlb_bits > 0 ? 100.0 * (model_bits / s.neg_vlb_bits - 1.0) : 0.0, bs.initial_bits);
+            if (bs.cm_tiles)
+                fprintf(stderr, "  CM tiles: %" PRIu64 " (%" PRIu64 " sub-pixels, %.4f bits/sub-pixel), coded "
+                                "where smaller than the model%s\n",
+                        bs.cm_tiles, bs.cm_dims, (double)bs.cm_bits / (double)bs.cm_dims,
+                        o->tiles == VDM_BB_TILES_SEED || (o->tiles < 0 && o->model_only)
+                            ? " and the chain had too few bits to start" : "");
         } else if (o->have_mp) {
-            fprintf(stderr, "  -VLB n/a: fallback coder (the model cannot code this image type, "
-                            "or its file would have been larger)\n");
+            vdm_bb_stats bs;
+            vdm_bb_path_stats(&o->mp, &bs);
+            if (bs.dims + bs.cm_dims)
+                fprintf(stderr, "  fallback coder: smaller than the model's try (its chains: %.4f bits/sub-pixel, "
+                                "%" PRIu64 " of its %" PRIu64 " sub-pixels in CM tiles)\n",
+                        (double)bs.stream_bits / (double)(bs.dims + bs.cm_dims), bs.cm_dims, bs.dims + bs.cm_dims);
+            else
+                fprintf(stderr, "  -VLB n/a: fallback coder (the model cannot code this image type)\n");
         } else {
             fprintf(stderr, "  -VLB n/a: fallback coder only (%s)\n", o->no_model ? o->no_model : "no model");
         }
@@ -585,7 +618,7 @@ static void print_info(const char *name, const vdm_vdz_info *in, int json)
         if (in->has_model_section)
             printf(",\"model\":{\"bytes\":%" PRIu64 ",\"steps\":%u,\"channel_mask\":%u,\"flags\":%u,"
                    "\"data_prec\":%u,\"latent_prec\":%u,\"prior_prec\":%u,\"tile_w\":%u,\"tile_h\":%u,"
-                   "\"tiles\":%u,\"fallback_tiles\":%u,\"chains\":%u,\"initial_bits\":%" PRIu64
+                   "\"tiles\":%u,\"cm_tiles\":%u,\"chains\":%u,\"initial_bits\":%" PRIu64
                    ",\"stream_bytes\":%" PRIu64 ",\"neg_vlb_bits\":%.3f}",
                    in->model_bytes, in->steps, in->model_channel_mask, in->model_flags,
                    in->data_prec, in->latent_prec, in->prior_prec, in->tile_w, in->tile_h,
@@ -622,7 +655,7 @@ static void print_info(const char *name, const vdm_vdz_info *in, int json)
                in->model_bytes, in->steps, in->model_channel_mask, (in->model_flags & 1) ? "on" : "off");
         printf("  coder precision  data %u, latent %u, prior %u bits\n", in->data_prec,
                in->latent_prec, in->prior_prec);
-        printf("  tiles            %u x %u px, %u tile%s (%u fallback), %u chain%s, initial bits %" PRIu64 "\n",
+        printf("  tiles            %u x %u px, %u tile%s (%u coded with CM), %u chain%s, initial bits %" PRIu64 "\n",
                in->tile_w, in->tile_h, in->ntiles, in->ntiles > 1 ? "s" : "", in->nskipped_tiles, in->nchains,
                in->nchains > 1 ? "s" : "", in->initial_bits);
         if (in->neg_vlb_bits > 0)

@@ -666,6 +666,7 @@ static int measure_codelength(const char *model_path, const char *file, int T, i
     vdm_bb_params_default(&bp);
     bp.tile_w = bp.tile_h = (uint32_t)tile;
     bp.grid = (uint32_t)grid;
+    bp.tiles = VDM_BB_TILES_SEED;   /* as encode --model-only: CM only to start the chain */
     vdm_model_path mp;
     st = vdm_bb_path_open(model_path, &bp, (unsigned)threads, &mp);
     if (st != VDM_OK) {

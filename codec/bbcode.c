@@ -1,5 +1,6 @@
 /* bbcode.c — bits-back tile coder (see bbcode.h for the order of operations). */
 #include "codec/bbcode.h"
+#include "codec/fallback.h"
 #include "ans/ans.h"
 #include "model/vdm_model.h"
 #include <stdlib.h>
@@ -19,6 +20,7 @@ void vdm_bb_params_default(vdm_bb_params *p)
     p->grid = VDM_BB_DEFAULT_GRID;
     p->nchains = 1;
     p->clean = 1;
+    p->tiles = VDM_BB_TILES_CHOOSE;
 }
 
 static double now_s(void)
@@ -284,6 +286,54 @@ static vdm_status decode_tile(bb_run *r, vdm_ans *a, tile_buf *b, uint32_t chain
     return push_q(r, a, chain, tile, sub << 16, n, kcur, mu, sigma0, r->delta[0]);
 }
 
+/* ---- CM tiles (vdz.md §6.2) ---------------------------------------------- */
+
+#define CM_LEN_RANGE (1u << 24)   /* a CM tile's byte count is pushed as uniform 24 bits */
+
+/* The R, G, B channels of img as a sub-image for the CM coder's tile mode. */
+static void rgb_subimage(const vdm_image *img, vdm_subimage *g)
+{
+    memset(g, 0, sizeof *g);
+    g->width = img->width;
+    g->height = img->height;
+    g->nch = 3;
+    g->bit_depth = 8;
+    g->maxval = 255;
+    g->rgb = 1;
+    g->data = img->data;
+    g->stride = img->channels;
+    g->chan[0] = 0; g->chan[1] = 1; g->chan[2] = 2;
+}
+
+/* A CM tile on the stack: its bytes last to first, then its length, so the
+ * decoder pops the length, then the bytes in order. */
+static vdm_status push_cm(vdm_ans *a, const uint8_t *d, size_t n)
+{
+    VDM_RETURN_IF(n >= CM_LEN_RANGE, VDM_ERR_ARG);
+    for (size_t i = n; i-- > 0;) VDM_FORWARD(vdm_ans_uniform_push(a, d[i], 256));
+    return vdm_ans_uniform_push(a, (uint32_t)n, CM_LEN_RANGE);
+}
+
+/* The decoder's mirror: a corrupt length is caught before anything is
+ * allocated or popped (the stack must still hold that many bytes). */
+static vdm_status pop_cm(vdm_ans *a, uint8_t **d, size_t *n)
+{
+    uint32_t len;
+    VDM_FORWARD(vdm_ans_uniform_pop(a, CM_LEN_RANGE, &len));
+    if (len < 4 || (uint64_t)len > 4 * (uint64_t)vdm_ans_num_words(a) + 8) return VDM_ERR_CORRUPT;
+    uint8_t *buf = malloc(len);
+    VDM_RETURN_IF(!buf, VDM_ERR_NOMEM);
+    for (uint32_t i = 0; i < len; i++) {
+        uint32_t v;
+        vdm_status st = vdm_ans_uniform_pop(a, 256, &v);
+        if (st != VDM_OK) { free(buf); return st; }
+        buf[i] = (uint8_t)v;
+    }
+    *d = buf;
+    *n = len;
+    return VDM_OK;
+}
+
 static unsigned bb_channels_for(void *ctx, const vdm_image *img)
 {
     (void)ctx;
@@ -308,20 +358,29 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
     uint32_t nchains = cx->p.nchains < 1 ? 1 : cx->p.nchains;
     if (nchains > ntiles) nchains = ntiles;
 
+    const int choice = cx->p.tiles != VDM_BB_TILES_MODEL;
     bb_run r;
     tile_buf b;
-    vdm_ans *a = NULL;
+    vdm_ans *a = NULL, *alt = NULL;   /* alt: the stack before the tile, then with CM */
+    vdm_buf *cm = NULL;               /* choice: every tile's CM stream */
     vdm_status st = run_init(&r, cx, T, VDM_BB_PREC, cx->p.clean, 0);
     if (st == VDM_OK) grid_deltas(r.c, T, cx->p.grid, r.delta);
     if (st == VDM_OK) st = tile_buf_init(&b, (size_t)tw * th * 3);
     else memset(&b, 0, sizeof b);
     if (st == VDM_OK) st = vdm_ans_create(&a);
+    if (st == VDM_OK && choice) {
+        vdm_subimage g;
+        rgb_subimage(img, &g);
+        cm = calloc(ntiles, sizeof *cm);
+        st = cm ? vdm_fb_cm_tiles_encode(&g, tw, th, cm) : VDM_ERR_NOMEM;
+        if (st == VDM_OK) st = vdm_ans_create(&alt);
+    }
 
     out->owns_streams = 1;
     vdm_model_id(cx->model, out->model_id);
     out->steps = (uint16_t)T;
     out->channel_mask = 0x07;
-    out->flags = cx->p.clean ? 1 : 0;
+    out->flags = (uint8_t)((cx->p.clean ? VDM_MODL_CLEAN : 0) | (choice ? VDM_MODL_TILE_CHOICE : 0));
     out->data_prec = out->latent_prec = out->prior_prec = VDM_BB_PREC;
     out->tile_w = (uint16_t)tw;
     out->tile_h = (uint16_t)th;
@@ -342,17 +401,49 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
         uint32_t last = (uint32_t)((uint64_t)ntiles * (ch + 1) / nchains);
         vdm_ans_reset(a);
         vdm_ans_set_initial_seed(a, ch);
-        double info0 = vdm_ans_info_bits(a);
         for (uint32_t t = first; t < last && st == VDM_OK; t++) {
             tile_geom g = tile_at(img, tw, th, t);
-            int jmax = t - first < BB_SPLIT_TILES ? BB_SPLIT * BB_SPLIT : 0;
-            for (int j = jmax ? 1 : 0; j <= jmax && st == VDM_OK; j++) {
-                tile_geom u;
-                if (!unit_geom(g, j, &u)) continue;
-                tile_get(img, u, b.x);
-                st = encode_tile(&r, a, &b, ch, t, (uint32_t)j, u, &recon);
+            const uint64_t dims = (uint64_t)g.w * g.h * 3;
+            const double info0 = vdm_ans_info_bits(a);
+            const uint64_t drawn0 = vdm_ans_initial_words(a);
+            double rc = 0;
+            if (!choice) {
+                int jmax = t - first < BB_SPLIT_TILES ? BB_SPLIT * BB_SPLIT : 0;
+                for (int j = jmax ? 1 : 0; j <= jmax && st == VDM_OK; j++) {
+                    tile_geom u;
+                    if (!unit_geom(g, j, &u)) continue;
+                    tile_get(img, u, b.x);
+                    st = encode_tile(&r, a, &b, ch, t, (uint32_t)j, u, &rc);
+                }
+            } else {
+                /* the model's try on a, the stack as it was kept in alt; then
+                 * CM on alt when allowed; keep the smaller (integer sizes:
+                 * the same choice on every machine) */
+                const uint64_t size0 = vdm_ans_info_bits_int(a);
+                st = vdm_ans_copy(alt, a);
+                tile_get(img, g, b.x);
+                if (st == VDM_OK) st = encode_tile(&r, a, &b, ch, t, 0, g, &rc);
+                const uint64_t gm = vdm_ans_info_bits_int(a) - size0;
+                const int drew = vdm_ans_initial_words(a) > drawn0;
+                int use_cm = 0;
+                if (st == VDM_OK && cm[t].size < CM_LEN_RANGE &&
+                    (cx->p.tiles == VDM_BB_TILES_CHOOSE || drew)) {
+                    st = push_cm(alt, cm[t].data, cm[t].size);
+                    use_cm = st == VDM_OK && vdm_ans_info_bits_int(alt) - size0 < gm;
+                }
+                if (use_cm) {
+                    vdm_ans *tmp = a; a = alt; alt = tmp;
+                    out->tile_skip[t] = 1;
+                    cx->st.cm_tiles++;
+                    cx->st.cm_dims += dims;
+                    cx->st.cm_bits += 8 * (uint64_t)cm[t].size;
+                }
             }
-            cx->st.dims += (uint64_t)g.w * g.h * 3;
+            if (st == VDM_OK && !out->tile_skip[t]) {
+                net += vdm_ans_info_bits(a) - info0 - 32.0 * (double)(vdm_ans_initial_words(a) - drawn0);
+                recon += rc;
+                cx->st.dims += dims;
+            }
             done++;
             if (o->progress) o->progress(o->progress_user, (double)done / ntiles);
         }
@@ -366,7 +457,6 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
         if (!s) { st = VDM_ERR_NOMEM; break; }
         st = vdm_ans_serialize(a, s, c->stream_bytes, NULL);
         c->stream = s;
-        net += vdm_ans_info_bits(a) - info0 - (double)c->initial_bits;
         cx->st.stream_bits += 8 * c->stream_bytes;
         cx->st.initial_bits += c->initial_bits;
     }
@@ -374,6 +464,10 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
     cx->st.recon_bits = recon;
     cx->st.seconds_coder = now_s() - t_start - cx->st.seconds_network;
     out->neg_vlb_bits = net;
+    if (cm)
+        for (uint32_t t = 0; t < ntiles; t++) vdm_buf_free(&cm[t]);
+    free(cm);
+    vdm_ans_free(alt);
     vdm_ans_free(a);
     tile_buf_free(&b);
     run_free(&r);
@@ -388,8 +482,10 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
     VDM_RETURN_IF(in->channel_mask != 0x07 || bb_channels_for(ctx, img) != 0x07, VDM_ERR_UNSUPPORTED);
     VDM_RETURN_IF(in->data_prec != in->latent_prec || in->latent_prec != in->prior_prec ||
                   in->data_prec < 9 || in->data_prec > 24, VDM_ERR_UNSUPPORTED);
-    VDM_RETURN_IF(in->flags > 1, VDM_ERR_UNSUPPORTED);
-    for (uint32_t t = 0; t < in->ntiles; t++) VDM_RETURN_IF(in->tile_skip[t], VDM_ERR_UNSUPPORTED);
+    VDM_RETURN_IF(in->flags & ~(VDM_MODL_CLEAN | VDM_MODL_TILE_CHOICE), VDM_ERR_UNSUPPORTED);
+    const int choice = (in->flags & VDM_MODL_TILE_CHOICE) != 0;
+    if (!choice)
+        for (uint32_t t = 0; t < in->ntiles; t++) VDM_RETURN_IF(in->tile_skip[t], VDM_ERR_CORRUPT);
     const int T = in->steps;
     const uint32_t tw = in->tile_w, th = in->tile_h;
     if (threads) cx->threads = threads;
@@ -406,6 +502,14 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
     if (st == VDM_OK) st = tile_buf_init(&b, (size_t)tw * th * 3);
     else memset(&b, 0, sizeof b);
     if (st == VDM_OK) st = vdm_ans_create(&a);
+    /* CM tiles' streams, popped from the chains, decoded after all of them */
+    uint8_t **cm_in = NULL;
+    size_t *cm_n = NULL;
+    if (st == VDM_OK && choice) {
+        cm_in = calloc(in->ntiles, sizeof *cm_in);
+        cm_n = calloc(in->ntiles, sizeof *cm_n);
+        if (!cm_in || !cm_n) st = VDM_ERR_NOMEM;
+    }
 
     double t_start = now_s();
     for (uint32_t ch = 0; ch < in->nchains && st == VDM_OK; ch++) {
@@ -415,7 +519,14 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
         vdm_ans_set_initial_seed(a, ch);
         for (uint32_t t = c->first + c->count; t-- > c->first && st == VDM_OK;) {
             tile_geom g = tile_at(img, tw, th, t);
-            int jmax = t - c->first < BB_SPLIT_TILES ? BB_SPLIT * BB_SPLIT : 0;
+            if (choice && in->tile_skip[t]) {
+                st = pop_cm(a, &cm_in[t], &cm_n[t]);
+                cx->st.cm_tiles++;
+                cx->st.cm_dims += (uint64_t)g.w * g.h * 3;
+                cx->st.cm_bits += 8 * (uint64_t)cm_n[t];
+                continue;
+            }
+            int jmax = !choice && t - c->first < BB_SPLIT_TILES ? BB_SPLIT * BB_SPLIT : 0;
             for (int j = jmax; j >= (jmax ? 1 : 0) && st == VDM_OK; j--) {
                 tile_geom u;
                 if (!unit_geom(g, j, &u)) continue;
@@ -431,7 +542,16 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
         cx->st.stream_bits += 8 * c->stream_bytes;
         cx->st.initial_bits += c->initial_bits;
     }
+    if (st == VDM_OK && cx->st.cm_tiles) {
+        vdm_subimage g;
+        rgb_subimage(img, &g);
+        st = vdm_fb_cm_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);
+    }
     cx->st.seconds_coder = now_s() - t_start - cx->st.seconds_network;
+    if (cm_in)
+        for (uint32_t t = 0; t < in->ntiles; t++) free(cm_in[t]);
+    free(cm_in);
+    free(cm_n);
     vdm_ans_free(a);
     tile_buf_free(&b);
     run_free(&r);
@@ -450,7 +570,7 @@ vdm_status vdm_bb_path_wrap(vdm_model *m, const vdm_bb_params *p, unsigned threa
     if (!p) p = &d;
     if (p->tile_w < 1 || p->tile_w > 65535 || p->tile_h < 1 || p->tile_h > 65535 ||
         (uint64_t)p->tile_w * p->tile_h > VDM_MODEL_MAX_TILE_PIXELS || p->grid < 1 ||
-        p->grid > 1024 || p->nchains < 1) {
+        p->grid > 1024 || p->nchains < 1 || p->tiles < VDM_BB_TILES_MODEL || p->tiles > VDM_BB_TILES_SEED) {
         vdm_model_free(m);
         return VDM_ERR_ARG;
     }

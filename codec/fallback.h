@@ -79,4 +79,20 @@ vdm_status vdm_fb_zstd_decode(const vdm_subimage *g, const uint8_t *in, size_t n
 vdm_status vdm_fb_cm_encode(const vdm_subimage *g, vdm_buf *out);
 vdm_status vdm_fb_cm_decode(const vdm_subimage *g, const uint8_t *in, size_t n);
 
+/* Method 2 tile by tile, for the CM tiles of a MODL section (vdz.md §6.2).
+ * One pass over the whole sub-image in raster order with ONE adaptive state
+ * (the same rules as method 2, rgb order required), where the samples of
+ * tile t (tiles of tw x th pixels in raster order, clipped) are coded into
+ * tile t's own range-coder stream, stored without its first byte (always
+ * 0).  Samples that a stream does not code still update the state exactly
+ * as coding them would, so every tile's stream, and its length, depend on
+ * the image alone and not on which other tiles are coded this way.
+ *   encode: out[t] (ntiles buffers, appended to) receives every tile's stream.
+ *   decode: in[t] / n[t] is tile t's stream, or in[t] == NULL when tile t's
+ *           samples are already in g (they are read, never written).  Each
+ *           stream must be consumed exactly (VDM_ERR_CORRUPT otherwise). */
+vdm_status vdm_fb_cm_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
+vdm_status vdm_fb_cm_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
+                                  const uint8_t *const *in, const size_t *n);
+
 #endif

@@ -54,6 +54,12 @@ typedef struct {
     int has_ref[4];
     cm_rows rows[4];
     cm_ctx *ctx;                /* one per coding position */
+    /* tile mode (vdm_fb_cm_tiles_*): the coder of the current pixel's tile
+     * goes into enc/dec; neither = an observed sample (update only) */
+    uint32_t tw, th, ntx;
+    vdm_rc_enc *tenc;           /* encode: one per tile */
+    vdm_rc_dec *tdec;           /* decode: one per tile, used where tuse[t] */
+    const uint8_t *tuse;
 } cm_state;
 
 static inline int cbit(cm_state *st, vdm_rc_prob *p, int bit)
@@ -62,7 +68,9 @@ static inline int cbit(cm_state *st, vdm_rc_prob *p, int bit)
         vdm_rc_encode(st->enc, p, bit);
         return bit;
     }
-    return vdm_rc_decode(st->dec, p);
+    if (st->dec) return vdm_rc_decode(st->dec, p);
+    vdm_rc_update(p, bit);      /* observed: the state moves as if coded */
+    return bit;
 }
 
 static inline unsigned bitlen(uint32_t v)
@@ -144,6 +152,11 @@ static vdm_status cm_run(cm_state *st)
     for (uint32_t y = 0; y < h; y++) {
         for (uint32_t x = 0; x < w; x++) {
             int32_t ref_res = 0;
+            if (st->tw) {
+                const uint32_t t = (y / st->th) * st->ntx + x / st->tw;
+                st->enc = st->tenc ? &st->tenc[t] : NULL;
+                st->dec = st->tdec && st->tuse[t] ? &st->tdec[t] : NULL;
+            }
             for (unsigned k = 0; k < nch; k++) {
                 const unsigned c = st->order[k];
                 cm_rows *R = &st->rows[k];
@@ -218,7 +231,7 @@ static vdm_status cm_run(cm_state *st)
 
                 /* code the residual r = v - P, v in [0, maxv] */
                 const size_t pix = (size_t)y * w + x;
-                int32_t v = st->enc ? (int32_t)vdm_sub_get(g, pix, c) : 0;
+                int32_t v = st->dec ? 0 : (int32_t)vdm_sub_get(g, pix, c);
                 int32_t r = v - P;
                 const int32_t amax_pos = maxv - P, amax_neg = P;
                 if (maxv > 0) {
@@ -231,7 +244,7 @@ static vdm_status cm_run(cm_state *st)
                         const uint32_t amax = (uint32_t)(neg ? amax_neg : amax_pos);
                         const unsigned emax = bitlen(amax) - 1;   /* largest exponent */
                         uint32_t a = (uint32_t)(r < 0 ? -r : r);
-                        unsigned e = st->enc ? bitlen(a) - 1 : 0;
+                        unsigned e = st->dec ? 0 : bitlen(a) - 1;
                         unsigned ee = 0;
                         while (ee < emax && cbit(st, &C->expo[q][ee], e > ee)) ee++;
                         e = ee;
@@ -250,7 +263,7 @@ static vdm_status cm_run(cm_state *st)
                     }
                 }
                 v = P + r;
-                if (!st->enc) vdm_sub_put(g, pix, c, (uint32_t)v);
+                if (st->dec) vdm_sub_put(g, pix, c, (uint32_t)v);
 
                 R->val[y & 1][x] = v;
                 res_cur[x] = r;
@@ -259,8 +272,8 @@ static vdm_status cm_run(cm_state *st)
                 if (k == 0) ref_res = r;
             }
         }
-        if (st->dec && st->dec->overrun) return VDM_ERR_CORRUPT;
-        if (st->enc && st->enc->oom) return VDM_ERR_NOMEM;
+        if (!st->tw && st->dec && st->dec->overrun) return VDM_ERR_CORRUPT;
+        if (!st->tw && st->enc && st->enc->oom) return VDM_ERR_NOMEM;
         if (g->progress && (y & 31) == 31) g->progress(g->progress_user, (double)(y + 1) / h);
     }
     return VDM_OK;
@@ -347,5 +360,76 @@ vdm_status vdm_fb_cm_decode(const vdm_subimage *g0, const uint8_t *in, size_t n)
     }
     cm_teardown(&st);
     if (rc == VDM_OK && (dec.overrun || dec.pos != dec.size)) rc = VDM_ERR_CORRUPT;
+    return rc;
+}
+
+/* ---- tile mode ------------------------------------------------------- */
+
+static vdm_status tiles_check(const vdm_subimage *g, uint32_t tw, uint32_t th, uint64_t *ntiles)
+{
+    VDM_RETURN_IF(!g || !g->rgb || g->nch != 3 || tw == 0 || th == 0, VDM_ERR_ARG);
+    *ntiles = (uint64_t)((g->width + tw - 1) / tw) * ((g->height + th - 1) / th);
+    return VDM_OK;
+}
+
+vdm_status vdm_fb_cm_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
+{
+    uint64_t nt;
+    VDM_FORWARD(tiles_check(g, tw, th, &nt));
+    VDM_RETURN_IF(!out, VDM_ERR_ARG);
+    cm_state st;
+    vdm_status rc = cm_setup(&st, g);
+    vdm_rc_enc *enc = rc == VDM_OK ? calloc((size_t)nt, sizeof *enc) : NULL;
+    if (rc == VDM_OK && !enc) rc = VDM_ERR_NOMEM;
+    if (rc == VDM_OK) {
+        for (uint64_t t = 0; t < nt; t++) vdm_rc_enc_init(&enc[t]);
+        st.tw = tw;
+        st.th = th;
+        st.ntx = (g->width + tw - 1) / tw;
+        st.tenc = enc;
+        rc = cm_run(&st);
+    }
+    cm_teardown(&st);
+    for (uint64_t t = 0; enc && t < nt; t++) {
+        if (rc == VDM_OK) {
+            vdm_rc_enc_finish(&enc[t]);
+            if (enc[t].oom) rc = VDM_ERR_NOMEM;
+            else if (enc[t].size < 5 || enc[t].buf[0] != 0) rc = VDM_ERR_INTERNAL;
+            else rc = vdm_buf_append(&out[t], enc[t].buf + 1, enc[t].size - 1);
+        }
+        free(enc[t].buf);
+    }
+    free(enc);
+    return rc;
+}
+
+vdm_status vdm_fb_cm_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
+                                  const uint8_t *const *in, const size_t *n)
+{
+    uint64_t nt;
+    VDM_FORWARD(tiles_check(g, tw, th, &nt));
+    VDM_RETURN_IF(!in || !n, VDM_ERR_ARG);
+    cm_state st;
+    vdm_status rc = cm_setup(&st, g);
+    vdm_rc_dec *dec = rc == VDM_OK ? calloc((size_t)nt, sizeof *dec) : NULL;
+    uint8_t *use = rc == VDM_OK ? calloc((size_t)nt, 1) : NULL;
+    if (rc == VDM_OK && (!dec || !use)) rc = VDM_ERR_NOMEM;
+    if (rc == VDM_OK) {
+        for (uint64_t t = 0; t < nt; t++) {
+            use[t] = in[t] != NULL;
+            if (use[t]) vdm_rc_dec_init_stripped(&dec[t], in[t], n[t]);
+        }
+        st.tw = tw;
+        st.th = th;
+        st.ntx = (g->width + tw - 1) / tw;
+        st.tdec = dec;
+        st.tuse = use;
+        rc = cm_run(&st);
+    }
+    cm_teardown(&st);
+    for (uint64_t t = 0; rc == VDM_OK && t < nt; t++)
+        if (use[t] && (dec[t].overrun || dec[t].pos != dec[t].size)) rc = VDM_ERR_CORRUPT;
+    free(dec);
+    free(use);
     return rc;
 }

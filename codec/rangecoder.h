@@ -135,6 +135,17 @@ static inline void vdm_rc_dec_init(vdm_rc_dec *d, const uint8_t *buf, size_t siz
     for (int i = 0; i < 5; i++) d->code = (d->code << 8) | vdm_rc_get(d);
 }
 
+/* For a stream stored without its first byte (which the encoder always
+ * writes as 0): the same state as vdm_rc_dec_init on the full stream. */
+static inline void vdm_rc_dec_init_stripped(vdm_rc_dec *d, const uint8_t *buf, size_t size)
+{
+    memset(d, 0, sizeof *d);
+    d->buf = buf;
+    d->size = size;
+    d->range = 0xFFFFFFFFu;
+    for (int i = 0; i < 4; i++) d->code = (d->code << 8) | vdm_rc_get(d);
+}
+
 static inline int vdm_rc_decode(vdm_rc_dec *d, vdm_rc_prob *p)
 {
     uint32_t bound = (d->range >> 16) * vdm_rc_p0(p);

@@ -227,7 +227,7 @@ static vdm_status check_model_payload(const vdm_model_payload *p, uint32_t w, ui
     if (memcmp(p->model_id, model_id, 32)) { seterr("MODL names another model than VHDR"); return VDM_ERR_CORRUPT; }
     if (p->steps < 1 || p->steps > VDM_VDZ_MAX_STEPS) { seterr("MODL: step count %u out of range", p->steps); return VDM_ERR_CORRUPT; }
     if (!p->channel_mask || (p->channel_mask & ~((1u << channels) - 1u))) { seterr("MODL: bad channel mask"); return VDM_ERR_CORRUPT; }
-    if (p->flags & ~1u) { seterr("MODL: unknown flags 0x%02x", p->flags); return VDM_ERR_UNSUPPORTED; }
+    if (p->flags & ~(VDM_MODL_CLEAN | VDM_MODL_TILE_CHOICE)) { seterr("MODL: unknown flags 0x%02x", p->flags); return VDM_ERR_UNSUPPORTED; }
     if (p->data_prec < 8 || p->data_prec > 24 || p->latent_prec < 8 || p->latent_prec > 24 ||
         p->prior_prec < 8 || p->prior_prec > 24) {
         seterr("MODL: coder precision out of range");
@@ -239,12 +239,16 @@ static vdm_status check_model_payload(const vdm_model_payload *p, uint32_t w, ui
     if (!p->delta_bits || !p->tile_skip || !p->chains) return VDM_ERR_CORRUPT;
     for (uint32_t i = 0; i <= p->steps; i++)
         if (!delta_ok(p->delta_bits[i])) { seterr("MODL: latent grid step %u is not a finite positive number", i); return VDM_ERR_CORRUPT; }
+    /* Without tile choice the chains cover the model-coded tiles and every map
+     * bit must be 0; with it they cover all tiles, CM tiles included (§6.2). */
+    const int choice = (p->flags & VDM_MODL_TILE_CHOICE) != 0;
     uint32_t nmodel = 0;
     for (uint32_t i = 0; i < p->ntiles; i++) {
         if (p->tile_skip[i] > 1) return VDM_ERR_CORRUPT;
-        if (p->tile_skip[i]) { seterr("MODL: fallback tiles are not defined in this format version"); return VDM_ERR_UNSUPPORTED; }
+        if (p->tile_skip[i] && !choice) { seterr("MODL: tile map bits set without the tile-choice flag"); return VDM_ERR_CORRUPT; }
         nmodel += !p->tile_skip[i];
     }
+    if (choice) nmodel = p->ntiles;
     if (p->nchains < 1 || p->nchains > nmodel) { seterr("MODL: %u chains for %u tiles", p->nchains, nmodel); return VDM_ERR_CORRUPT; }
     uint32_t next = 0;
     for (uint32_t i = 0; i < p->nchains; i++) {

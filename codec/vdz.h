@@ -42,18 +42,22 @@ typedef struct vdm_model_chain {
                                 vdm_model_payload_clear */
 } vdm_model_chain;
 
+/* MODL flags (vdz.md §6). */
+#define VDM_MODL_CLEAN 1u        /* XOR stream cleaning */
+#define VDM_MODL_TILE_CHOICE 2u  /* tile map bit 1 = CM tile, carried in the chains (§6.2) */
+
 typedef struct vdm_model_payload {
     uint8_t model_id[32];
     uint16_t steps;          /* T */
     uint8_t channel_mask;    /* canonical channels coded by the model */
-    uint8_t flags;           /* bit 0: XOR stream cleaning */
+    uint8_t flags;           /* VDM_MODL_* */
     uint8_t data_prec, latent_prec, prior_prec;   /* 8..24 */
     uint16_t tile_w, tile_h;
     uint64_t xor_seed;
     double neg_vlb_bits;     /* informational */
     uint32_t *delta_bits;    /* steps+1 float32 bit patterns; malloc */
     uint32_t ntiles;         /* ceil(w/tile_w) * ceil(h/tile_h) */
-    uint8_t *tile_skip;      /* ntiles bytes, 1 = not model-coded; malloc */
+    uint8_t *tile_skip;      /* ntiles bytes, 1 = not model-coded (a CM tile); malloc */
     uint32_t nchains;
     vdm_model_chain *chains; /* malloc */
     int owns_streams;        /* 1 on the encode side: clear frees each stream */

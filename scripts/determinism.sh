@@ -11,7 +11,9 @@ set -eu
 cd "$(dirname "$0")/.."
 MODEL=${1:-models/default.vdm}
 [ $# -gt 0 ] && shift
-if [ $# -eq 0 ]; then set -- tests/vectors/model_80x72.png tests/vectors/model_rgba_37x23.png; fi
+if [ $# -eq 0 ]; then
+  set -- tests/vectors/model_80x72.png tests/vectors/model_rgba_37x23.png tests/vectors/model_mixed_144x100.png
+fi
 [ -f "$MODEL" ] || { echo "determinism: no model at $MODEL" >&2; exit 1; }
 CC2=clang
 command -v clang >/dev/null 2>&1 || CC2=gcc
@@ -26,10 +28,14 @@ build build-det-b "$CC2" "-O3 -march=native"
 T=$(mktemp -d "${TMPDIR:-/tmp}/vdmzip-det.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 fail=0
+# each image in both tile modes that use the model: seed (CM tiles only to
+# start the chain) and choose (per tile CM or the model, vdz.md §6.2)
 for img in "$@"; do
-  n=$(basename "$img" .png)
+  for mode in seed choose; do
+  n=$(basename "$img" .png).$mode
   for v in a b; do
-    ./build-det-$v/vdmzip encode "$img" -o "$T/$n.$v.vdz" --model "$MODEL" --model-only --threads "$J" -q
+    ./build-det-$v/vdmzip encode "$img" -o "$T/$n.$v.vdz" --model "$MODEL" --model-only --tiles $mode \
+        --threads "$J" -q
   done
   if cmp -s "$T/$n.a.vdz" "$T/$n.b.vdz"; then
     echo "determinism: $n: gcc -O0 and $CC2 -O3 -march=native wrote identical files ($(wc -c < "$T/$n.a.vdz") bytes)"
@@ -38,6 +44,7 @@ for img in "$@"; do
   fi
   ./build-det-a/vdmzip decode "$T/$n.b.vdz" -o "$T/$n.ab.png" --model "$MODEL" -q || fail=1
   ./build-det-b/vdmzip decode "$T/$n.a.vdz" -o "$T/$n.ba.png" --model "$MODEL" -q || fail=1
+  done
 done
 [ $fail -eq 0 ] && echo "determinism: cross-decoding passed"
 exit $fail

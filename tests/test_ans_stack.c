@@ -446,3 +446,51 @@ Test(ans_stack, golden_vectors)
     expect_bytes(a, "6a9e786ebaa88c00");
     vdm_ans_free(a);
 }
+
+/* copy: a snapshot continues exactly like the original (the codec tries a
+ * tile one way, goes back, tries another); info_bits_int is the integer
+ * floor of info_bits. */
+Test(ans_stack, copy_and_integer_info)
+{
+    trng r = {9};
+    vdm_ans *a, *b;
+    cr_assert_eq(vdm_ans_create(&a), VDM_OK);
+    cr_assert_eq(vdm_ans_create(&b), VDM_OK);
+    vdm_ans_set_initial_seed(a, 77);
+    for (int i = 0; i < 500; i++) {   /* pops first: draws initial words */
+        uint32_t s = vdm_ans_peek(a, 12);
+        cr_assert_eq(vdm_ans_pop_advance(a, s, 1, 12), VDM_OK);
+    }
+    for (int i = 0; i < 20000; i++) cr_assert_eq(vdm_ans_push(a, (uint32_t)trng_below(&r, 4096), 1, 12), VDM_OK);
+    cr_assert_eq(vdm_ans_copy(b, a), VDM_OK);
+    cr_assert_eq(vdm_ans_initial_words(b), vdm_ans_initial_words(a));
+    for (int k = 0; k < 2; k++) {
+        vdm_ans *x = k ? b : a;
+        trng q = {10};
+        for (int i = 0; i < 5000; i++) {
+            uint32_t s = vdm_ans_peek(x, 16);
+            cr_assert_eq(vdm_ans_pop_advance(x, s, 1, 16), VDM_OK);
+            cr_assert_eq(vdm_ans_push(x, (uint32_t)trng_below(&q, 200), 7, 11), VDM_OK);
+        }
+        double f = vdm_ans_info_bits(x);
+        uint64_t n = vdm_ans_info_bits_int(x);
+        cr_assert((double)n <= f + 1e-9 && f < (double)n + 1.0, "int %llu vs %.4f", (unsigned long long)n, f);
+    }
+    size_t na, nb;
+    uint8_t *da = ans_dump(a, &na), *db = ans_dump(b, &nb);
+    cr_assert_eq(na, nb);
+    cr_assert(memcmp(da, db, na) == 0, "the copy went its own way");
+    free(da);
+    free(db);
+    /* the copy is independent of its source, and copying onto itself is a no-op */
+    cr_assert_eq(vdm_ans_push(a, 1, 1, 8), VDM_OK);
+    cr_assert_neq(vdm_ans_info_bits_int(a), vdm_ans_info_bits_int(b));
+    cr_assert_eq(vdm_ans_copy(a, a), VDM_OK);
+    /* not inside a cleaning section */
+    uint8_t key[32] = {0};
+    cr_assert_eq(vdm_ans_clean_begin(a, key, 0, 0, 0), VDM_OK);
+    cr_assert_eq(vdm_ans_copy(b, a), VDM_ERR_ARG);
+    cr_assert_eq(vdm_ans_clean_end(a), VDM_OK);
+    vdm_ans_free(a);
+    vdm_ans_free(b);
+}

@@ -99,7 +99,8 @@ static void roundtrip_payload_v(uint32_t w, uint32_t h, unsigned ch, int T, vdm_
     cr_assert_eq(st, VDM_OK, "bb encode: %s", vdm_error_name(st));
     vdm_bb_stats bs;
     vdm_bb_path_stats(&mp, &bs);
-    cr_assert_eq(bs.dims, (uint64_t)w * h * 3);
+    cr_assert_eq(bs.dims + bs.cm_dims, (uint64_t)w * h * 3);
+    if (bp && bp->tiles == VDM_BB_TILES_MODEL) cr_assert_eq(bs.cm_tiles, 0);
     /* decode into a scrambled copy */
     vdm_image out = *img;
     out.data = malloc((size_t)w * h * ch);
@@ -115,9 +116,21 @@ static void roundtrip_payload_v(uint32_t w, uint32_t h, unsigned ch, int T, vdm_
     vdm_bb_path_close(&mp);
 }
 
+/* ... in each of the encoder's tile modes */
+static void roundtrip_payload_modes(uint32_t w, uint32_t h, unsigned ch, int T, vdm_bb_params *bp, int threads,
+                                    int var_out)
+{
+    const int keep = bp->tiles;
+    for (int mode = VDM_BB_TILES_MODEL; mode <= VDM_BB_TILES_SEED; mode++) {
+        bp->tiles = mode;
+        roundtrip_payload_v(w, h, ch, T, bp, threads, var_out);
+    }
+    bp->tiles = keep;
+}
+
 static void roundtrip_payload(uint32_t w, uint32_t h, unsigned ch, int T, vdm_bb_params *bp, int threads)
 {
-    roundtrip_payload_v(w, h, ch, T, bp, threads, 0);
+    roundtrip_payload_modes(w, h, ch, T, bp, threads, 0);
 }
 
 Test(bbcode, roundtrip_small_tiles_and_edges)
@@ -139,13 +152,13 @@ Test(bbcode, roundtrip_learned_variance)
     vdm_bb_params p;
     vdm_bb_params_default(&p);
     p.tile_w = 8; p.tile_h = 6;
-    roundtrip_payload_v(21, 13, 3, 3, &p, 1, 1);
+    roundtrip_payload_modes(21, 13, 3, 3, &p, 1, 1);
     p.nchains = 2;
-    roundtrip_payload_v(17, 9, 4, 5, &p, 2, 1);
+    roundtrip_payload_modes(17, 9, 4, 5, &p, 2, 1);
     /* and with channel coupling (the decoder pops R, G, B of a pixel in turn) */
-    roundtrip_payload_v(19, 11, 3, 4, &p, 2, 2);
+    roundtrip_payload_modes(19, 11, 3, 4, &p, 2, 2);
     p.clean = 0;
-    roundtrip_payload_v(9, 7, 4, 3, &p, 1, 2);
+    roundtrip_payload_modes(9, 7, 4, 3, &p, 1, 2);
 }
 
 Test(bbcode, container_roundtrip_and_thread_invariance)
@@ -182,6 +195,7 @@ static void length_matches_ideal(int var_out)
     vdm_bb_params p;
     vdm_bb_params_default(&p);
     p.tile_w = p.tile_h = 16;
+    p.tiles = VDM_BB_TILES_MODEL;   /* the model on every tile: the initial bits are its own */
     vdm_model_path mp;
     cr_assert_eq(vdm_bb_path_wrap(small_model_v(4, 5, -8.0, var_out), &p, 2, &mp), VDM_OK);
     vdm_image *img = synth(64, 48, 3, 5);
@@ -212,6 +226,7 @@ Test(bbcode, corrupt_stream_rejected)
     vdm_bb_params p;
     vdm_bb_params_default(&p);
     p.tile_w = p.tile_h = 8;
+    p.tiles = VDM_BB_TILES_MODEL;
     vdm_model_path mp;
     cr_assert_eq(vdm_bb_path_wrap(small_model(2, 9, -8.0), &p, 1, &mp), VDM_OK);
     vdm_image *img = synth(16, 16, 3, 11);
@@ -236,4 +251,102 @@ Test(bbcode, corrupt_stream_rejected)
     vdm_model_payload_clear(&pl);
     free_img(img);
     vdm_bb_path_close(&mp);
+}
+
+/* Tile choice (vdz.md §6.2).  SEED: CM tiles only where the model's try
+ * drew initial bits, so the chain starts without them; CHOOSE: per tile the
+ * smaller.  On an image whose left half is flat (CM codes it in almost
+ * nothing) and right half noisy: every mode round-trips, the stats add up,
+ * SEED's file is smaller than the old layout's and CHOOSE's no larger than
+ * SEED's, both draw fewer initial bits; the decoder reads a mixed file
+ * whichever way it was made, and refuses CM tiles without the flag. */
+static size_t encode_mode(int mode, const vdm_image *img, vdm_bb_stats *bs, vdm_model_payload *keep)
+{
+    vdm_bb_params p;
+    vdm_bb_params_default(&p);
+    p.tile_w = p.tile_h = 16;
+    p.tiles = mode;
+    vdm_model_path mp;
+    cr_assert_eq(vdm_bb_path_wrap(small_model_v(4, 21, -8.0, 2), &p, 2, &mp), VDM_OK);
+    vdm_encode_opts o;
+    vdm_encode_opts_default(&o);
+    vdm_model_payload pl;
+    cr_assert_eq(mp.encode(mp.ctx, img, 0x07, &o, &pl), VDM_OK);
+    vdm_bb_path_stats(&mp, bs);
+    size_t bytes = 0;
+    for (uint32_t c = 0; c < pl.nchains; c++) bytes += pl.chains[c].stream_bytes;
+    vdm_image out = *img;
+    out.data = calloc((size_t)img->width * img->height * 3, 1);
+    cr_assert_eq(mp.decode(mp.ctx, &pl, &out, 1), VDM_OK, "mode %d", mode);
+    cr_assert(!memcmp(out.data, img->data, (size_t)img->width * img->height * 3), "mode %d", mode);
+    free(out.data);
+    if (keep) *keep = pl;
+    else vdm_model_payload_clear(&pl);
+    vdm_bb_path_close(&mp);
+    return bytes;
+}
+
+Test(bbcode, tile_choice_seed_and_choose)
+{
+    const uint32_t w = 64, h = 48;
+    vdm_image *img = synth(w, h, 3, 17);
+    uint64_t s = 99;
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++)
+            for (unsigned c = 0; c < 3; c++) {
+                uint8_t *v = &img->data[((size_t)y * w + x) * 3 + c];
+                if (x < w / 2) { *v = (uint8_t)(90 + 20 * c); continue; }
+                s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+                *v = (uint8_t)(*v + (int)(s % 41) - 20);
+            }
+    vdm_bb_stats m, sd, ch;
+    size_t n_model = encode_mode(VDM_BB_TILES_MODEL, img, &m, NULL);
+    vdm_model_payload pl;
+    size_t n_seed = encode_mode(VDM_BB_TILES_SEED, img, &sd, NULL);
+    size_t n_choose = encode_mode(VDM_BB_TILES_CHOOSE, img, &ch, &pl);
+    cr_log_info("bytes: model %zu (initial bits %llu), seed %zu (%llu CM tiles, initial %llu), choose %zu (%llu CM tiles, initial %llu)",
+                n_model, (unsigned long long)m.initial_bits, n_seed, (unsigned long long)sd.cm_tiles,
+                (unsigned long long)sd.initial_bits, n_choose, (unsigned long long)ch.cm_tiles,
+                (unsigned long long)ch.initial_bits);
+    const uint64_t total = (uint64_t)w * h * 3;
+    cr_assert_eq(m.cm_tiles, 0);
+    cr_assert_eq(m.dims, total);
+    cr_assert_geq(sd.cm_tiles, 1);
+    cr_assert_eq(sd.dims + sd.cm_dims, total);
+    cr_assert_eq(ch.dims + ch.cm_dims, total);
+    cr_assert_lt(sd.initial_bits, m.initial_bits);
+    cr_assert_lt(n_seed, n_model);
+    cr_assert_leq(n_choose, n_seed);
+    cr_assert_geq(ch.cm_tiles, 6, "the flat half (6 of 12 tiles) should go to CM");
+    /* (this random model loses to CM on the noisy half too; the golden-model
+     * test checks a file where the trained model keeps some tiles) */
+
+    /* the decoder: the same payload without the tile-choice flag is refused,
+     * and a chain table that only covers the model-coded tiles is corrupt */
+    vdm_bb_params p;
+    vdm_bb_params_default(&p);
+    p.tile_w = p.tile_h = 16;
+    vdm_model_path mp;
+    cr_assert_eq(vdm_bb_path_wrap(small_model_v(4, 21, -8.0, 2), &p, 1, &mp), VDM_OK);
+    vdm_image out = *img;
+    out.data = calloc(total, 1);
+    cr_assert(pl.flags & VDM_MODL_TILE_CHOICE);
+    pl.flags &= (uint8_t)~VDM_MODL_TILE_CHOICE;
+    cr_assert_eq(mp.decode(mp.ctx, &pl, &out, 1), VDM_ERR_CORRUPT);
+    pl.flags |= VDM_MODL_TILE_CHOICE;
+    cr_assert_eq(mp.decode(mp.ctx, &pl, &out, 1), VDM_OK);
+    cr_assert(!memcmp(out.data, img->data, total));
+    /* flipped bits anywhere in a mixed stream: an error or other pixels, never a crash */
+    vdm_model_chain *c = &pl.chains[0];
+    for (int trial = 0; trial < 40; trial++) {
+        size_t pos = (size_t)(trial * 7919 + 13) % c->stream_bytes;
+        ((uint8_t *)c->stream)[pos] ^= (uint8_t)(1u << (trial % 8));
+        vdm_status st = mp.decode(mp.ctx, &pl, &out, 1);
+        cr_assert(st == VDM_OK || st == VDM_ERR_CORRUPT || st == VDM_ERR_LIMIT, "status %s", vdm_error_name(st));
+        ((uint8_t *)c->stream)[pos] ^= (uint8_t)(1u << (trial % 8));
+    }
+    free(out.data);
+    vdm_model_payload_clear(&pl);
+    vdm_bb_path_close(&mp);
+    free_img(img);
 }

@@ -523,3 +523,102 @@ Test(codec_vdz, model_section_framing_with_a_test_double)
     free(f);
     vdm_image_free(img);
 }
+
+/* Method 2 tile by tile (MODL CM tiles, vdz.md §6.2): every tile's stream
+ * comes from one pass with one state, so the tiles together cost about what
+ * the whole image costs (a few bytes of flush per tile), any subset decodes
+ * while the other tiles are only observed, and a damaged stream is an error. */
+Test(codec_vdz, cm_tiles_roundtrip_any_subset, .timeout = 60)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/kodak/kodim23.png", VDM_SHARED_DIR "/data");
+    vdm_image *src;
+    vdm_status st = vdm_png_read_file(path, &src);
+    if (st == VDM_ERR_IO) cr_skip_test("Kodak images not available at %s", path);
+    cr_assert_eq(st, VDM_OK);
+    /* an RGBA copy of the top-left 200x130 (alpha is not touched) */
+    const uint32_t W = 200, H = 130, tw = 64, th = 48;
+    vdm_image *img;
+    cr_assert_eq(vdm_image_create(W, H, VDM_PNG_RGBA, 8, &img), VDM_OK);
+    for (uint32_t y = 0; y < H; y++)
+        for (uint32_t x = 0; x < W; x++) {
+            for (unsigned c = 0; c < 3; c++)
+                img->data[((size_t)y * W + x) * 4 + c] = src->data[((size_t)y * src->width + x) * 3 + c];
+            img->data[((size_t)y * W + x) * 4 + 3] = (uint8_t)(x ^ y);
+        }
+    vdm_image_free(src);
+    vdm_subimage g;
+    memset(&g, 0, sizeof g);
+    g.width = W; g.height = H; g.nch = 3; g.bit_depth = 8; g.maxval = 255; g.rgb = 1;
+    g.data = img->data; g.stride = 4; g.chan[0] = 0; g.chan[1] = 1; g.chan[2] = 2;
+
+    const uint32_t nt = ((W + tw - 1) / tw) * ((H + th - 1) / th);   /* 4 x 3 */
+    vdm_buf tiles[12], whole;
+    memset(tiles, 0, sizeof tiles);
+    memset(&whole, 0, sizeof whole);
+    cr_assert_eq(nt, 12);
+    cr_assert_eq(vdm_fb_cm_tiles_encode(&g, tw, th, tiles), VDM_OK);
+    cr_assert_eq(vdm_fb_cm_encode(&g, &whole), VDM_OK);
+    size_t sum = 0;
+    for (uint32_t t = 0; t < nt; t++) { cr_assert_geq(tiles[t].size, 4); sum += tiles[t].size; }
+    cr_log_info("whole image %zu bytes, 12 tile streams %zu bytes", whole.size, sum);
+    cr_assert(sum <= whole.size + 5 * nt && sum + 4 * nt >= whole.size - 4,
+              "tiles %zu bytes vs whole %zu", sum, whole.size);
+
+    /* the same streams again (the encoder is a function of the image) */
+    vdm_buf again[12];
+    memset(again, 0, sizeof again);
+    cr_assert_eq(vdm_fb_cm_tiles_encode(&g, tw, th, again), VDM_OK);
+    for (uint32_t t = 0; t < nt; t++) {
+        cr_assert(again[t].size == tiles[t].size && !memcmp(again[t].data, tiles[t].data, tiles[t].size));
+        vdm_buf_free(&again[t]);
+    }
+
+    uint8_t *orig = malloc((size_t)W * H * 4);
+    memcpy(orig, img->data, (size_t)W * H * 4);
+    const uint8_t *in[12];
+    size_t n[12];
+    uint32_t ntx = (W + tw - 1) / tw;
+    for (unsigned mask = 1; mask < 4096; mask = mask * 5 + 3) {   /* assorted subsets, all 12 included */
+        unsigned m = mask & 4095u;
+        if (mask > 3000) m = 4095u;
+        for (uint32_t t = 0; t < nt; t++) {
+            in[t] = (m >> t) & 1u ? tiles[t].data : NULL;
+            n[t] = tiles[t].size;
+        }
+        for (uint32_t y = 0; y < H; y++)   /* scramble the decoded tiles' R, G, B */
+            for (uint32_t x = 0; x < W; x++)
+                if ((m >> ((y / th) * ntx + x / tw)) & 1u)
+                    for (unsigned c = 0; c < 3; c++) img->data[((size_t)y * W + x) * 4 + c] = 0x5A;
+        st = vdm_fb_cm_tiles_decode(&g, tw, th, in, n);
+        cr_assert_eq(st, VDM_OK, "subset 0x%03x: %s", m, vdm_error_name(st));
+        cr_assert(!memcmp(img->data, orig, (size_t)W * H * 4), "subset 0x%03x decoded wrongly", m);
+        if (m == 4095u) break;
+    }
+    /* damage: one byte short, one byte too many, a flipped byte */
+    for (uint32_t t = 0; t < nt; t++) { in[t] = NULL; n[t] = 0; }
+    in[5] = tiles[5].data;
+    n[5] = tiles[5].size - 1;
+    cr_assert_eq(vdm_fb_cm_tiles_decode(&g, tw, th, in, n), VDM_ERR_CORRUPT);
+    uint8_t *longer = malloc(tiles[5].size + 1);
+    memcpy(longer, tiles[5].data, tiles[5].size);
+    longer[tiles[5].size] = 0;
+    in[5] = longer;
+    n[5] = tiles[5].size + 1;
+    cr_assert_eq(vdm_fb_cm_tiles_decode(&g, tw, th, in, n), VDM_ERR_CORRUPT);
+    memcpy(longer, tiles[5].data, tiles[5].size);
+    longer[2] ^= 0x40;
+    n[5] = tiles[5].size;
+    st = vdm_fb_cm_tiles_decode(&g, tw, th, in, n);
+    cr_assert(st == VDM_ERR_CORRUPT || memcmp(img->data, orig, (size_t)W * H * 4), "a flipped byte went unnoticed");
+    /* wrong arguments */
+    vdm_subimage gray = g;
+    gray.rgb = 0;
+    cr_assert_eq(vdm_fb_cm_tiles_decode(&gray, tw, th, in, n), VDM_ERR_ARG);
+    cr_assert_eq(vdm_fb_cm_tiles_encode(&g, 0, th, tiles), VDM_ERR_ARG);
+    free(longer);
+    free(orig);
+    for (uint32_t t = 0; t < nt; t++) vdm_buf_free(&tiles[t]);
+    vdm_buf_free(&whole);
+    vdm_image_free(img);
+}

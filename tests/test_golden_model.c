@@ -1,5 +1,6 @@
 /* Golden files for the model path: tests/vectors/model_*.png coded with the
- * shipped models/default.vdm (T = its default, one chain, 64x64 tiles) must
+ * shipped models/default.vdm (T = its default, one chain, 64x64 tiles, the
+ * tile mode named per vector) must
  * give the stored .vdz byte for byte, on every build (compiler, flags, SIMD
  * level, thread count), and the stored .vdz must decode to the PNG's pixels.
  * If models/default.vdm is replaced on purpose, regenerate the vectors with
@@ -16,14 +17,17 @@
 
 #define MODEL VDM_SOURCE_DIR "/models/default.vdm"
 
-static void check_vector(const char *name, unsigned threads, vdm_simd_level cap)
+static void check_vector(const char *name, const char *file, int tiles, unsigned threads, vdm_simd_level cap)
 {
     char png[512], vdz[512];
     snprintf(png, sizeof png, VDM_SOURCE_DIR "/tests/vectors/%s.png", name);
-    snprintf(vdz, sizeof vdz, VDM_SOURCE_DIR "/tests/vectors/%s.vdz", name);
+    snprintf(vdz, sizeof vdz, VDM_SOURCE_DIR "/tests/vectors/%s.vdz", file);
     vdm_simd_level old = vdm_ref_simd_cap(cap);
+    vdm_bb_params bp;
+    vdm_bb_params_default(&bp);
+    bp.tiles = tiles;
     vdm_model_path mp;
-    vdm_status st = vdm_bb_path_open(MODEL, NULL, threads, &mp);
+    vdm_status st = vdm_bb_path_open(MODEL, &bp, threads, &mp);
     cr_assert_eq(st, VDM_OK, "model %s: %s", MODEL, vdm_error_name(st));
     vdm_image *img = NULL;
     cr_assert_eq(vdm_png_read_file(png, &img), VDM_OK);
@@ -55,6 +59,15 @@ static void check_vector(const char *name, unsigned threads, vdm_simd_level cap)
     vdm_ref_simd_cap(old);
 }
 
-Test(golden_model, default_simd_one_thread) { check_vector("model_80x72", 1, VDM_SIMD_AVX512); }
-Test(golden_model, scalar_kernels_three_threads) { check_vector("model_80x72", 3, VDM_SIMD_SCALAR); }
-Test(golden_model, odd_size_rgba) { check_vector("model_rgba_37x23", 2, VDM_SIMD_AVX512); }
+#define SEED VDM_BB_TILES_SEED
+Test(golden_model, default_simd_one_thread) { check_vector("model_80x72", "model_80x72", SEED, 1, VDM_SIMD_AVX512); }
+Test(golden_model, scalar_kernels_three_threads) { check_vector("model_80x72", "model_80x72", SEED, 3, VDM_SIMD_SCALAR); }
+Test(golden_model, odd_size_rgba) { check_vector("model_rgba_37x23", "model_rgba_37x23", SEED, 2, VDM_SIMD_AVX512); }
+/* CM tiles and model tiles in one chain (vdz.md §6.2) */
+Test(golden_model, mixed_tiles)
+{
+    check_vector("model_mixed_144x100", "model_mixed_144x100", VDM_BB_TILES_CHOOSE, 2, VDM_SIMD_AVX512);
+    check_vector("model_mixed_144x100", "model_mixed_144x100", VDM_BB_TILES_CHOOSE, 1, VDM_SIMD_SCALAR);
+}
+/* the older layout (no CM tiles, split first tiles) still encodes and decodes */
+Test(golden_model, legacy_layout) { check_vector("model_80x72", "model_80x72_legacy", VDM_BB_TILES_MODEL, 2, VDM_SIMD_AVX512); }
