@@ -2,6 +2,7 @@
  * the progress line and the result tables.  All maths is in model/. */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +97,10 @@ const char vdm_help_eval[] =
     "  --codelength        also code each image with the model (bits-back rANS,\n"
     "                      as `encode --model-only`), decode it again to verify,\n"
     "                      and print the actual bits per sub-pixel of the .vdz and\n"
-    "                      its gap to the -VLB (all overhead included)\n"
+    "                      its gap to the -VLB (all overhead included).  Like\n"
+    "                      --model-only, the file starts its chain with CM tiles\n"
+    "                      (CM/all: how many); \"coder\" is the model-coded tiles'\n"
+    "                      share of the file against the coder's own -VLB of them\n"
     "  --grid G            with --codelength: latent grid step = std / G (default 2)\n";
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -656,8 +660,14 @@ static void print_json_terms(FILE *f, const vdm_bound *b)
 /* Code one image with the model alone through the real container and the
  * bits-back coder, decode it again and compare: the actual code length
  * (file bits / sub-pixels, every byte of overhead included). */
+typedef struct codelength {
+    double bpsp, enc_s, dec_s;
+    uint64_t cm_tiles, ntiles;
+    double coder_gap;   /* model-coded tiles' bits (framing included) / the coder's own -VLB of them - 1 */
+} codelength_result;
+
 static int measure_codelength(const char *model_path, const char *file, int T, int tile, int grid, int threads,
-                              double *bpsp, double *enc_s, double *dec_s)
+                              codelength_result *cl)
 {
     vdm_image *img = NULL, *back = NULL;
     vdm_status st = vdm_png_read_file(file, &img);
@@ -689,19 +699,29 @@ static int measure_codelength(const char *model_path, const char *file, int T, i
     eo.effort = 0;
     uint8_t *buf = NULL;
     size_t size = 0;
+    vdm_encode_stats es;
+    memset(cl, 0, sizeof *cl);
     double t0 = now_s();
-    st = vdm_vdz_encode(img, &eo, &buf, &size, NULL);
-    *enc_s = now_s() - t0;
+    st = vdm_vdz_encode(img, &eo, &buf, &size, &es);
+    cl->enc_s = now_s() - t0;
+    if (st == VDM_OK) {
+        vdm_bb_stats bs;
+        vdm_bb_path_stats(&mp, &bs);
+        cl->cm_tiles = bs.cm_tiles;
+        cl->ntiles = (uint64_t)((img->width + tile - 1) / tile) * ((img->height + tile - 1) / tile);
+        double model_bits = 8.0 * (double)es.model_bytes - (double)bs.cm_bits - 24.0 * (double)bs.cm_tiles;
+        cl->coder_gap = es.neg_vlb_bits > 0 ? model_bits / es.neg_vlb_bits - 1 : 0;
+    }
     if (st == VDM_OK) {
         vdm_decode_opts d = { &mp, (uint32_t)threads, NULL, NULL };
         t0 = now_s();
         st = vdm_vdz_decode(buf, size, &d, &back);
-        *dec_s = now_s() - t0;
+        cl->dec_s = now_s() - t0;
         if (st == VDM_OK && (back->width != img->width || back->height != img->height ||
                              memcmp(back->data, img->data, (size_t)img->width * img->height * img->channels)))
             st = VDM_ERR_INTERNAL;
     }
-    *bpsp = 8.0 * (double)size / ((double)img->width * img->height * 3);
+    cl->bpsp = 8.0 * (double)size / ((double)img->width * img->height * 3);
     if (st != VDM_OK) vdm_cli_error("eval: %s: coding with the model failed: %s (%s)", file, vdm_error_name(st),
                                     vdm_codec_last_error());
     free(buf);
@@ -783,7 +803,7 @@ int vdm_cmd_eval(int argc, char **argv)
                samples, tile, vdm_backend_name(backend));
         printf("negative VLB in bits per sub-pixel (+- Monte-Carlo standard error)\n");
         printf("%-28s %9s %9s %9s %9s %8s %7s", "image", "prior", "recon", "diff", "total", "+-se", "sec");
-        if (codelength) printf(" %9s %8s %7s %7s", "file", "gap", "enc s", "dec s");
+        if (codelength) printf(" %9s %8s %7s %7s %7s %8s", "file", "gap", "enc s", "dec s", "CM/all", "coder");
         printf("\n");
     }
     vdm_bound *results = (vdm_bound *)calloc((size_t)nfiles, sizeof(vdm_bound));
@@ -806,12 +826,12 @@ int vdm_cmd_eval(int argc, char **argv)
             continue;
         }
         results[nok++] = b;
-        double file_bpsp = 0, enc_s = 0, dec_s = 0;
+        codelength_result cl;
+        memset(&cl, 0, sizeof cl);
         if (codelength) {
-            int rc2 = measure_codelength(model_path, files[i], (int)T, (int)tile, (int)grid, (int)threads, &file_bpsp,
-                                         &enc_s, &dec_s);
+            int rc2 = measure_codelength(model_path, files[i], (int)T, (int)tile, (int)grid, (int)threads, &cl);
             if (rc2) { exit_code = rc2; codelength_failed = 1; }
-            else { cl_bits += file_bpsp * b.dims; cl_dims += b.dims; }
+            else { cl_bits += cl.bpsp * b.dims; cl_dims += b.dims; }
         }
         if (json) {
             printf("%s{\"file\": ", first ? "" : ", ");
@@ -819,10 +839,13 @@ int vdm_cmd_eval(int argc, char **argv)
             printf(", \"width\": %d, \"height\": %d, \"seconds\": %.3f, ", w, h, dt);
             if (codelength) {
                 printf("\"file_bpsp\": ");
-                json_num(stdout, file_bpsp);
+                json_num(stdout, cl.bpsp);
                 printf(", \"gap\": ");
-                json_num(stdout, b.total > 0 ? file_bpsp / b.total - 1 : 0);
-                printf(", \"encode_seconds\": %.3f, \"decode_seconds\": %.3f, ", enc_s, dec_s);
+                json_num(stdout, b.total > 0 ? cl.bpsp / b.total - 1 : 0);
+                printf(", \"coder_gap\": ");
+                json_num(stdout, cl.coder_gap);
+                printf(", \"cm_tiles\": %" PRIu64 ", \"tiles\": %" PRIu64 ", ", cl.cm_tiles, cl.ntiles);
+                printf("\"encode_seconds\": %.3f, \"decode_seconds\": %.3f, ", cl.enc_s, cl.dec_s);
             }
             print_json_terms(stdout, &b);
             printf("}");
@@ -832,7 +855,10 @@ int vdm_cmd_eval(int argc, char **argv)
             base = base ? base + 1 : files[i];
             printf("%-28.28s %9.4f %9.4f %9.4f %9.4f %8.4f %7.1f", base, b.prior, b.recon, b.diff, b.total,
                    b.se_total, dt);
-            if (codelength) printf(" %9.4f %+7.2f%% %7.1f %7.1f", file_bpsp, 100.0 * (file_bpsp / b.total - 1), enc_s, dec_s);
+            if (codelength)
+                printf(" %9.4f %+7.2f%% %7.1f %7.1f %3" PRIu64 "/%-3" PRIu64 " %+7.2f%%", cl.bpsp,
+                       100.0 * (cl.bpsp / b.total - 1), cl.enc_s, cl.dec_s, cl.cm_tiles, cl.ntiles,
+                       100.0 * cl.coder_gap);
             printf("\n");
         }
         fflush(stdout);
