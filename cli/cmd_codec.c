@@ -619,11 +619,11 @@ static void print_info(const char *name, const vdm_vdz_info *in, int json)
             printf(",\"model\":{\"bytes\":%" PRIu64 ",\"steps\":%u,\"channel_mask\":%u,\"flags\":%u,"
                    "\"data_prec\":%u,\"latent_prec\":%u,\"prior_prec\":%u,\"tile_w\":%u,\"tile_h\":%u,"
                    "\"tiles\":%u,\"cm_tiles\":%u,\"chains\":%u,\"initial_bits\":%" PRIu64
-                   ",\"stream_bytes\":%" PRIu64 ",\"neg_vlb_bits\":%.3f}",
+                   ",\"stream_bytes\":%" PRIu64 ",\"neg_vlb_bits\":%.3f,\"model_subpixels\":%" PRIu64 "}",
                    in->model_bytes, in->steps, in->model_channel_mask, in->model_flags,
                    in->data_prec, in->latent_prec, in->prior_prec, in->tile_w, in->tile_h,
                    in->ntiles, in->nskipped_tiles, in->nchains, in->initial_bits,
-                   in->stream_bytes, in->neg_vlb_bits);
+                   in->stream_bytes, in->neg_vlb_bits, in->model_dims);
         else
             printf(",\"model\":null");
         printf("}\n");
@@ -658,10 +658,14 @@ static void print_info(const char *name, const vdm_vdz_info *in, int json)
         printf("  tiles            %u x %u px, %u tile%s (%u coded with CM), %u chain%s, initial bits %" PRIu64 "\n",
                in->tile_w, in->tile_h, in->ntiles, in->ntiles > 1 ? "s" : "", in->nskipped_tiles, in->nchains,
                in->nchains > 1 ? "s" : "", in->initial_bits);
-        if (in->neg_vlb_bits > 0)
+        if (in->neg_vlb_bits > 0 && in->nskipped_tiles == 0)
             printf("  -VLB             %.4f bits/sub-pixel (file is %+.2f%%)\n",
                    in->neg_vlb_bits / (double)samples,
                    100.0 * (8.0 * (double)in->file_bytes / in->neg_vlb_bits - 1.0));
+        else if (in->neg_vlb_bits > 0 && in->model_dims)
+            printf("  -VLB             %.4f bits/sub-pixel of the %" PRIu64 " model-coded sub-pixels "
+                   "(the CM tiles' share of the stream is not known before decoding)\n",
+                   in->neg_vlb_bits / (double)in->model_dims, in->model_dims);
     }
     printf("  header+framing   %" PRIu64 " bytes\n", in->header_bytes);
 }

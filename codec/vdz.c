@@ -749,7 +749,16 @@ static vdm_status parse_all(const uint8_t *buf, size_t size, parsed *p, int head
         in->ntiles = m->ntiles;
         in->nchains = m->nchains;
         in->neg_vlb_bits = m->neg_vlb_bits;
-        for (uint32_t i = 0; i < m->ntiles; i++) in->nskipped_tiles += m->tile_skip[i];
+        const uint32_t ntx = (in->width + m->tile_w - 1) / m->tile_w;
+        const unsigned nch = (unsigned)__builtin_popcount(m->channel_mask);
+        for (uint32_t i = 0; i < m->ntiles; i++) {
+            in->nskipped_tiles += m->tile_skip[i];
+            if (m->tile_skip[i]) continue;
+            const uint32_t x0 = (i % ntx) * m->tile_w, y0 = (i / ntx) * m->tile_h;
+            const uint32_t tw = in->width - x0 < m->tile_w ? in->width - x0 : m->tile_w;
+            const uint32_t th = in->height - y0 < m->tile_h ? in->height - y0 : m->tile_h;
+            in->model_dims += (uint64_t)tw * th * nch;
+        }
         for (uint32_t i = 0; i < m->nchains; i++) {
             in->initial_bits += m->chains[i].initial_bits;
             in->stream_bytes += m->chains[i].stream_bytes;

@@ -162,7 +162,8 @@ typedef struct vdm_vdz_info {
     /* MODL summary (valid when has_model_section) */
     uint16_t steps, tile_w, tile_h;
     uint8_t model_channel_mask, model_flags, data_prec, latent_prec, prior_prec;
-    uint32_t ntiles, nskipped_tiles, nchains;
+    uint32_t ntiles, nskipped_tiles, nchains;   /* nskipped_tiles: CM tiles (§6.2) */
+    uint64_t model_dims;       /* sub-pixels of the model-coded tiles (neg_vlb_bits covers these) */
     uint64_t initial_bits, stream_bytes;
     double neg_vlb_bits;
 } vdm_vdz_info;
