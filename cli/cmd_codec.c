@@ -293,6 +293,7 @@ static const char *method_name(int m)
     case 0: return "stored";
     case 1: return "zstd";
     case 2: return "cm";
+    case 3: return "cm3";
     default: return "none";
     }
 }

@@ -368,11 +368,16 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
     if (st == VDM_OK) st = tile_buf_init(&b, (size_t)tw * th * 3);
     else memset(&b, 0, sizeof b);
     if (st == VDM_OK) st = vdm_ans_create(&a);
+    /* CM tiles: method 3 (the stronger, ~2 s per megapixel) unless the
+     * caller asked for speed (effort 0) or the image is too wide for it */
+    const uint8_t cm_method = choice ? (o->effort >= 1 && img->width <= VDM_FB_CM3_MAX_WIDTH ? VDM_FB_CM3 : VDM_FB_CM) : 0;
     if (st == VDM_OK && choice) {
         vdm_subimage g;
         rgb_subimage(img, &g);
         cm = calloc(ntiles, sizeof *cm);
-        st = cm ? vdm_fb_cm_tiles_encode(&g, tw, th, cm) : VDM_ERR_NOMEM;
+        if (!cm) st = VDM_ERR_NOMEM;
+        else if (cm_method == VDM_FB_CM3) st = vdm_fb_cm3_tiles_encode(&g, tw, th, cm);
+        else st = vdm_fb_cm_tiles_encode(&g, tw, th, cm);
         if (st == VDM_OK) st = vdm_ans_create(&alt);
     }
 
@@ -381,6 +386,7 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
     out->steps = (uint16_t)T;
     out->channel_mask = 0x07;
     out->flags = (uint8_t)((cx->p.clean ? VDM_MODL_CLEAN : 0) | (choice ? VDM_MODL_TILE_CHOICE : 0));
+    out->cm_method = cm_method;
     out->data_prec = out->latent_prec = out->prior_prec = VDM_BB_PREC;
     out->tile_w = (uint16_t)tw;
     out->tile_h = (uint16_t)th;
@@ -545,7 +551,12 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
     if (st == VDM_OK && cx->st.cm_tiles) {
         vdm_subimage g;
         rgb_subimage(img, &g);
-        st = vdm_fb_cm_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);
+        if (in->cm_method == VDM_FB_CM3)
+            st = vdm_fb_cm3_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);
+        else if (in->cm_method == VDM_FB_CM)
+            st = vdm_fb_cm_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);
+        else
+            st = VDM_ERR_CORRUPT;
     }
     cx->st.seconds_coder = now_s() - t_start - cx->st.seconds_network;
     if (cm_in)

@@ -64,7 +64,10 @@ static inline void vdm_sub_put(const vdm_subimage *g, size_t pixel, unsigned c, 
 }
 
 /* Fallback methods (FBCK.method). */
-enum { VDM_FB_STORED = 0, VDM_FB_ZSTD = 1, VDM_FB_CM = 2 };
+enum { VDM_FB_STORED = 0, VDM_FB_ZSTD = 1, VDM_FB_CM = 2, VDM_FB_CM3 = 3 };
+/* Method 3 keeps least-squares sums per column (about 2.7 KiB per column and
+ * channel), so it is defined for sub-images up to this width only. */
+#define VDM_FB_CM3_MAX_WIDTH 16384u
 
 /* Method 0: packed rows.  Bytes = height * rowbytes. */
 uint64_t vdm_fb_rowbytes(const vdm_subimage *g);
@@ -94,5 +97,17 @@ vdm_status vdm_fb_cm_decode(const vdm_subimage *g, const uint8_t *in, size_t n);
 vdm_status vdm_fb_cm_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
 vdm_status vdm_fb_cm_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
                                   const uint8_t *const *in, const size_t *n);
+
+/* Method 3: method 2's prediction plus NLMS and least-squares predictors,
+ * bias correction, and a logistic mix of 7 context models with an APM per
+ * binary decision (§8b).  Width <= VDM_FB_CM3_MAX_WIDTH (VDM_ERR_ARG when
+ * encoding, VDM_ERR_CORRUPT when decoding a wider one).  About 2 s per
+ * megapixel of RGB on one core, each way.  The tiles variants are method 3's
+ * tile mode, with the conventions of vdm_fb_cm_tiles_* above. */
+vdm_status vdm_fb_cm3_encode(const vdm_subimage *g, vdm_buf *out);
+vdm_status vdm_fb_cm3_decode(const vdm_subimage *g, const uint8_t *in, size_t n);
+vdm_status vdm_fb_cm3_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
+vdm_status vdm_fb_cm3_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
+                                   const uint8_t *const *in, const size_t *n);
 
 #endif

@@ -52,6 +52,7 @@ typedef struct vdm_model_payload {
     uint8_t channel_mask;    /* canonical channels coded by the model */
     uint8_t flags;           /* VDM_MODL_* */
     uint8_t data_prec, latent_prec, prior_prec;   /* 8..24 */
+    uint8_t cm_method;       /* with VDM_MODL_TILE_CHOICE: the CM tiles' fallback method (2, 3); else 0 */
     uint16_t tile_w, tile_h;
     uint64_t xor_seed;
     double neg_vlb_bits;     /* informational */

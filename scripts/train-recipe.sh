@@ -23,16 +23,20 @@
 #   5  + channel coupling (--coupled), lr 2e-3 decaying          3933 updates, 2 threads
 #      (first planned to reach 1e-4 at update 40000; then, to fit the session,
 #      resumed with the decay ending at 34000:)                   30395 more, 2 threads
+#   6  s5b continued (its checkpoint) with a warm restart: the linear
+#      decay re-planned to end at update 58000 (lr 9.4e-4 at 34328,
+#      2e-5 at the end)                                          23775 more, 1 thread
 #
-# About 4 hours on the 2-core CPU machine; models/README.md has the numbers of
+# About 5 hours on the 2-core CPU machine; models/README.md has the numbers of
 # each stage.  The final checkpoint (models/default.ckpt) continues the last
-# stage: copy it to WORKDIR/s5b.vdm.ckpt and run `scripts/train-default.sh
-# MINUTES 32 WORKDIR/s5b.vdm` (it resumes; add --lr-decay N --lr-final LR to
+# stage: copy it to WORKDIR/s6.vdm.ckpt and run `scripts/train-default.sh
+# MINUTES 32 WORKDIR/s6.vdm` (it resumes; add --lr-decay N --lr-final LR to
 # set a new step-size schedule from there).
 set -eu
 cd "$(dirname "$0")/.."
 W=${1:-out/recipe}
 S5B_ITERS=${S5B_ITERS:-30395}
+S6_ITERS=${S6_ITERS:-23775}
 mkdir -p "$W"
 stage() {  # stage NAME T THREADS ITERS [train options...]
     name=$1 t=$2 th=$3 it=$4
@@ -58,4 +62,11 @@ if [ ! -f "$W/s5b.done" ]; then
     THREADS=2 scripts/train-default.sh 100000 32 "$W/s5b.vdm" --iters "$S5B_ITERS" --lr-decay 34000 --lr-final 1e-4 2>"$W/s5b.log"
     touch "$W/s5b.done"
 fi
-echo "train-recipe: done: $W/s5b.vdm (copy to models/default.vdm, its checkpoint to models/default.ckpt)"
+if [ ! -f "$W/s6.done" ]; then
+    # continue s5b exactly, re-planning the decay (a warm restart to 9.4e-4)
+    cp "$W/s5b.vdm.ckpt" "$W/s6.vdm.ckpt"
+    echo "train-recipe: stage s6 (resume s5b, $S6_ITERS updates)"
+    THREADS=1 scripts/train-default.sh 100000 32 "$W/s6.vdm" --iters "$S6_ITERS" --lr-decay 58000 --lr-final 2e-5 2>"$W/s6.log"
+    touch "$W/s6.done"
+fi
+echo "train-recipe: done: $W/s6.vdm (copy to models/default.vdm, its checkpoint to models/default.ckpt)"

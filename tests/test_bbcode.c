@@ -260,7 +260,13 @@ Test(bbcode, corrupt_stream_rejected)
  * SEED's file is smaller than the old layout's and CHOOSE's no larger than
  * SEED's, both draw fewer initial bits; the decoder reads a mixed file
  * whichever way it was made, and refuses CM tiles without the flag. */
+static size_t encode_mode_effort(int mode, int effort, const vdm_image *img, vdm_bb_stats *bs, vdm_model_payload *keep);
 static size_t encode_mode(int mode, const vdm_image *img, vdm_bb_stats *bs, vdm_model_payload *keep)
+{
+    return encode_mode_effort(mode, 1, img, bs, keep);
+}
+
+static size_t encode_mode_effort(int mode, int effort, const vdm_image *img, vdm_bb_stats *bs, vdm_model_payload *keep)
 {
     vdm_bb_params p;
     vdm_bb_params_default(&p);
@@ -270,9 +276,12 @@ static size_t encode_mode(int mode, const vdm_image *img, vdm_bb_stats *bs, vdm_
     cr_assert_eq(vdm_bb_path_wrap(small_model_v(4, 21, -8.0, 2), &p, 2, &mp), VDM_OK);
     vdm_encode_opts o;
     vdm_encode_opts_default(&o);
+    o.effort = effort;
     vdm_model_payload pl;
     cr_assert_eq(mp.encode(mp.ctx, img, 0x07, &o, &pl), VDM_OK);
     vdm_bb_path_stats(&mp, bs);
+    /* CM tiles use method 3, or method 2 at effort 0; none in the old layout */
+    cr_assert_eq(pl.cm_method, mode == VDM_BB_TILES_MODEL ? 0 : effort >= 1 ? 3 : 2);
     size_t bytes = 0;
     for (uint32_t c = 0; c < pl.nchains; c++) bytes += pl.chains[c].stream_bytes;
     vdm_image out = *img;
@@ -304,6 +313,10 @@ Test(bbcode, tile_choice_seed_and_choose)
     vdm_model_payload pl;
     size_t n_seed = encode_mode(VDM_BB_TILES_SEED, img, &sd, NULL);
     size_t n_choose = encode_mode(VDM_BB_TILES_CHOOSE, img, &ch, &pl);
+    vdm_bb_stats c2;
+    size_t n_choose2 = encode_mode_effort(VDM_BB_TILES_CHOOSE, 0, img, &c2, NULL);   /* method-2 CM tiles */
+    cr_assert_geq(c2.cm_tiles, 6);
+    cr_log_info("choose with method-2 CM tiles: %zu bytes", n_choose2);
     cr_log_info("bytes: model %zu (initial bits %llu), seed %zu (%llu CM tiles, initial %llu), choose %zu (%llu CM tiles, initial %llu)",
                 n_model, (unsigned long long)m.initial_bits, n_seed, (unsigned long long)sd.cm_tiles,
                 (unsigned long long)sd.initial_bits, n_choose, (unsigned long long)ch.cm_tiles,

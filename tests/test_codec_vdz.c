@@ -119,7 +119,7 @@ Test(codec_vdz, each_fallback_method_alone)
         cr_assert_eq(vdm_image_create(img->width, img->height, img->color_type, img->bit_depth, &out), VDM_OK);
         out->palette_size = img->palette_size;
         size_t nb = (size_t)vdm_image_sample_bytes(img->width, img->height, img->channels, img->bit_depth);
-        for (int m = 0; m < 3; m++) {
+        for (int m = 0; m < 4; m++) {
             vdm_subimage g, h;
             memset(&g, 0, sizeof g);
             g.width = img->width;
@@ -136,16 +136,17 @@ Test(codec_vdz, each_fallback_method_alone)
             h.data = out->data;
             memset(out->data, 0xAB, nb);
             vdm_buf b = { 0 };
-            vdm_status st = m == 0 ? vdm_fb_stored_encode(&g, &b) : m == 1 ? vdm_fb_zstd_encode(&g, 5, &b) : vdm_fb_cm_encode(&g, &b);
+            vdm_status st = m == 0 ? vdm_fb_stored_encode(&g, &b) : m == 1 ? vdm_fb_zstd_encode(&g, 5, &b)
+                          : m == 2 ? vdm_fb_cm_encode(&g, &b) : vdm_fb_cm3_encode(&g, &b);
             cr_assert_eq(st, VDM_OK);
             st = m == 0 ? vdm_fb_stored_decode(&h, b.data, b.size) : m == 1 ? vdm_fb_zstd_decode(&h, b.data, b.size)
-                        : vdm_fb_cm_decode(&h, b.data, b.size);
+                 : m == 2 ? vdm_fb_cm_decode(&h, b.data, b.size) : vdm_fb_cm3_decode(&h, b.data, b.size);
             cr_assert_eq(st, VDM_OK, "method %d type %zu", m, t);
             cr_assert(!memcmp(img->data, out->data, nb), "method %d type %zu differs", m, t);
             /* truncated payloads never decode */
             if (b.size > 1) {
                 st = m == 0 ? vdm_fb_stored_decode(&h, b.data, b.size - 1) : m == 1 ? vdm_fb_zstd_decode(&h, b.data, b.size - 1)
-                            : vdm_fb_cm_decode(&h, b.data, b.size - 1);
+                     : m == 2 ? vdm_fb_cm_decode(&h, b.data, b.size - 1) : vdm_fb_cm3_decode(&h, b.data, b.size - 1);
                 cr_assert_neq(st, VDM_OK, "method %d accepted a truncated payload", m);
             }
             vdm_buf_free(&b);
@@ -222,7 +223,7 @@ Test(codec_vdz, kodak_images_roundtrip_and_compress_well, .timeout = 120)
         /* PNG (optipng) needs about 4.4 bits/sub-pixel on Kodak; the fallback
          * must do clearly better or it is not a useful floor. */
         cr_assert_lt(bpsp, 4.0, "%s: %.3f bits/sub-pixel", names[i], bpsp);
-        cr_assert_eq(s.fallback_method, VDM_FB_CM);
+        cr_assert_eq(s.fallback_method, VDM_FB_CM3);
         vdm_image_free(img);
     }
 }
@@ -528,7 +529,22 @@ Test(codec_vdz, model_section_framing_with_a_test_double)
  * comes from one pass with one state, so the tiles together cost about what
  * the whole image costs (a few bytes of flush per tile), any subset decodes
  * while the other tiles are only observed, and a damaged stream is an error. */
-Test(codec_vdz, cm_tiles_roundtrip_any_subset, .timeout = 60)
+static void cm_tiles_roundtrip_any_subset(int method);
+Test(codec_vdz, cm_tiles_roundtrip_any_subset, .timeout = 60) { cm_tiles_roundtrip_any_subset(2); }
+Test(codec_vdz, cm3_tiles_roundtrip_any_subset, .timeout = 120) { cm_tiles_roundtrip_any_subset(3); }
+
+static vdm_status tiles_enc(int method, const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
+{
+    return method == 3 ? vdm_fb_cm3_tiles_encode(g, tw, th, out) : vdm_fb_cm_tiles_encode(g, tw, th, out);
+}
+
+static vdm_status tiles_dec(int method, const vdm_subimage *g, uint32_t tw, uint32_t th, const uint8_t *const *in,
+                            const size_t *n)
+{
+    return method == 3 ? vdm_fb_cm3_tiles_decode(g, tw, th, in, n) : vdm_fb_cm_tiles_decode(g, tw, th, in, n);
+}
+
+static void cm_tiles_roundtrip_any_subset(int method)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/kodak/kodim23.png", VDM_SHARED_DIR "/data");
@@ -557,18 +573,18 @@ Test(codec_vdz, cm_tiles_roundtrip_any_subset, .timeout = 60)
     memset(tiles, 0, sizeof tiles);
     memset(&whole, 0, sizeof whole);
     cr_assert_eq(nt, 12);
-    cr_assert_eq(vdm_fb_cm_tiles_encode(&g, tw, th, tiles), VDM_OK);
-    cr_assert_eq(vdm_fb_cm_encode(&g, &whole), VDM_OK);
+    cr_assert_eq(tiles_enc(method, &g, tw, th, tiles), VDM_OK);
+    cr_assert_eq(method == 3 ? vdm_fb_cm3_encode(&g, &whole) : vdm_fb_cm_encode(&g, &whole), VDM_OK);
     size_t sum = 0;
     for (uint32_t t = 0; t < nt; t++) { cr_assert_geq(tiles[t].size, 4); sum += tiles[t].size; }
-    cr_log_info("whole image %zu bytes, 12 tile streams %zu bytes", whole.size, sum);
+    cr_log_info("method %d: whole image %zu bytes, 12 tile streams %zu bytes", method, whole.size, sum);
     cr_assert(sum <= whole.size + 5 * nt && sum + 4 * nt >= whole.size - 4,
               "tiles %zu bytes vs whole %zu", sum, whole.size);
 
     /* the same streams again (the encoder is a function of the image) */
     vdm_buf again[12];
     memset(again, 0, sizeof again);
-    cr_assert_eq(vdm_fb_cm_tiles_encode(&g, tw, th, again), VDM_OK);
+    cr_assert_eq(tiles_enc(method, &g, tw, th, again), VDM_OK);
     for (uint32_t t = 0; t < nt; t++) {
         cr_assert(again[t].size == tiles[t].size && !memcmp(again[t].data, tiles[t].data, tiles[t].size));
         vdm_buf_free(&again[t]);
@@ -590,7 +606,7 @@ Test(codec_vdz, cm_tiles_roundtrip_any_subset, .timeout = 60)
             for (uint32_t x = 0; x < W; x++)
                 if ((m >> ((y / th) * ntx + x / tw)) & 1u)
                     for (unsigned c = 0; c < 3; c++) img->data[((size_t)y * W + x) * 4 + c] = 0x5A;
-        st = vdm_fb_cm_tiles_decode(&g, tw, th, in, n);
+        st = tiles_dec(method, &g, tw, th, in, n);
         cr_assert_eq(st, VDM_OK, "subset 0x%03x: %s", m, vdm_error_name(st));
         cr_assert(!memcmp(img->data, orig, (size_t)W * H * 4), "subset 0x%03x decoded wrongly", m);
         if (m == 4095u) break;
@@ -599,23 +615,31 @@ Test(codec_vdz, cm_tiles_roundtrip_any_subset, .timeout = 60)
     for (uint32_t t = 0; t < nt; t++) { in[t] = NULL; n[t] = 0; }
     in[5] = tiles[5].data;
     n[5] = tiles[5].size - 1;
-    cr_assert_eq(vdm_fb_cm_tiles_decode(&g, tw, th, in, n), VDM_ERR_CORRUPT);
+    cr_assert_eq(tiles_dec(method, &g, tw, th, in, n), VDM_ERR_CORRUPT);
     uint8_t *longer = malloc(tiles[5].size + 1);
     memcpy(longer, tiles[5].data, tiles[5].size);
     longer[tiles[5].size] = 0;
     in[5] = longer;
     n[5] = tiles[5].size + 1;
-    cr_assert_eq(vdm_fb_cm_tiles_decode(&g, tw, th, in, n), VDM_ERR_CORRUPT);
+    cr_assert_eq(tiles_dec(method, &g, tw, th, in, n), VDM_ERR_CORRUPT);
     memcpy(longer, tiles[5].data, tiles[5].size);
     longer[2] ^= 0x40;
     n[5] = tiles[5].size;
-    st = vdm_fb_cm_tiles_decode(&g, tw, th, in, n);
+    st = tiles_dec(method, &g, tw, th, in, n);
     cr_assert(st == VDM_ERR_CORRUPT || memcmp(img->data, orig, (size_t)W * H * 4), "a flipped byte went unnoticed");
     /* wrong arguments */
     vdm_subimage gray = g;
     gray.rgb = 0;
-    cr_assert_eq(vdm_fb_cm_tiles_decode(&gray, tw, th, in, n), VDM_ERR_ARG);
-    cr_assert_eq(vdm_fb_cm_tiles_encode(&g, 0, th, tiles), VDM_ERR_ARG);
+    cr_assert_eq(tiles_dec(method, &gray, tw, th, in, n), VDM_ERR_ARG);
+    cr_assert_eq(tiles_enc(method, &g, 0, th, tiles), VDM_ERR_ARG);
+    if (method == 3) {   /* method 3's width limit */
+        vdm_subimage wide = g;
+        wide.width = VDM_FB_CM3_MAX_WIDTH + 1;
+        vdm_buf b = { 0 };
+        cr_assert_eq(vdm_fb_cm3_encode(&wide, &b), VDM_ERR_ARG);
+        uint8_t hdr[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
+        cr_assert_eq(vdm_fb_cm3_decode(&wide, hdr, sizeof hdr), VDM_ERR_CORRUPT);
+    }
     free(longer);
     free(orig);
     for (uint32_t t = 0; t < nt; t++) vdm_buf_free(&tiles[t]);

@@ -42,13 +42,17 @@ static int same(const vdm_image *a, const vdm_image *b)
 
 Test(codec_vectors, valid_vectors_reencode_bytewise_and_decode)
 {
-    static const struct { const char *name; int uses_zstd; } v[] = {
-        { "v1_rgb8", 0 }, { "v1_rgba8_flat", 1 }, { "v1_pal4_meta", 1 }, { "v1_gray16", 0 }, { "v1_gray1_1x1", 0 },
+    /* name, source PNG, encoder effort, uses zstd */
+    static const struct { const char *name, *png; int effort, uses_zstd; } v[] = {
+        { "v1_rgb8", "v1_rgb8", 1, 0 },          /* method 3 */
+        { "v1_rgb8_m2", "v1_rgb8", 0, 0 },       /* method 2 (effort 0) */
+        { "v1_rgba8_flat", "v1_rgba8_flat", 1, 1 }, { "v1_pal4_meta", "v1_pal4_meta", 1, 1 },
+        { "v1_gray16", "v1_gray16", 1, 0 }, { "v1_gray1_1x1", "v1_gray1_1x1", 1, 0 },
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         char name[128];
         size_t pn, vn;
-        snprintf(name, sizeof name, "%s.png", v[i].name);
+        snprintf(name, sizeof name, "%s.png", v[i].png);
         uint8_t *png = load(name, &pn);
         snprintf(name, sizeof name, "%s.vdz", v[i].name);
         uint8_t *vdz = load(name, &vn);
@@ -56,7 +60,10 @@ Test(codec_vectors, valid_vectors_reencode_bytewise_and_decode)
         cr_assert_eq(vdm_png_read_mem(png, pn, &img), VDM_OK);
         uint8_t *enc;
         size_t en;
-        cr_assert_eq(vdm_vdz_encode(img, NULL, &enc, &en, NULL), VDM_OK);
+        vdm_encode_opts eo;
+        vdm_encode_opts_default(&eo);
+        eo.effort = v[i].effort;
+        cr_assert_eq(vdm_vdz_encode(img, &eo, &enc, &en, NULL), VDM_OK);
         int equal = en == vn && !memcmp(enc, vdz, vn);
         if (!v[i].uses_zstd || ZSTD_versionNumber() == VECTORS_ZSTD_VERSION)
             cr_assert(equal, "%s: this build writes other bytes (%zu vs %zu) — determinism broken", v[i].name, en, vn);

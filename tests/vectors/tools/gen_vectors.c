@@ -2,7 +2,8 @@
  * with the independent PNG writer of tests/codec_testutil.h.
  *   cc -I tests tests/vectors/tools/gen_vectors.c -lz -o /tmp/gen && (cd tests/vectors && mkdir -p vec && /tmp/gen && mv vec/* . && rmdir vec)
  * then encode each with `vdmzip encode -f v1_NAME.png` (default options) and
- * run tools/make_bad_vectors.py (reads vec/v1_rgb8.vdz, writes vec/...).
+ * run tools/make_bad_vectors.py (reads vec/v1_rgb8_m2.vdz, written with
+ * `vdmzip encode --effort 0`, and writes vec/...).
  * Only needed when the format changes: the .vdz files are the golden truth. */
 #include "codec_testutil.h"
 static void out(const char *name, tu_png_desc *d){ size_t n; uint8_t *p=tu_png(d,&n); char path[256]; snprintf(path,256,"vec/%s.png",name); tu_write_file(path,p,n); free(p);}

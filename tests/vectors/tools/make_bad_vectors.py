@@ -3,7 +3,7 @@
 # Each file exercises one rule of format-spec/vdz.md; the expected error is
 # listed in tests/test_codec_vectors.c and tests/vectors/README.md.
 import struct, zlib, sys
-src = open('vec/v1_rgb8.vdz','rb').read()
+src = open('vec/v1_rgb8_m2.vdz','rb').read()   # the method-2 file (effort 0)
 def sections(b):
     out=[]; p=12
     while p < len(b):

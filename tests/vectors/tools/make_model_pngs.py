@@ -42,4 +42,4 @@ for y, r in enumerate(rows[100:123]):
 write_png('tests/vectors/model_rgba_37x23.png', 37, 23, 6, rgba)
 
 w, h, rows = read_rgb8(sys.argv[2])
-write_png('tests/vectors/model_mixed_144x100.png', 144, 100, 2, [r[192*3:336*3] for r in rows[256:356]])
+write_png('tests/vectors/model_mixed_144x100.png', 144, 100, 2, [r[0:144*3] for r in rows[256:356]])
