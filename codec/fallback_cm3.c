@@ -14,7 +14,10 @@
  *      mantissa); each binary decision's probability is a logistic mix of 7
  *      adaptive counters chosen by 7 contexts, refined by an APM.
  *   The OLS normal equations are accumulated with sample weight
- *   1 / (2 + |OLS error at that sample|).
+ *   1 / ((2 + |OLS error at that sample|) * (1 + e_ols / 8)), e_ols the OLS
+ *   predictor's local error (unscaled), with a ridge term of 3.0; a second
+ *   bias-correction table keyed by (OLS - blend, activity) is averaged with
+ *   the first.
  * Encoder and decoder run the same function (cm_run).
  *
  * Exactness: everything is integer except the OLS predictor, which uses IEEE
@@ -44,8 +47,9 @@
 static const int32_t nlms_mu[NLMS_K] = { 160, 24 };   /* /1024 */
 #define NLMS_EPS 16
 #define OLS_DECAY 0.8                  /* horizontal and vertical, per pixel */
-#define OLS_NU 0.01                    /* ridge term */
-#define OLS_WK 2.0                     /* sample weight 1 / (OLS_WK + |error|) */
+#define OLS_NU 3.0                     /* ridge term */
+#define OLS_WK 2.0                     /* sample weight 1 / (OLS_WK + |error|) ... */
+#define OLS_LV 8.0                     /* ... / (1 + OLS local error / OLS_LV) */
 
 /* ---- context model ------------------------------------------------------- */
 #define NQ 40
@@ -119,6 +123,7 @@ typedef struct {
     int32_t w[NNODE][NIN];  /* mixer weights, 16.16 */
     uint16_t *apm;          /* NNODE * NAPMC * 33 */
     int32_t bias[NBC][2];   /* sum (1/8 units), count */
+    int32_t bias2[17 * NQ][2];  /* the same, context sq17((op8 - Pf) / 2) x q */
 } chan_model;
 
 typedef struct {
@@ -462,7 +467,7 @@ static vdm_status cm_run(cm_state *st)
                 const uint32_t *pe_up = y ? R->perr[(y + 1) & 1] : NULL;
                 const uint32_t *pe_cur = R->perr[y & 1];
                 int64_t num = 0, den = 0;
-                uint64_t emin = UINT64_MAX;
+                uint64_t emin = UINT64_MAX, eraw = 0;
                 for (unsigned i = 0; i < np; i++) {
                     uint64_t e = 0;
                     if (x) e += 2u * pe_cur[(x - 1) * NPRED_MAX + i];
@@ -471,7 +476,7 @@ static vdm_status cm_run(cm_state *st)
                         if (x) e += pe_up[(x - 1) * NPRED_MAX + i];
                         if (x + 1 < w) e += pe_up[(x + 1) * NPRED_MAX + i];
                     }
-                    if (i == np - 1) e = e * OLS_ERR_SCALE / 16;
+                    if (i == np - 1) { eraw = e; e = e * OLS_ERR_SCALE / 16; }
                     if (e < emin) emin = e;
                     const int64_t eo = (int64_t)e + BLEND_OFS;
                     int64_t wt = WEIGHT_ONE / (eo * eo);
@@ -497,7 +502,13 @@ static vdm_status cm_run(cm_state *st)
                 /* bias correction: context (q, sign rW, sign rN, sign of G's residual) */
                 const int sW = sgn3(rW), sN = sgn3(rN), sR = st->has_ref[k] ? sgn3(ref_res) : 1;
                 int32_t *bc = M->bias[((q * 3 + (unsigned)sW) * 3 + (unsigned)sN) * 3 + (unsigned)sR];
-                const int32_t corr = bc[1] > 0 ? (int32_t)floordiv((int64_t)bc[0] + bc[1] / 2, bc[1]) : 0;
+                int32_t corr = bc[1] > 0 ? (int32_t)floordiv((int64_t)bc[0] + bc[1] / 2, bc[1]) : 0;
+                /* a second table keyed by the OLS - blend difference; the two averaged */
+                int32_t *bc2 = M->bias2[sq17((int32_t)clampi((op8 - Pf) / 2, -65536, 65536)) * NQ + q];
+                {
+                    const int32_t corr2 = bc2[1] > 0 ? (int32_t)floordiv((int64_t)bc2[0] + bc2[1] / 2, bc2[1]) : 0;
+                    corr = (int32_t)floordiv((int64_t)corr + corr2 + 1, 2);
+                }
                 const int64_t Pc = clampi(Pf + corr, 0, maxv * 8);
                 const int32_t P = (int32_t)((Pc + 4) >> 3);
                 const unsigned frac = (unsigned)((Pc + 4) & 7);
@@ -566,6 +577,11 @@ static vdm_status cm_run(cm_state *st)
                     bc[0] = (int32_t)floordiv(bc[0], 2);
                     bc[1] >>= 1;
                 }
+                bc2[0] += (int32_t)((int64_t)v * 8 - Pf);
+                if (++bc2[1] >= BIAS_HALVE) {
+                    bc2[0] = (int32_t)floordiv(bc2[0], 2);
+                    bc2[1] >>= 1;
+                }
                 R->val[y % 3][x] = v;
                 res_cur[x] = r;
                 uint32_t *pe = &R->perr[y & 1][x * NPRED_MAX];
@@ -582,9 +598,10 @@ static vdm_status cm_run(cm_state *st)
                     }
                 }
                 {
-                    /* OLS sample weight 1 / (2 + |OLS error|) */
+                    /* OLS sample weight 1 / (2 + |OLS error|) / (1 + e_ols / 8) */
                     const int64_t oe = (int64_t)v * 8 - op8;
-                    const double sw = 1.0 / (OLS_WK + (double)(oe < 0 ? -oe : oe) / 8.0);
+                    double sw = 1.0 / (OLS_WK + (double)(oe < 0 ? -oe : oe) / 8.0);
+                    sw = sw / (1.0 + (double)eraw / OLS_LV);
                     ols_update(R, x, in, v - n.W, sw);
                 }
                 if (k == 0) ref_res = r;

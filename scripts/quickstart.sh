@@ -13,13 +13,13 @@ trap 'rm -rf "$OUT"' EXIT
 MODEL=models/default.vdm
 THREADS=$(nproc)
 echo "== vdmzip $(./build/vdmzip --version | head -1 | cut -d' ' -f2), model $MODEL, $THREADS threads"
-echo "== encode with the model (bits-back over the diffusion chain)"
+echo "== encode with the model (bits-back over the diffusion chain; CM tiles only to start the chain)"
 ./build/vdmzip encode "$IN" -o "$OUT/sample.vdz" --model "$MODEL" --model-only --threads "$THREADS" -v
 echo "== decode"
 ./build/vdmzip decode "$OUT/sample.vdz" -o "$OUT/sample.png" --model "$MODEL" --threads "$THREADS" -v
 ./build/benchmarks/bench_pngdiff "$IN" "$OUT/sample.png"
 echo "== round trip verified: decoded pixels are identical to $IN"
-echo "== default encode (model or fallback coder, whichever is smaller)"
+echo "== default encode (per 64x64 tile the model or the CM coder; then that file or the fallback-only file, whichever is smaller)"
 ./build/vdmzip encode "$IN" -o "$OUT/best.vdz" --model "$MODEL" --threads "$THREADS" -v
 ./build/vdmzip decode "$OUT/best.vdz" -o "$OUT/best.png" --model "$MODEL" -q
 ./build/benchmarks/bench_pngdiff "$IN" "$OUT/best.png"

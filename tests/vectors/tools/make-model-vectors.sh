@@ -3,11 +3,12 @@
 # on purpose.  Run from the repository root after building build/vdmzip.
 set -eu
 python3 tests/vectors/tools/make_model_pngs.py ../shared/data/kodak/kodim23.png ../shared/data/kodak/kodim20.png
-# name, tile mode (vdz.md §6.2): seed = CM tiles only to start the chain (what
-# --model-only writes), choose = per tile the smaller, model = the older layout
-for v in model_80x72:seed model_rgba_37x23:seed model_mixed_144x100:choose model_80x72:model; do
-  n=${v%%:*}; mode=${v#*:}; out=$n
+# name:tile mode:effort (vdz.md §6.2): seed = CM tiles only to start the chain
+# (what --model-only writes), choose = per tile the smaller, model = the older
+# layout; effort 0 makes the CM tiles method 2 instead of method 3
+for v in model_80x72:seed:1 model_rgba_37x23:seed:1 model_mixed_144x100:choose:0 model_80x72:model:1; do
+  n=${v%%:*}; rest=${v#*:}; mode=${rest%%:*}; effort=${rest#*:}; out=$n
   [ "$mode" = model ] && out=${n}_legacy
   ./build/vdmzip encode tests/vectors/$n.png -o tests/vectors/$out.vdz -f --model models/default.vdm \
-      --model-only --tiles "$mode" -q
+      --model-only --tiles "$mode" --effort "$effort" -q
 done

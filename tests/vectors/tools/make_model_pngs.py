@@ -2,7 +2,7 @@
 # (tests/test_golden_model.c): crops of Kodak images (unrestricted licence):
 # from kodim23 one RGB 80x72 (partial edge tiles) and one RGBA 37x23 (alpha
 # goes to the fallback coder); from kodim20 one RGB 144x100 whose tiles split
-# between CM and the model under --tiles choose.  Run from the repository root:
+# between CM (method 2, effort 0) and the model under --tiles choose.  Run from the repository root:
 #   python3 tests/vectors/tools/make_model_pngs.py ../shared/data/kodak/kodim23.png ../shared/data/kodak/kodim20.png
 import struct, sys, zlib
 
@@ -42,4 +42,4 @@ for y, r in enumerate(rows[100:123]):
 write_png('tests/vectors/model_rgba_37x23.png', 37, 23, 6, rgba)
 
 w, h, rows = read_rgb8(sys.argv[2])
-write_png('tests/vectors/model_mixed_144x100.png', 144, 100, 2, [r[0:144*3] for r in rows[256:356]])
+write_png('tests/vectors/model_mixed_144x100.png', 144, 100, 2, [r[192*3:336*3] for r in rows[256:356]])
