@@ -95,8 +95,9 @@ struct vdm_encode_opts {
     const vdm_model_path *model;  /* NULL: fallback only */
     uint32_t steps;               /* T for the model (0: the model's default) */
     uint32_t threads;             /* >= 1; never changes the output bytes */
-    int effort;                   /* 0 fast (CM only), 1 default (CM, zstd when
-                                     it may win), 2 max (every method at max) */
+    int effort;                   /* 0 fast (method 2 only, also for MODL CM
+                                     tiles), 1 default (methods 3 and 2, zstd
+                                     when it may win), 2 max (zstd at max too) */
     int keep_metadata;            /* 1: write META (default), 0: drop chunks */
     int model_only;               /* 1: keep the model's file even when the
                                      fallback-only file would be smaller
