@@ -18,6 +18,7 @@
  * format-spec/vdz.md §8 restates every rule and constant below. */
 #include "codec/fallback.h"
 #include "codec/rangecoder.h"
+#include "codec/cm_common.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -71,34 +72,6 @@ static inline int cbit(cm_state *st, vdm_rc_prob *p, int bit)
     if (st->dec) return vdm_rc_decode(st->dec, p);
     vdm_rc_update(p, bit);      /* observed: the state moves as if coded */
     return bit;
-}
-
-static inline unsigned bitlen(uint32_t v)
-{
-    return v ? 32u - (unsigned)__builtin_clz(v) : 0u;
-}
-
-/* Activity bucket: 0 for 0, then two buckets per octave, capped. */
-static inline unsigned quant_activity(uint32_t a)
-{
-    if (a == 0) return 0;
-    unsigned b = bitlen(a);                       /* 1.. */
-    unsigned half = b >= 2 ? (a >> (b - 2)) & 1u : 0u;
-    unsigned q = 2 * b - 1 + half;                /* 1, 3/4, 5/6, ... */
-    return q < NQ ? q : NQ - 1;
-}
-
-static inline int32_t clampi(int64_t v, int32_t lo, int32_t hi)
-{
-    return v < lo ? lo : v > hi ? hi : (int32_t)v;
-}
-
-/* floor(a / b) for b > 0 */
-static inline int64_t floordiv(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if ((a % b) != 0 && a < 0) q--;
-    return q;
 }
 
 static void rows_free(cm_rows *r)
@@ -187,7 +160,7 @@ static vdm_status cm_run(cm_state *st)
                         np = NPRED_MAX;
                     }
                 }
-                for (unsigned i = 0; i < np; i++) pred[i] = clampi(pred[i], 0, maxv);
+                for (unsigned i = 0; i < np; i++) pred[i] = vdm_cm_clampi(pred[i], 0, maxv);
 
                 /* blend by 1/(local error + 4)^2 */
                 const uint32_t *pe_up = y ? R->perr[(y + 1) & 1] : NULL;
@@ -208,7 +181,7 @@ static vdm_status cm_run(cm_state *st)
                     num += wt * pred[i];
                     den += wt;
                 }
-                const int32_t P = clampi(floordiv(num + den / 2, den), 0, maxv);
+                const int32_t P = vdm_cm_clampi(vdm_cm_floordiv(num + den / 2, den), 0, maxv);
 
                 /* context: neighbours' residual magnitudes */
                 const int32_t *res_up = y ? R->res[(y + 1) & 1] : NULL;
@@ -222,7 +195,7 @@ static vdm_status cm_run(cm_state *st)
                 if (st->has_ref[k]) act += 2u * (uint32_t)abs(ref_res);
                 /* plus the best predictor's local error (emin < 2^20) */
                 act = (2u * act + 4u * (uint32_t)emin) >> 2;
-                const unsigned q = quant_activity(act);
+                const unsigned q = vdm_cm_quant_activity(act);
                 /* sign context: signs of the W residual and of the N residual
                  * (for R and B: of G's residual at this pixel instead) */
                 const int32_t sN = st->has_ref[k] ? ref_res : rN;
@@ -242,9 +215,9 @@ static vdm_status cm_run(cm_state *st)
                         else if (amax_pos == 0) neg = 1;
                         else neg = cbit(st, &C->sign[q][sctx], r < 0);
                         const uint32_t amax = (uint32_t)(neg ? amax_neg : amax_pos);
-                        const unsigned emax = bitlen(amax) - 1;   /* largest exponent */
+                        const unsigned emax = vdm_cm_bitlen(amax) - 1;   /* largest exponent */
                         uint32_t a = (uint32_t)(r < 0 ? -r : r);
-                        unsigned e = st->dec ? 0 : bitlen(a) - 1;
+                        unsigned e = st->dec ? 0 : vdm_cm_bitlen(a) - 1;
                         unsigned ee = 0;
                         while (ee < emax && cbit(st, &C->expo[q][ee], e > ee)) ee++;
                         e = ee;
@@ -316,7 +289,7 @@ static void cm_teardown(cm_state *st)
 }
 
 /* Payload: u8 flags (bit 0 = rgb coding order), 3 reserved bytes, then the
- * range coder's bytes. */
+ * range coder's bytes (cm_common.h). */
 vdm_status vdm_fb_cm_encode(const vdm_subimage *g, vdm_buf *out)
 {
     VDM_RETURN_IF(!g || !out, VDM_ERR_ARG);
@@ -329,60 +302,38 @@ vdm_status vdm_fb_cm_encode(const vdm_subimage *g, vdm_buf *out)
         rc = cm_run(&st);
     }
     cm_teardown(&st);
-    if (rc == VDM_OK) {
-        vdm_rc_enc_finish(&enc);
-        if (enc.oom) rc = VDM_ERR_NOMEM;
-    }
-    if (rc == VDM_OK) {
-        uint8_t hdr[4] = { (uint8_t)(g->rgb ? 1 : 0), 0, 0, 0 };
-        rc = vdm_buf_append(out, hdr, 4);
-        if (rc == VDM_OK) rc = vdm_buf_append(out, enc.buf, enc.size);
-    }
-    free(enc.buf);
-    return rc;
+    return vdm_cm_payload_done(g, &enc, out, rc);
 }
 
 vdm_status vdm_fb_cm_decode(const vdm_subimage *g0, const uint8_t *in, size_t n)
 {
     VDM_RETURN_IF(!g0 || (!in && n), VDM_ERR_ARG);
-    if (n < 4) return VDM_ERR_CORRUPT;
-    if ((in[0] & ~1u) || in[1] || in[2] || in[3]) return VDM_ERR_CORRUPT;
-    vdm_subimage g = *g0;
-    g.rgb = in[0] & 1;
-    if (g.rgb && g.nch < 3) return VDM_ERR_CORRUPT;
+    vdm_subimage g;
+    vdm_rc_dec dec;
+    VDM_FORWARD(vdm_cm_payload_open(g0, in, n, &g, &dec));
     cm_state st;
     vdm_status rc = cm_setup(&st, &g);
-    vdm_rc_dec dec;
-    vdm_rc_dec_init(&dec, in + 4, n - 4);
     if (rc == VDM_OK) {
         st.dec = &dec;
         rc = cm_run(&st);
     }
     cm_teardown(&st);
-    if (rc == VDM_OK && (dec.overrun || dec.pos != dec.size)) rc = VDM_ERR_CORRUPT;
-    return rc;
+    return vdm_cm_payload_check(&dec, rc);
 }
 
-/* ---- tile mode ------------------------------------------------------- */
-
-static vdm_status tiles_check(const vdm_subimage *g, uint32_t tw, uint32_t th, uint64_t *ntiles)
-{
-    VDM_RETURN_IF(!g || !g->rgb || g->nch != 3 || tw == 0 || th == 0, VDM_ERR_ARG);
-    *ntiles = (uint64_t)((g->width + tw - 1) / tw) * ((g->height + th - 1) / th);
-    return VDM_OK;
-}
+/* ---- tile mode: one pass, one state; tile t's samples coded into tile t's
+ * stream, every other sample only observed (the state updated as if coded) */
 
 vdm_status vdm_fb_cm_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
 {
     uint64_t nt;
-    VDM_FORWARD(tiles_check(g, tw, th, &nt));
+    VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));
     VDM_RETURN_IF(!out, VDM_ERR_ARG);
     cm_state st;
     vdm_status rc = cm_setup(&st, g);
-    vdm_rc_enc *enc = rc == VDM_OK ? calloc((size_t)nt, sizeof *enc) : NULL;
+    vdm_rc_enc *enc = rc == VDM_OK ? vdm_cm_tiles_enc_new(nt) : NULL;
     if (rc == VDM_OK && !enc) rc = VDM_ERR_NOMEM;
     if (rc == VDM_OK) {
-        for (uint64_t t = 0; t < nt; t++) vdm_rc_enc_init(&enc[t]);
         st.tw = tw;
         st.th = th;
         st.ntx = (g->width + tw - 1) / tw;
@@ -390,35 +341,21 @@ vdm_status vdm_fb_cm_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t t
         rc = cm_run(&st);
     }
     cm_teardown(&st);
-    for (uint64_t t = 0; enc && t < nt; t++) {
-        if (rc == VDM_OK) {
-            vdm_rc_enc_finish(&enc[t]);
-            if (enc[t].oom) rc = VDM_ERR_NOMEM;
-            else if (enc[t].size < 5 || enc[t].buf[0] != 0) rc = VDM_ERR_INTERNAL;
-            else rc = vdm_buf_append(&out[t], enc[t].buf + 1, enc[t].size - 1);
-        }
-        free(enc[t].buf);
-    }
-    free(enc);
-    return rc;
+    return vdm_cm_tiles_enc_done(enc, nt, out, rc);
 }
 
 vdm_status vdm_fb_cm_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
-                                  const uint8_t *const *in, const size_t *n)
+                            const uint8_t *const *in, const size_t *n)
 {
     uint64_t nt;
-    VDM_FORWARD(tiles_check(g, tw, th, &nt));
+    VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));
     VDM_RETURN_IF(!in || !n, VDM_ERR_ARG);
     cm_state st;
     vdm_status rc = cm_setup(&st, g);
-    vdm_rc_dec *dec = rc == VDM_OK ? calloc((size_t)nt, sizeof *dec) : NULL;
-    uint8_t *use = rc == VDM_OK ? calloc((size_t)nt, 1) : NULL;
-    if (rc == VDM_OK && (!dec || !use)) rc = VDM_ERR_NOMEM;
+    vdm_rc_dec *dec = NULL;
+    uint8_t *use = NULL;
+    if (rc == VDM_OK) rc = vdm_cm_tiles_dec_new(in, n, nt, &dec, &use);
     if (rc == VDM_OK) {
-        for (uint64_t t = 0; t < nt; t++) {
-            use[t] = in[t] != NULL;
-            if (use[t]) vdm_rc_dec_init_stripped(&dec[t], in[t], n[t]);
-        }
         st.tw = tw;
         st.th = th;
         st.ntx = (g->width + tw - 1) / tw;
@@ -427,9 +364,5 @@ vdm_status vdm_fb_cm_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t t
         rc = cm_run(&st);
     }
     cm_teardown(&st);
-    for (uint64_t t = 0; rc == VDM_OK && t < nt; t++)
-        if (use[t] && (dec[t].overrun || dec[t].pos != dec[t].size)) rc = VDM_ERR_CORRUPT;
-    free(dec);
-    free(use);
-    return rc;
+    return vdm_cm_tiles_dec_done(dec, use, nt, rc);
 }

@@ -27,8 +27,9 @@
  * -ffast-math, and with SSE2 (not x87) floating point on 32-bit x86. */
 #include "codec/fallback.h"
 #include "codec/rangecoder.h"
+#include "codec/cm_common.h"
+#include "common/detmath.h"
 
-#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,27 +157,6 @@ typedef struct {
     cm3_tabs *tab;
 } cm_state;
 
-/* ---- range coder with an explicit probability --------------------------- */
-static inline void rc_enc_p(vdm_rc_enc *e, uint32_t p0, int bit)
-{
-    const uint32_t bound = (e->range >> 16) * p0;
-    if (!bit) e->range = bound;
-    else { e->low += bound; e->range -= bound; }
-    while (e->range < (1u << 24)) { e->range <<= 8; vdm_rc_shift_low(e); }
-}
-
-static inline int rc_dec_p(vdm_rc_dec *d, uint32_t p0)
-{
-    const uint32_t bound = (d->range >> 16) * p0;
-    int bit;
-    if (d->code < bound) { d->range = bound; bit = 0; }
-    else { d->code -= bound; d->range -= bound; bit = 1; }
-    while (d->range < (1u << 24)) { d->range <<= 8; d->code = (d->code << 8) | vdm_rc_get(d); }
-    return bit;
-}
-
-static inline int32_t clampi(int64_t v, int32_t lo, int32_t hi) { return v < lo ? lo : v > hi ? hi : (int32_t)v; }
-
 /* Code (or decode, or only observe) one binary decision at node `node`. */
 static int cbit(cm_state *st, unsigned node, int bit)
 {
@@ -203,8 +183,8 @@ static int cbit(cm_state *st, unsigned node, int bit)
     if (p < 32) p = 32;
     if (p > 65504) p = 65504;
     const uint32_t p0 = 65536u - (uint32_t)p;
-    if (st->enc) rc_enc_p(st->enc, p0, bit);
-    else if (st->dec) bit = rc_dec_p(st->dec, p0);
+    if (st->enc) vdm_rc_encode_p0(st->enc, p0, bit);
+    else if (st->dec) bit = vdm_rc_decode_p0(st->dec, p0);
 
     const int32_t target = bit ? 65535 : 0;
     for (int m = 0; m < NM; m++) {
@@ -213,30 +193,19 @@ static int cbit(cm_state *st, unsigned node, int bit)
         if (q->n < COUNT_LIMIT) q->n++;
     }
     const int32_t err = (((bit << 16) - pm) >> 4) * MIX_LR;
-    for (int i = 0; i < NIN; i++) w[i] = clampi((int64_t)w[i] + ((x[i] * err) >> 16), -MIX_WMAX, MIX_WMAX);
+    for (int i = 0; i < NIN; i++) w[i] = vdm_cm_clampi((int64_t)w[i] + ((x[i] * err) >> 16), -MIX_WMAX, MIX_WMAX);
     a[ai] = (uint16_t)(a[ai] + (((target - a[ai]) * (128 - af)) >> (7 + APM_RATE)));
     a[ai + 1] = (uint16_t)(a[ai + 1] + (((target - a[ai + 1]) * af) >> (7 + APM_RATE)));
     return bit;
 }
 
 /* ---- small helpers -------------------------------------------------------- */
-static inline unsigned bitlen(uint32_t v) { return v ? 32u - (unsigned)__builtin_clz(v) : 0u; }
-
-/* 0 for 0, then two buckets per octave, capped */
-static inline unsigned quant_activity(uint32_t a)
-{
-    if (a == 0) return 0;
-    const unsigned b = bitlen(a);
-    const unsigned half = b >= 2 ? (a >> (b - 2)) & 1u : 0u;
-    const unsigned q = 2 * b - 1 + half;
-    return q < NQ ? q : NQ - 1;
-}
 
 /* signed, 9 levels: 0, +-1, +-2..3, +-4..7, +-8.. */
 static inline unsigned sq9(int32_t r)
 {
     const uint32_t a = (uint32_t)(r < 0 ? -r : r);
-    unsigned b = bitlen(a);
+    unsigned b = vdm_cm_bitlen(a);
     if (b > 4) b = 4;
     return r < 0 ? 4 - b : 4 + b;
 }
@@ -251,11 +220,11 @@ static inline unsigned sq17(int32_t r)
 }
 
 
-static inline int64_t floordiv(int64_t a, int64_t b)   /* b > 0 */
+/* floor of a double of magnitude < 2^62, exactly (no libm) */
+static inline int64_t floor_i64(double t)
 {
-    int64_t q = a / b;
-    if ((a % b) != 0 && a < 0) q--;
-    return q;
+    int64_t i = (int64_t)t;   /* truncates towards zero */
+    return (double)i > t ? i - 1 : i;
 }
 
 static inline int sgn3(int32_t v) { return (v > 0) - (v < 0) + 1; }
@@ -337,7 +306,7 @@ static double ols_predict(cm_rows *R, uint32_t x, const int32_t *in)
             for (unsigned t = 0; t < j; t++) sum = sum - L[i][t] * L[j][t];
             if (i == j) {
                 if (!(sum > 1e-9)) { ok = 0; break; }
-                L[i][i] = sqrt(sum);
+                L[i][i] = vdm_sqrt_d(sum);
             } else {
                 L[i][j] = sum / L[j][j];
             }
@@ -452,16 +421,16 @@ static vdm_status cm_run(cm_state *st)
                 for (int li = 0; li < NLMS_K; li++) {
                     int64_t s = 0;
                     for (unsigned i = 0; i < nl; i++) s += (int64_t)R->lw[li][i] * in[i];
-                    lp8[li] = (int64_t)n.W * 8 + floordiv(s, 1 << 11);
-                    pred[np++] = (int32_t)floordiv(lp8[li] + 4, 8);
+                    lp8[li] = (int64_t)n.W * 8 + vdm_cm_floordiv(s, 1 << 11);
+                    pred[np++] = (int32_t)vdm_cm_floordiv(lp8[li] + 4, 8);
                 }
                 double sp = ols_predict(R, x, in);
                 if (sp != sp) sp = 0;           /* NaN guard (not expected: pivots >= OLS_NU) */
                 if (sp > 1e6) sp = 1e6;
                 if (sp < -1e6) sp = -1e6;
-                const int64_t op8 = (int64_t)n.W * 8 + (int64_t)floor(sp * 8.0 + 0.5);
-                pred[np++] = (int32_t)floordiv(op8 + 4, 8);
-                for (unsigned i = 0; i < np; i++) pred[i] = clampi(pred[i], 0, maxv);
+                const int64_t op8 = (int64_t)n.W * 8 + floor_i64(sp * 8.0 + 0.5);
+                pred[np++] = (int32_t)vdm_cm_floordiv(op8 + 4, 8);
+                for (unsigned i = 0; i < np; i++) pred[i] = vdm_cm_clampi(pred[i], 0, maxv);
 
                 /* blend by 1/(local error + 4)^2, in 1/8 units */
                 const uint32_t *pe_up = y ? R->perr[(y + 1) & 1] : NULL;
@@ -484,7 +453,7 @@ static vdm_status cm_run(cm_state *st)
                     num += wt * pred[i];
                     den += wt;
                 }
-                const int64_t Pf = floordiv(num * 8 + den / 2, den);
+                const int64_t Pf = vdm_cm_floordiv(num * 8 + den / 2, den);
 
                 /* neighbours' residuals and activity */
                 const int32_t *res_up = y ? R->res[(y + 1) & 1] : NULL;
@@ -497,19 +466,19 @@ static vdm_status cm_run(cm_state *st)
                                (uint32_t)abs(rNW) + (uint32_t)abs(rNE);
                 if (st->has_ref[k]) act += 2u * (uint32_t)abs(ref_res);
                 act = (2u * act + 4u * (uint32_t)emin) >> 2;
-                const unsigned q = quant_activity(act);
+                const unsigned q = vdm_cm_quant_activity(act);
 
                 /* bias correction: context (q, sign rW, sign rN, sign of G's residual) */
                 const int sW = sgn3(rW), sN = sgn3(rN), sR = st->has_ref[k] ? sgn3(ref_res) : 1;
                 int32_t *bc = M->bias[((q * 3 + (unsigned)sW) * 3 + (unsigned)sN) * 3 + (unsigned)sR];
-                int32_t corr = bc[1] > 0 ? (int32_t)floordiv((int64_t)bc[0] + bc[1] / 2, bc[1]) : 0;
+                int32_t corr = bc[1] > 0 ? (int32_t)vdm_cm_floordiv((int64_t)bc[0] + bc[1] / 2, bc[1]) : 0;
                 /* a second table keyed by the OLS - blend difference; the two averaged */
-                int32_t *bc2 = M->bias2[sq17((int32_t)clampi((op8 - Pf) / 2, -65536, 65536)) * NQ + q];
+                int32_t *bc2 = M->bias2[sq17((int32_t)vdm_cm_clampi((op8 - Pf) / 2, -65536, 65536)) * NQ + q];
                 {
-                    const int32_t corr2 = bc2[1] > 0 ? (int32_t)floordiv((int64_t)bc2[0] + bc2[1] / 2, bc2[1]) : 0;
-                    corr = (int32_t)floordiv((int64_t)corr + corr2 + 1, 2);
+                    const int32_t corr2 = bc2[1] > 0 ? (int32_t)vdm_cm_floordiv((int64_t)bc2[0] + bc2[1] / 2, bc2[1]) : 0;
+                    corr = (int32_t)vdm_cm_floordiv((int64_t)corr + corr2 + 1, 2);
                 }
-                const int64_t Pc = clampi(Pf + corr, 0, maxv * 8);
+                const int64_t Pc = vdm_cm_clampi(Pf + corr, 0, maxv * 8);
                 const int32_t P = (int32_t)((Pc + 4) >> 3);
                 const unsigned frac = (unsigned)((Pc + 4) & 7);
 
@@ -521,11 +490,11 @@ static vdm_status cm_run(cm_state *st)
                         if (pred[i] < pmn) pmn = pred[i];
                         if (pred[i] > pmx) pmx = pred[i];
                     }
-                    const unsigned sp4 = quant_activity((uint32_t)(pmx - pmn));
+                    const unsigned sp4 = vdm_cm_quant_activity((uint32_t)(pmx - pmn));
                     ctx[0] = (int32_t)((sp4 > 15 ? 15 : sp4) * NQ + q);
                 }
                 ctx[1] = (int32_t)(q * 81 + sq9(rW) * 9 + sq9(rN));
-                ctx[2] = (int32_t)(sq17((int32_t)clampi((op8 - Pc) / 2, -65536, 65536)) * NQ + q);
+                ctx[2] = (int32_t)(sq17((int32_t)vdm_cm_clampi((op8 - Pc) / 2, -65536, 65536)) * NQ + q);
                 if (!st->has_ref[k])
                     ctx[3] = (int32_t)((sq9(rNW) * 9 + sq9(rNE)) * NQ + q);
                 else if (k == 1)
@@ -534,9 +503,9 @@ static vdm_status cm_run(cm_state *st)
                     ctx[3] = (int32_t)((sq17(ref_res) * 9 + sq9(ref2_res)) * NQ + q);
                 ctx[4] = (int32_t)(((uint32_t)P * 16u / ((uint32_t)maxv + 1u)) * NQ + q);
                 ctx[5] = (int32_t)(frac * NQ + q);
-                ctx[6] = (int32_t)quant_activity((uint32_t)emin);
+                ctx[6] = (int32_t)vdm_cm_quant_activity((uint32_t)emin);
                 for (int m = 0; m < NM; m++) st->base[m] = ctx[m] * NNODE;
-                st->asel = (int32_t)sq17((int32_t)clampi((op8 - Pc) / 2, -65536, 65536));
+                st->asel = (int32_t)sq17((int32_t)vdm_cm_clampi((op8 - Pc) / 2, -65536, 65536));
 
                 /* code r = v - P */
                 const size_t pix = (size_t)y * w + x;
@@ -550,9 +519,9 @@ static vdm_status cm_run(cm_state *st)
                         else if (amax_pos == 0) neg = 1;
                         else neg = cbit(st, NODE_SIGN, r < 0);
                         const uint32_t amax = (uint32_t)(neg ? amax_neg : amax_pos);
-                        const unsigned emax = bitlen(amax) - 1;
+                        const unsigned emax = vdm_cm_bitlen(amax) - 1;
                         const uint32_t a = (uint32_t)(r < 0 ? -r : r);
-                        const unsigned e0 = st->dec ? 0 : bitlen(a) - 1;
+                        const unsigned e0 = st->dec ? 0 : vdm_cm_bitlen(a) - 1;
                         unsigned e = 0;
                         while (e < emax && cbit(st, NODE_EXP + e, e0 > e)) e++;
                         uint32_t m = 1;
@@ -574,12 +543,12 @@ static vdm_status cm_run(cm_state *st)
                 /* updates */
                 bc[0] += (int32_t)((int64_t)v * 8 - Pf);
                 if (++bc[1] >= BIAS_HALVE) {
-                    bc[0] = (int32_t)floordiv(bc[0], 2);
+                    bc[0] = (int32_t)vdm_cm_floordiv(bc[0], 2);
                     bc[1] >>= 1;
                 }
                 bc2[0] += (int32_t)((int64_t)v * 8 - Pf);
                 if (++bc2[1] >= BIAS_HALVE) {
-                    bc2[0] = (int32_t)floordiv(bc2[0], 2);
+                    bc2[0] = (int32_t)vdm_cm_floordiv(bc2[0], 2);
                     bc2[1] >>= 1;
                 }
                 R->val[y % 3][x] = v;
@@ -591,9 +560,9 @@ static vdm_status cm_run(cm_state *st)
                     for (unsigned i = 0; i < nl; i++) en += (int64_t)in[i] * in[i];
                     for (int li = 0; li < NLMS_K; li++) {
                         /* w += mu * err * in / en  (w in 1/2^14, err in 1/8) */
-                        const int64_t f = floordiv(((int64_t)v * 8 - lp8[li]) * nlms_mu[li] * (1 << 14), en);
+                        const int64_t f = vdm_cm_floordiv(((int64_t)v * 8 - lp8[li]) * nlms_mu[li] * (1 << 14), en);
                         for (unsigned i = 0; i < nl; i++)
-                            R->lw[li][i] = clampi(R->lw[li][i] + floordiv(f * in[i], 1 << 13),
+                            R->lw[li][i] = vdm_cm_clampi(R->lw[li][i] + vdm_cm_floordiv(f * in[i], 1 << 13),
                                                   -(1 << 20), 1 << 20);
                     }
                 }
@@ -703,7 +672,8 @@ static void cm_teardown(cm_state *st)
     free(st->tab);
 }
 
-/* ---- whole sub-image: u8 flags (bit 0 = rgb order), 3 zero bytes, stream - */
+/* Payload: u8 flags (bit 0 = rgb coding order), 3 reserved bytes, then the
+ * range coder's bytes (cm_common.h). */
 vdm_status vdm_fb_cm3_encode(const vdm_subimage *g, vdm_buf *out)
 {
     VDM_RETURN_IF(!g || !out, VDM_ERR_ARG);
@@ -716,62 +686,39 @@ vdm_status vdm_fb_cm3_encode(const vdm_subimage *g, vdm_buf *out)
         rc = cm_run(&st);
     }
     cm_teardown(&st);
-    if (rc == VDM_OK) {
-        vdm_rc_enc_finish(&enc);
-        if (enc.oom) rc = VDM_ERR_NOMEM;
-    }
-    if (rc == VDM_OK) {
-        const uint8_t hdr[4] = { (uint8_t)(g->rgb ? 1 : 0), 0, 0, 0 };
-        rc = vdm_buf_append(out, hdr, 4);
-        if (rc == VDM_OK) rc = vdm_buf_append(out, enc.buf, enc.size);
-    }
-    free(enc.buf);
-    return rc;
+    return vdm_cm_payload_done(g, &enc, out, rc);
 }
 
 vdm_status vdm_fb_cm3_decode(const vdm_subimage *g0, const uint8_t *in, size_t n)
 {
     VDM_RETURN_IF(!g0 || (!in && n), VDM_ERR_ARG);
-    if (n < 4) return VDM_ERR_CORRUPT;
-    if ((in[0] & ~1u) || in[1] || in[2] || in[3]) return VDM_ERR_CORRUPT;
-    vdm_subimage g = *g0;
-    g.rgb = in[0] & 1;
-    if (g.rgb && g.nch < 3) return VDM_ERR_CORRUPT;
+    vdm_subimage g;
+    vdm_rc_dec dec;
+    VDM_FORWARD(vdm_cm_payload_open(g0, in, n, &g, &dec));
     if (g.width > VDM_FB_CM3_MAX_WIDTH) return VDM_ERR_CORRUPT;
     cm_state st;
     vdm_status rc = cm_setup(&st, &g);
-    vdm_rc_dec dec;
-    vdm_rc_dec_init(&dec, in + 4, n - 4);
     if (rc == VDM_OK) {
         st.dec = &dec;
         rc = cm_run(&st);
     }
     cm_teardown(&st);
-    if (rc == VDM_OK && (dec.overrun || dec.pos != dec.size)) rc = VDM_ERR_CORRUPT;
-    return rc;
+    return vdm_cm_payload_check(&dec, rc);
 }
 
-/* ---- tile mode (as vdm_fb_cm_tiles_*): one pass, one state, each tile's
- * samples coded into that tile's stream (stored without its first byte),
- * every other sample only observed (the state updated as if coded). ------ */
-static vdm_status tiles_check(const vdm_subimage *g, uint32_t tw, uint32_t th, uint64_t *ntiles)
-{
-    VDM_RETURN_IF(!g || !g->rgb || g->nch != 3 || tw == 0 || th == 0, VDM_ERR_ARG);
-    *ntiles = (uint64_t)((g->width + tw - 1) / tw) * ((g->height + th - 1) / th);
-    return VDM_OK;
-}
+/* ---- tile mode: one pass, one state; tile t's samples coded into tile t's
+ * stream, every other sample only observed (the state updated as if coded) */
 
 vdm_status vdm_fb_cm3_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
 {
     uint64_t nt;
-    VDM_FORWARD(tiles_check(g, tw, th, &nt));
+    VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));
     VDM_RETURN_IF(!out, VDM_ERR_ARG);
     cm_state st;
     vdm_status rc = cm_setup(&st, g);
-    vdm_rc_enc *enc = rc == VDM_OK ? calloc((size_t)nt, sizeof *enc) : NULL;
+    vdm_rc_enc *enc = rc == VDM_OK ? vdm_cm_tiles_enc_new(nt) : NULL;
     if (rc == VDM_OK && !enc) rc = VDM_ERR_NOMEM;
     if (rc == VDM_OK) {
-        for (uint64_t t = 0; t < nt; t++) vdm_rc_enc_init(&enc[t]);
         st.tw = tw;
         st.th = th;
         st.ntx = (g->width + tw - 1) / tw;
@@ -779,35 +726,21 @@ vdm_status vdm_fb_cm3_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t 
         rc = cm_run(&st);
     }
     cm_teardown(&st);
-    for (uint64_t t = 0; enc && t < nt; t++) {
-        if (rc == VDM_OK) {
-            vdm_rc_enc_finish(&enc[t]);
-            if (enc[t].oom) rc = VDM_ERR_NOMEM;
-            else if (enc[t].size < 5 || enc[t].buf[0] != 0) rc = VDM_ERR_INTERNAL;
-            else rc = vdm_buf_append(&out[t], enc[t].buf + 1, enc[t].size - 1);
-        }
-        free(enc[t].buf);
-    }
-    free(enc);
-    return rc;
+    return vdm_cm_tiles_enc_done(enc, nt, out, rc);
 }
 
 vdm_status vdm_fb_cm3_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
                             const uint8_t *const *in, const size_t *n)
 {
     uint64_t nt;
-    VDM_FORWARD(tiles_check(g, tw, th, &nt));
+    VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));
     VDM_RETURN_IF(!in || !n, VDM_ERR_ARG);
     cm_state st;
     vdm_status rc = cm_setup(&st, g);
-    vdm_rc_dec *dec = rc == VDM_OK ? calloc((size_t)nt, sizeof *dec) : NULL;
-    uint8_t *use = rc == VDM_OK ? calloc((size_t)nt, 1) : NULL;
-    if (rc == VDM_OK && (!dec || !use)) rc = VDM_ERR_NOMEM;
+    vdm_rc_dec *dec = NULL;
+    uint8_t *use = NULL;
+    if (rc == VDM_OK) rc = vdm_cm_tiles_dec_new(in, n, nt, &dec, &use);
     if (rc == VDM_OK) {
-        for (uint64_t t = 0; t < nt; t++) {
-            use[t] = in[t] != NULL;
-            if (use[t]) vdm_rc_dec_init_stripped(&dec[t], in[t], n[t]);
-        }
         st.tw = tw;
         st.th = th;
         st.ntx = (g->width + tw - 1) / tw;
@@ -816,9 +749,5 @@ vdm_status vdm_fb_cm3_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t 
         rc = cm_run(&st);
     }
     cm_teardown(&st);
-    for (uint64_t t = 0; rc == VDM_OK && t < nt; t++)
-        if (use[t] && (dec[t].overrun || dec[t].pos != dec[t].size)) rc = VDM_ERR_CORRUPT;
-    free(dec);
-    free(use);
-    return rc;
+    return vdm_cm_tiles_dec_done(dec, use, nt, rc);
 }

@@ -90,20 +90,26 @@ static inline void vdm_rc_shift_low(vdm_rc_enc *e)
     e->low = (e->low & 0x00FFFFFFu) << 8;
 }
 
-static inline void vdm_rc_encode(vdm_rc_enc *e, vdm_rc_prob *p, int bit)
+/* One bit with P(bit = 0) = p0 / 65536 given directly (32..65504). */
+static inline void vdm_rc_encode_p0(vdm_rc_enc *e, uint32_t p0, int bit)
 {
-    uint32_t bound = (e->range >> 16) * vdm_rc_p0(p);
+    uint32_t bound = (e->range >> 16) * p0;
     if (!bit) {
         e->range = bound;
     } else {
         e->low += bound;
         e->range -= bound;
     }
-    vdm_rc_update(p, bit);
     while (e->range < (1u << 24)) {
         e->range <<= 8;
         vdm_rc_shift_low(e);
     }
+}
+
+static inline void vdm_rc_encode(vdm_rc_enc *e, vdm_rc_prob *p, int bit)
+{
+    vdm_rc_encode_p0(e, vdm_rc_p0(p), bit);
+    vdm_rc_update(p, bit);
 }
 
 /* After the last bit: 5 shifts push out low's 4 bytes and the cache. */
@@ -126,29 +132,24 @@ static inline uint8_t vdm_rc_get(vdm_rc_dec *d)
     return 0;
 }
 
-static inline void vdm_rc_dec_init(vdm_rc_dec *d, const uint8_t *buf, size_t size)
+/* Start decoding a stream whose first `lead` bytes fill the code register
+ * (5 for a whole stream; 4 when its first byte, always 0, was not stored). */
+static inline void vdm_rc_dec_start(vdm_rc_dec *d, const uint8_t *buf, size_t size, int lead)
 {
     memset(d, 0, sizeof *d);
     d->buf = buf;
     d->size = size;
     d->range = 0xFFFFFFFFu;
-    for (int i = 0; i < 5; i++) d->code = (d->code << 8) | vdm_rc_get(d);
+    for (int i = 0; i < lead; i++) d->code = (d->code << 8) | vdm_rc_get(d);
 }
 
-/* For a stream stored without its first byte (which the encoder always
- * writes as 0): the same state as vdm_rc_dec_init on the full stream. */
-static inline void vdm_rc_dec_init_stripped(vdm_rc_dec *d, const uint8_t *buf, size_t size)
-{
-    memset(d, 0, sizeof *d);
-    d->buf = buf;
-    d->size = size;
-    d->range = 0xFFFFFFFFu;
-    for (int i = 0; i < 4; i++) d->code = (d->code << 8) | vdm_rc_get(d);
-}
+static inline void vdm_rc_dec_init(vdm_rc_dec *d, const uint8_t *buf, size_t size) { vdm_rc_dec_start(d, buf, size, 5); }
+static inline void vdm_rc_dec_init_stripped(vdm_rc_dec *d, const uint8_t *buf, size_t size) { vdm_rc_dec_start(d, buf, size, 4); }
 
-static inline int vdm_rc_decode(vdm_rc_dec *d, vdm_rc_prob *p)
+/* One bit with P(bit = 0) = p0 / 65536 given directly. */
+static inline int vdm_rc_decode_p0(vdm_rc_dec *d, uint32_t p0)
 {
-    uint32_t bound = (d->range >> 16) * vdm_rc_p0(p);
+    uint32_t bound = (d->range >> 16) * p0;
     int bit;
     if (d->code < bound) {
         d->range = bound;
@@ -158,11 +159,17 @@ static inline int vdm_rc_decode(vdm_rc_dec *d, vdm_rc_prob *p)
         d->range -= bound;
         bit = 1;
     }
-    vdm_rc_update(p, bit);
     while (d->range < (1u << 24)) {
         d->range <<= 8;
         d->code = (d->code << 8) | vdm_rc_get(d);
     }
+    return bit;
+}
+
+static inline int vdm_rc_decode(vdm_rc_dec *d, vdm_rc_prob *p)
+{
+    const int bit = vdm_rc_decode_p0(d, vdm_rc_p0(p));
+    vdm_rc_update(p, bit);
     return bit;
 }
 

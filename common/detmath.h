@@ -17,6 +17,18 @@
 extern "C" {
 #endif
 
+/* Square roots without libm: sqrt is correctly rounded by IEEE-754, so the
+ * SSE2 instruction gives the same bits as any conforming sqrt; used directly
+ * because the library layers do not link libm (this header is our libm). */
+#if defined(__SSE2__) && !defined(__CUDA_ARCH__)
+#include <emmintrin.h>
+static inline double vdm_sqrt_d(double x) { return _mm_cvtsd_f64(_mm_sqrt_sd(_mm_setzero_pd(), _mm_set_sd(x))); }
+static inline float vdm_sqrt_f(float x) { return _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(x))); }
+#else
+static inline double vdm_sqrt_d(double x) { return __builtin_sqrt(x); }
+static inline float vdm_sqrt_f(float x) { return __builtin_sqrtf(x); }
+#endif
+
 /* float32 versions (network activations, schedule, per-step constants) */
 float vdm_expf(float x);
 float vdm_expm1f(float x);      /* exp(x)-1, accurate near 0 */

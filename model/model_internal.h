@@ -26,18 +26,7 @@
 extern "C" {
 #endif
 
-/* ---- exact square roots without libm ----------------------------------
- * sqrt is correctly rounded by IEEE-754, so the SSE2 instruction gives the
- * same bits as any conforming sqrt; we use it directly because the library
- * layers do not link libm (detmath is our libm). */
-#if defined(__SSE2__)
-#include <emmintrin.h>
-static inline double vdm_sqrt_d(double x) { return _mm_cvtsd_f64(_mm_sqrt_sd(_mm_setzero_pd(), _mm_set_sd(x))); }
-static inline float vdm_sqrt_f(float x) { return _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(x))); }
-#else
-static inline double vdm_sqrt_d(double x) { return __builtin_sqrt(x); }
-static inline float vdm_sqrt_f(float x) { return __builtin_sqrtf(x); }
-#endif
+/* exact square roots: vdm_sqrt_d / vdm_sqrt_f (common/detmath.h) */
 
 /* ---- random numbers (rng.c) -------------------------------------------
  * xoshiro256** seeded by splitmix64: small state (4 words) that a checkpoint

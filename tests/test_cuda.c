@@ -466,7 +466,10 @@ static void open_path(vdm_device dev, unsigned threads, vdm_model_path *mp)
     vdm_model *m = NULL;
     cr_assert_eq(vdm_model_load(MODEL, &m), VDM_OK);
     cr_assert_eq(vdm_model_set_device(m, dev), VDM_OK);
-    cr_assert_eq(vdm_bb_path_wrap(m, NULL, threads, mp), VDM_OK);
+    vdm_bb_params bp;   /* as the golden model vectors are written (--model-only) */
+    vdm_bb_params_default(&bp);
+    bp.tiles = VDM_BB_TILES_SEED;
+    cr_assert_eq(vdm_bb_path_wrap(m, &bp, threads, mp), VDM_OK);
 }
 
 static uint8_t *encode_with(const vdm_model_path *mp, unsigned threads, const vdm_image *img, size_t *n)

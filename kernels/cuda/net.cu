@@ -105,16 +105,23 @@ struct vdm_cuda_net {
     float *gb;
 };
 
-void vdm_cuda_net_free(vdm_cuda_net *g)
+// The activations (sized by grow_pixels).
+static void free_pixels(vdm_cuda_net *g)
 {
-    if (!g) return;
-    vdm_cu_free(&g->w);
     vdm_cu_free(&g->z);
     vdm_cu_free(&g->feat);
     vdm_cu_free(&g->h);
     vdm_cu_free(&g->a);
     vdm_cu_free(&g->v);
     vdm_cu_free(&g->out);
+    g->cap_pix = 0;
+}
+
+void vdm_cuda_net_free(vdm_cuda_net *g)
+{
+    if (!g) return;
+    vdm_cu_free(&g->w);
+    free_pixels(g);
     vdm_cu_free(&g->gb);
     if (g->have_stream) (void)cudaStreamDestroy(g->stream);
     (void)cudaGetLastError();
@@ -127,13 +134,7 @@ void vdm_cuda_net_free(vdm_cuda_net *g)
 static vdm_status grow_pixels(vdm_cuda_net *g, size_t cap)
 {
     if (cap <= g->cap_pix && g->z) return VDM_OK;
-    vdm_cu_free(&g->z);
-    vdm_cu_free(&g->feat);
-    vdm_cu_free(&g->h);
-    vdm_cu_free(&g->a);
-    vdm_cu_free(&g->v);
-    vdm_cu_free(&g->out);
-    g->cap_pix = 0;
+    free_pixels(g);
     const size_t C = (size_t)g->sh.C;
     VDM_FORWARD(cu_alloc(&g->z, cap * (size_t)g->sh.K));
     VDM_FORWARD(cu_alloc(&g->feat, cap * (size_t)g->sh.F));
