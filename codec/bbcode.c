@@ -1,6 +1,7 @@
 /* bbcode.c — bits-back tile coder (see bbcode.h for the order of operations). */
 #include "codec/bbcode.h"
 #include "codec/fallback.h"
+#include "codec/codec_internal.h"
 #include "ans/ans.h"
 #include "model/vdm_model.h"
 #include <stdlib.h>
@@ -290,21 +291,6 @@ static vdm_status decode_tile(bb_run *r, vdm_ans *a, tile_buf *b, uint32_t chain
 
 #define CM_LEN_RANGE (1u << 24)   /* a CM tile's byte count is pushed as uniform 24 bits */
 
-/* The R, G, B channels of img as a sub-image for the CM coder's tile mode. */
-static void rgb_subimage(const vdm_image *img, vdm_subimage *g)
-{
-    memset(g, 0, sizeof *g);
-    g->width = img->width;
-    g->height = img->height;
-    g->nch = 3;
-    g->bit_depth = 8;
-    g->maxval = 255;
-    g->rgb = 1;
-    g->data = img->data;
-    g->stride = img->channels;
-    g->chan[0] = 0; g->chan[1] = 1; g->chan[2] = 2;
-}
-
 /* A CM tile on the stack: its bytes last to first, then its length, so the
  * decoder pops the length, then the bytes in order. */
 static vdm_status push_cm(vdm_ans *a, const uint8_t *d, size_t n)
@@ -373,7 +359,7 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
     const uint8_t cm_method = choice ? (o->effort >= 1 && img->width <= VDM_FB_CM3_MAX_WIDTH ? VDM_FB_CM3 : VDM_FB_CM) : 0;
     if (st == VDM_OK && choice) {
         vdm_subimage g;
-        rgb_subimage(img, &g);
+        vdm_subimage_of(&g, img, 0x07);
         cm = calloc(ntiles, sizeof *cm);
         if (!cm) st = VDM_ERR_NOMEM;
         else if (cm_method == VDM_FB_CM3) st = vdm_fb_cm3_tiles_encode(&g, tw, th, cm);
@@ -550,7 +536,7 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
     }
     if (st == VDM_OK && cx->st.cm_tiles) {
         vdm_subimage g;
-        rgb_subimage(img, &g);
+        vdm_subimage_of(&g, img, 0x07);
         if (in->cm_method == VDM_FB_CM3)
             st = vdm_fb_cm3_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);
         else if (in->cm_method == VDM_FB_CM)

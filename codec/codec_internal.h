@@ -13,6 +13,12 @@ void vdm_codec_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 
 void vdm_codec_clear_error(void);
 const char *vdm_codec_error_buf(void);
 
+/* The channels `mask` of img as a sub-image for the fallback coders (their
+ * canonical order; "rgb" when the mask holds R, G and B of an RGB(A) image). */
+struct vdm_subimage;
+struct vdm_image;
+void vdm_subimage_of(struct vdm_subimage *g, const struct vdm_image *img, unsigned mask);
+
 /* CRC-32 (ISO-HDLC, as PNG/zlib): start with crc = 0, feed pieces. */
 uint32_t vdm_crc32(uint32_t crc, const void *data, size_t n);
 

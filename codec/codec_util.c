@@ -1,5 +1,8 @@
 /* codec_util.c — per-thread error detail and CRC-32 for codec/. */
 #include "codec/codec_internal.h"
+#include "codec/fallback.h"
+#include "codec/png_io.h"
+#include <string.h>
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -38,4 +41,21 @@ uint32_t vdm_crc32(uint32_t crc, const void *data, size_t n)
     crc = ~crc;
     for (size_t i = 0; i < n; i++) crc = crc_table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
     return ~crc;
+}
+
+void vdm_subimage_of(vdm_subimage *g, const vdm_image *img, unsigned mask)
+{
+    memset(g, 0, sizeof *g);
+    g->width = img->width;
+    g->height = img->height;
+    g->bit_depth = img->bit_depth;
+    g->indexed = img->color_type == VDM_PNG_PALETTE;
+    g->maxval = g->indexed ? (unsigned)(img->palette_size ? img->palette_size - 1 : 0)
+                           : (1u << img->bit_depth) - 1u;
+    g->data = img->data;
+    g->stride = img->channels;
+    for (unsigned c = 0; c < img->channels; c++)
+        if (mask & (1u << c)) g->chan[g->nch++] = c;
+    g->rgb = (img->color_type == VDM_PNG_RGB || img->color_type == VDM_PNG_RGBA) &&
+             (mask & 7u) == 7u;
 }

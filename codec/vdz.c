@@ -91,23 +91,6 @@ static vdm_status put_section(vdm_buf *b, const char type[4], const uint8_t *pay
 
 static unsigned all_channels(const vdm_image *img) { return (1u << img->channels) - 1u; }
 
-static void make_subimage(vdm_subimage *g, const vdm_image *img, unsigned mask)
-{
-    memset(g, 0, sizeof *g);
-    g->width = img->width;
-    g->height = img->height;
-    g->bit_depth = img->bit_depth;
-    g->indexed = img->color_type == VDM_PNG_PALETTE;
-    g->maxval = g->indexed ? (unsigned)(img->palette_size ? img->palette_size - 1 : 0)
-                           : (1u << img->bit_depth) - 1u;
-    g->data = img->data;
-    g->stride = img->channels;
-    for (unsigned c = 0; c < img->channels; c++)
-        if (mask & (1u << c)) g->chan[g->nch++] = c;
-    g->rgb = (img->color_type == VDM_PNG_RGB || img->color_type == VDM_PNG_RGBA) &&
-             (mask & 7u) == 7u;
-}
-
 /* ---- progress plumbing ---------------------------------------------------- */
 
 typedef struct {
@@ -135,7 +118,7 @@ static vdm_status encode_fallback(const vdm_image *img, unsigned mask, const vdm
                                   prog_span *ps, vdm_buf *payload, int *method_out)
 {
     vdm_subimage g;
-    make_subimage(&g, img, mask);
+    vdm_subimage_of(&g, img, mask);
     const uint64_t stored = vdm_fb_rowbytes(&g) * g.height;
 
     vdm_buf cm = { 0 }, cm3 = { 0 }, zs = { 0 }, z2 = { 0 };
@@ -459,7 +442,7 @@ static vdm_status build_file(const vdm_image *img, const vdm_encode_opts *o, con
     s->file_bytes = out->size;
     s->samples = (uint64_t)img->width * img->height * img->channels;
     vdm_subimage g;
-    make_subimage(&g, img, all_channels(img));
+    vdm_subimage_of(&g, img, all_channels(img));
     s->packed_bytes = vdm_fb_rowbytes(&g) * img->height;
     return VDM_OK;
 }
@@ -908,7 +891,7 @@ vdm_status vdm_vdz_decode(const uint8_t *buf, size_t size, const vdm_decode_opts
     }
     for (uint32_t i = 0; i < p->nfbck && st == VDM_OK; i++) {
         vdm_subimage g;
-        make_subimage(&g, img, in->fallback[i].channel_mask);
+        vdm_subimage_of(&g, img, in->fallback[i].channel_mask);
         prog_span ps = { pf, pu, p->have_mp ? 0.8 : 0.0, 0.95 };
         g.progress = prog_cb;
         g.progress_user = &ps;
