@@ -14,6 +14,7 @@
 #include "codec/bbcode.h"
 #include "codec/vdz.h"
 #include "codec/png_io.h"
+#include "codec/hybrid.h"
 #include "kernels/device.h"
 #include "model/vdm_model.h"
 #include "model/vdm_train.h"
@@ -101,7 +102,17 @@ const char vdm_help_eval[] =
     "                      --model-only, the file starts its chain with CM tiles\n"
     "                      (CM/all: how many); \"coder\" is the model-coded tiles'\n"
     "                      share of the file against the coder's own -VLB of them\n"
-    "  --grid G            with --codelength: latent grid step = std / G (default 2)\n";
+    "  --grid G            with --codelength: latent grid step = std / G (default 2)\n"
+    "  --per-step          also print the diffusion term of every step (bits per\n"
+    "                      sub-pixel; in --json always given as \"steps\")\n"
+    "  --hybrid K,K,...    the hybrid chain's bound for each truncation step k\n"
+    "                      (0..T, or \"all\"): the chain above t* = k/T (prior +\n"
+    "                      the steps i > k) plus the real code length of the\n"
+    "                      context-mixing coder (CM3) given the latent z_t* and the\n"
+    "                      network's denoised prediction (one draw of z), beside\n"
+    "                      CM3 alone; k = T is CM3 given an almost pure-noise z\n"
+    "  --no-xhat           with --hybrid: z only, without the denoised prediction\n"
+    "  --verify            with --hybrid: decode each CM-given-z stream and compare\n";
 
 /* ---- small helpers ---------------------------------------------------------- */
 
@@ -280,7 +291,7 @@ static vdm_status run_validation(const vdm_trainer *t, const val_set *v, int T, 
 {
     vdm_model *m;
     VDM_FORWARD(vdm_trainer_ema_model(t, &m));
-    vdm_eval_options o = { T, 1, v->P, nthreads, VDM_BACKEND_CPU, 0x5EED0F5A11ull };
+    vdm_eval_options o = { T, 1, v->P, nthreads, VDM_BACKEND_CPU, 0x5EED0F5A11ull, NULL, NULL };
     memset(avg, 0, sizeof *avg);
     vdm_status st = VDM_OK;
     for (int i = 0; i < v->n && st == VDM_OK; i++) {
@@ -736,7 +747,8 @@ int vdm_cmd_eval(int argc, char **argv)
     const char *model_path = NULL;
     long T = -1, samples = 2, tile = VDM_BB_DEFAULT_TILE, threads = 2, grid = VDM_BB_DEFAULT_GRID;
     unsigned long long seed = 1;
-    int json = 0, codelength = 0;
+    int json = 0, codelength = 0, per_step = 0, use_xhat = 1, verify = 0;
+    const char *hybrid_list = NULL;
     vdm_backend backend = VDM_BACKEND_CPU;
     int nfiles = 0;
     char **files = (char **)malloc(sizeof(char *) * (size_t)(argc > 0 ? argc : 1));
@@ -747,6 +759,9 @@ int vdm_cmd_eval(int argc, char **argv)
         if (o[0] != '-' || !o[1]) { files[nfiles++] = argv[a]; continue; }
         if (!strcmp(o, "--json")) { json = 1; continue; }
         if (!strcmp(o, "--codelength")) { codelength = 1; continue; }
+        if (!strcmp(o, "--per-step")) { per_step = 1; continue; }
+        if (!strcmp(o, "--no-xhat")) { use_xhat = 0; continue; }
+        if (!strcmp(o, "--verify")) { verify = 1; continue; }
         if (a + 1 >= argc) { vdm_cli_error("eval: %s needs a value", o); free(files); return VDM_EXIT_USAGE; }
         const char *v = argv[++a];
         int ok = 1;
@@ -756,6 +771,7 @@ int vdm_cmd_eval(int argc, char **argv)
         else if (!strcmp(o, "--tile")) ok = parse_long(v, 8, 4096, &tile);
         else if (!strcmp(o, "--threads")) ok = parse_long(v, 1, 256, &threads);
         else if (!strcmp(o, "--grid")) ok = parse_long(v, 1, 1024, &grid);
+        else if (!strcmp(o, "--hybrid")) hybrid_list = v;
         else if (!strcmp(o, "--seed")) {
             char *end;
             errno = 0;
@@ -788,11 +804,46 @@ int vdm_cmd_eval(int argc, char **argv)
             return VDM_EXIT_USAGE;
         }
     }
+    /* --hybrid: the truncation steps */
+    int nk = 0, *ks = NULL;
+    if (hybrid_list) {
+        ks = (int *)malloc(sizeof(int) * ((size_t)T + 1));
+        int ok = ks != NULL;
+        if (ok && !strcmp(hybrid_list, "all")) {
+            for (int k = 0; k <= T; k++) ks[nk++] = k;
+        } else if (ok) {
+            const char *p = hybrid_list;
+            while (ok && *p) {
+                char *end;
+                errno = 0;
+                long k = strtol(p, &end, 10);
+                ok = !errno && end != p && k >= 0 && k <= T && nk <= T && (*end == ',' || *end == 0);
+                if (ok) ks[nk++] = (int)k;
+                p = *end == ',' ? end + 1 : end;
+            }
+            ok = ok && nk > 0;
+        }
+        if (!ok) {
+            vdm_cli_error("eval: bad --hybrid '%s' (steps 0..%ld, comma-separated, or all)", hybrid_list, T);
+            free(ks);
+            vdm_model_free(m);
+            free(files);
+            return VDM_EXIT_USAGE;
+        }
+    }
+    double *steps = (double *)calloc((size_t)T, sizeof(double)), *steps_se = (double *)calloc((size_t)T, sizeof(double));
+    double *steps_tot = (double *)calloc((size_t)T, sizeof(double));
+    double *hy_chain = (double *)calloc((size_t)nk + 1, sizeof(double)), *hy_data = (double *)calloc((size_t)nk + 1, sizeof(double));
+    double cm_alone_tot = 0;
+    if (!steps || !steps_se || !steps_tot || !hy_chain || !hy_data) {
+        vdm_cli_error("out of memory");
+        return VDM_EXIT_INTERNAL;
+    }
     uint8_t id[32];
     char hex[65];
     vdm_model_id(m, id);
     vdm_hex(hex, id, 32);
-    vdm_eval_options eo = { (int)T, (int)samples, (int)tile, (int)threads, backend, seed };
+    vdm_eval_options eo = { (int)T, (int)samples, (int)tile, (int)threads, backend, seed, steps, steps_se };
     if (json) {
         printf("{\"model\": ");
         vdm_cli_json_string(stdout, model_path);
@@ -819,12 +870,34 @@ int vdm_cmd_eval(int argc, char **argv)
         double t0 = now_s();
         st = vdm_eval_image(m, px, w, h, &eo, &b);
         double dt = now_s() - t0;
-        free(px);
         if (st != VDM_OK) {
+            free(px);
             vdm_cli_error("eval: %s: %s", files[i], vdm_error_name(st));
             exit_code = vdm_cli_exit_code(st);
             continue;
         }
+        /* the hybrid: chain above each k + CM3 given z_{t_k} */
+        double cm_alone = 0;
+        vdm_hybrid_data *hd = nk ? (vdm_hybrid_data *)calloc((size_t)nk, sizeof *hd) : NULL;
+        double *hsec = nk ? (double *)calloc((size_t)nk, sizeof(double)) : NULL;
+        if (nk && (!hd || !hsec)) st = VDM_ERR_NOMEM;
+        if (nk && st == VDM_OK) st = vdm_hybrid_cm_alone(px, w, h, &cm_alone);
+        for (int q = 0; q < nk && st == VDM_OK; q++) {
+            double t1 = now_s();
+            st = vdm_hybrid_data_term(m, px, w, h, (int)T, ks[q], (int)tile, (int)threads, seed, use_xhat, verify,
+                                      &hd[q]);
+            hsec[q] = now_s() - t1;
+        }
+        free(px);
+        if (st != VDM_OK) {
+            vdm_cli_error("eval: %s: hybrid: %s", files[i], vdm_error_name(st));
+            exit_code = vdm_cli_exit_code(st);
+            free(hd);
+            free(hsec);
+            continue;
+        }
+        for (int s2 = 0; s2 < T; s2++) steps_tot[s2] += steps[s2] * b.dims;
+        if (nk) cm_alone_tot += cm_alone;
         results[nok++] = b;
         codelength_result cl;
         memset(&cl, 0, sizeof cl);
@@ -848,6 +921,27 @@ int vdm_cmd_eval(int argc, char **argv)
                 printf("\"encode_seconds\": %.3f, \"decode_seconds\": %.3f, ", cl.enc_s, cl.dec_s);
             }
             print_json_terms(stdout, &b);
+            printf(", \"steps\": [");
+            for (int s2 = 0; s2 < T; s2++) { printf(s2 ? ", " : ""); json_num(stdout, steps[s2]); }
+            printf("], \"steps_se\": [");
+            for (int s2 = 0; s2 < T; s2++) { printf(s2 ? ", " : ""); json_num(stdout, steps_se[s2]); }
+            printf("]");
+            if (nk) {
+                printf(", \"cm_alone\": ");
+                json_num(stdout, cm_alone / b.dims);
+                printf(", \"hybrid\": [");
+                for (int q = 0; q < nk; q++) {
+                    double chain = b.prior;
+                    for (int s2 = ks[q]; s2 < T; s2++) chain += steps[s2];
+                    printf("%s{\"k\": %d, \"t\": %.6f, \"noise_px\": ", q ? ", " : "", ks[q], (double)ks[q] / T);
+                    json_num(stdout, hd[q].noise_px);
+                    printf(", \"chain\": "); json_num(stdout, chain);
+                    printf(", \"data\": "); json_num(stdout, hd[q].bits / b.dims);
+                    printf(", \"total\": "); json_num(stdout, chain + hd[q].bits / b.dims);
+                    printf(", \"seconds\": %.3f}", hsec[q]);
+                }
+                printf("]");
+            }
             printf("}");
             first = 0;
         } else {
@@ -860,7 +954,31 @@ int vdm_cmd_eval(int argc, char **argv)
                        100.0 * (cl.bpsp / b.total - 1), cl.enc_s, cl.dec_s, cl.cm_tiles, cl.ntiles,
                        100.0 * cl.coder_gap);
             printf("\n");
+            if (per_step)
+                for (int s2 = 0; s2 < T; s2++)
+                    printf("    step %3d  t %.4f  %9.5f +- %.5f\n", s2 + 1, (double)(s2 + 1) / T, steps[s2], steps_se[s2]);
+            if (nk) {
+                printf("    hybrid:  %4s %7s %9s %9s %9s %9s   (CM3 alone %.4f)\n", "k", "t*", "noise px", "chain",
+                       "CM|z", "total", cm_alone / b.dims);
+                for (int q = 0; q < nk; q++) {
+                    double chain = b.prior;
+                    for (int s2 = ks[q]; s2 < T; s2++) chain += steps[s2];
+                    printf("             %4d %7.4f %9.3f %9.4f %9.4f %9.4f  %+6.2f%%  %5.1f s\n", ks[q], (double)ks[q] / T,
+                           hd[q].noise_px, chain, hd[q].bits / b.dims, chain + hd[q].bits / b.dims,
+                           100.0 * ((chain + hd[q].bits / b.dims) / (cm_alone / b.dims) - 1), hsec[q]);
+                }
+            }
         }
+        if (nk) {
+            for (int q = 0; q < nk; q++) {
+                double chain = b.prior * b.dims;
+                for (int s2 = ks[q]; s2 < T; s2++) chain += steps[s2] * b.dims;
+                hy_chain[q] += chain;
+                hy_data[q] += hd[q].bits;
+            }
+        }
+        free(hd);
+        free(hsec);
         fflush(stdout);
     }
     vdm_bound tot;
@@ -873,6 +991,22 @@ int vdm_cmd_eval(int argc, char **argv)
             printf(", ");
         }
         print_json_terms(stdout, &tot);
+        printf(", \"steps\": [");
+        for (int s2 = 0; s2 < T; s2++) { printf(s2 ? ", " : ""); json_num(stdout, tot.dims > 0 ? steps_tot[s2] / tot.dims : 0); }
+        printf("]");
+        if (nk && tot.dims > 0) {
+            printf(", \"cm_alone\": ");
+            json_num(stdout, cm_alone_tot / tot.dims);
+            printf(", \"hybrid\": [");
+            for (int q = 0; q < nk; q++) {
+                printf("%s{\"k\": %d, \"t\": %.6f, \"chain\": ", q ? ", " : "", ks[q], (double)ks[q] / T);
+                json_num(stdout, hy_chain[q] / tot.dims);
+                printf(", \"data\": "); json_num(stdout, hy_data[q] / tot.dims);
+                printf(", \"total\": "); json_num(stdout, (hy_chain[q] + hy_data[q]) / tot.dims);
+                printf("}");
+            }
+            printf("]");
+        }
         printf("}}\n");
     } else if (nok > 0) {
         char label[40];
@@ -882,7 +1016,20 @@ int vdm_cmd_eval(int argc, char **argv)
         if (codelength && !codelength_failed && cl_dims > 0)
             printf(" %7s %9.4f %+7.2f%%", "", cl_bits / cl_dims, 100.0 * (cl_bits / cl_dims / tot.total - 1));
         printf("\n");
+        if (nk) {
+            printf("hybrid over all images: CM3 alone %.4f\n", cm_alone_tot / tot.dims);
+            for (int q = 0; q < nk; q++)
+                printf("    k %4d  t* %.4f  chain %.4f  CM|z %.4f  total %.4f  %+6.2f%%\n", ks[q], (double)ks[q] / T,
+                       hy_chain[q] / tot.dims, hy_data[q] / tot.dims, (hy_chain[q] + hy_data[q]) / tot.dims,
+                       100.0 * ((hy_chain[q] + hy_data[q]) / cm_alone_tot - 1));
+        }
     }
+    free(ks);
+    free(steps);
+    free(steps_se);
+    free(steps_tot);
+    free(hy_chain);
+    free(hy_data);
     vdm_model_free(m);
     free(results);
     free(files);

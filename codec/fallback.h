@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common/vdm_common.h"
+#include "codec/cm_side.h"
 
 typedef struct vdm_buf {
     uint8_t *data;   /* malloc; owner frees with free() (vdm_buf_free) */
@@ -109,5 +110,15 @@ vdm_status vdm_fb_cm3_decode(const vdm_subimage *g, const uint8_t *in, size_t n)
 vdm_status vdm_fb_cm3_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
 vdm_status vdm_fb_cm3_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
                                    const uint8_t *const *in, const size_t *n);
+/* Method 3 given side information (cm_side.h; 8-bit RGB sub-images only,
+ * VDM_ERR_ARG otherwise): z and xhat enter as predictors and least-squares
+ * inputs, the posterior of each sample given its z and the causal
+ * prediction as a mixer input for every binary decision, and the
+ * disagreement of z with the prediction as a context.  side == NULL is
+ * vdm_fb_cm3_encode / _decode exactly.  The hybrid measurement's data term
+ * (vdmzip eval --hybrid); not yet a container method. */
+vdm_status vdm_fb_cm3_encode_side(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out);
+vdm_status vdm_fb_cm3_decode_side(const vdm_subimage *g, const vdm_cm_side *side,
+                                  const uint8_t *in, size_t n);
 
 #endif

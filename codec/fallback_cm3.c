@@ -39,8 +39,12 @@
 #define NPRED_REF 3
 #define NPRED_REF2 2
 #define NLMS_K 2                       /* NLMS predictors */
-#define NPRED_MAX (NPRED_BASE + NPRED_REF + NPRED_REF2 + NLMS_K + 1)
-#define NIN_MAX 17                     /* NLMS / OLS inputs */
+#define NPRED_SIDE 4                   /* with side information: z / alpha, xhat, xhat
+                                          corrected by W's and by N's error */
+#define NIN_SIDE 6                     /* OLS inputs: z, xhat, 2 causal, 2 non-causal xhat gradients */
+#define NPRED_MAX (NPRED_BASE + NPRED_REF + NPRED_REF2 + NPRED_SIDE + NLMS_K + 1)
+#define NIN_NLMS_MAX 17                /* NLMS inputs (also the first OLS inputs) */
+#define NIN_MAX (NIN_NLMS_MAX + NIN_SIDE)  /* OLS inputs */
 #define OLS_T (NIN_MAX * (NIN_MAX + 1) / 2 + NIN_MAX)
 #define WEIGHT_ONE ((int64_t)1 << 40)
 #define BLEND_OFS 4
@@ -62,17 +66,20 @@ static const int32_t nlms_mu[NLMS_K] = { 160, 24 };   /* /1024 */
 #define NODE_MLO 55     /* + j, 0..15: other mantissa bits, by position */
 #define NNODE 72
 #define NM 7            /* context models */
+#define NM_MAX (NM + 1) /* + the side-information model */
 #define NIN (NM + 1)    /* mixer inputs: the models + a constant */
+#define NIN_MAX_MIX (NM_MAX + 2)  /* with side: + the posterior expert */
 #define COUNT_LIMIT 1023
 #define MIX_LR 24
 #define MIX_INIT 19661  /* 0.3 in 16.16 */
+#define SIDE_W_INIT 65536  /* 1.0: the posterior expert starts trusted */
 #define MIX_WMAX (1 << 24) /* weights are kept in +-256.0 (never reached in practice) */
 #define APM_RATE 7
 #define NAPMC 17     /* APM contexts per node: sq17((OLS - final prediction) / 2) */
 #define NBC (NQ * 27)   /* bias contexts */
 #define BIAS_HALVE 256
 
-static const int32_t model_size[NM] = {
+static const int32_t model_size[NM_MAX] = {
     16 * NQ,            /* 0: predictor spread x activity */
     NQ * 81,            /* 1: activity x sq9(rW) x sq9(rN) */
     17 * NQ,            /* 2: sq17((OLS - final prediction) / 2) x activity */
@@ -81,6 +88,7 @@ static const int32_t model_size[NM] = {
     16 * NQ,            /* 4: top 4 bits of the prediction x activity */
     8 * NQ,             /* 5: fraction (1/8) of the prediction x activity */
     NQ,                 /* 6: bucket of the smallest predictor local error */
+    17 * 17,            /* 7 (side only): sq17(z - prediction) x trust bucket of z */
 };
 
 /* ---- integer logistic helpers --------------------------------------------- */
@@ -120,11 +128,12 @@ static void init_tabs(cm3_tabs *T)
 typedef struct { uint16_t p, n; } counter;   /* p = P(bit == 1) in 1/65536; n = count */
 
 typedef struct {
-    counter *t[NM];         /* model_size[m] * NNODE */
-    int32_t w[NNODE][NIN];  /* mixer weights, 16.16 */
+    counter *t[NM_MAX];     /* model_size[m] * NNODE */
+    int32_t w[NNODE][NIN_MAX_MIX];  /* mixer weights, 16.16 */
     uint16_t *apm;          /* NNODE * NAPMC * 33 */
     int32_t bias[NBC][2];   /* sum (1/8 units), count */
     int32_t bias2[17 * NQ][2];  /* the same, context sq17((op8 - Pf) / 2) x q */
+    int32_t eabs[NQ][2];    /* side only: sum |8 v - Pc|, count (the prior's scale) */
 } chan_model;
 
 typedef struct {
@@ -132,7 +141,8 @@ typedef struct {
     int32_t *res[2];        /* residual rows y%2 */
     uint32_t *perr[2];      /* predictor abs errors, rows y%2, width*NPRED_MAX */
     int32_t lw[NLMS_K][NIN_MAX];   /* NLMS weights, 1/2^14 */
-    unsigned nl;            /* inputs of NLMS / OLS for this channel */
+    unsigned nl;            /* inputs of NLMS for this channel */
+    unsigned nlo;           /* inputs of OLS: nl, + 2 with side information */
     double *cacc;           /* OLS: per column, sum over rows above of decay^dy * products */
     double *hacc;           /* OLS: cacc filtered horizontally (decay^|dx|), this row */
     double cur[OLS_T];      /* OLS: current row, left of x, decay^dx */
@@ -152,26 +162,37 @@ typedef struct {
     vdm_rc_dec *tdec;
     const uint8_t *tuse;
     chan_model *M;          /* current sample: model and context offsets */
-    int32_t base[NM];
+    int32_t base[NM_MAX];
     int32_t asel;
     cm3_tabs *tab;
+    /* side information (cm_side.h); nm models, nmix mixer inputs */
+    const vdm_cm_side *side;
+    int nm, nmix;
+    int32_t side_in;        /* the posterior expert's stretch for this decision */
+    int32_t plo, phi;       /* posterior window of the current sample */
+    double pcum[258];       /* pcum[v - plo + 1] = posterior mass of plo..v */
 } cm_state;
 
 /* Code (or decode, or only observe) one binary decision at node `node`. */
 static int cbit(cm_state *st, unsigned node, int bit)
 {
     chan_model *M = st->M;
-    counter *c[NM];
-    int32_t x[NIN];
+    counter *c[NM_MAX];
+    int32_t x[NIN_MAX_MIX];
     int32_t *w = M->w[node];
     int64_t dot = 0;
-    for (int m = 0; m < NM; m++) {
+    const int nm = st->nm, nmix = st->nmix;
+    for (int m = 0; m < nm; m++) {
         c[m] = &M->t[m][st->base[m] + (int32_t)node];
         x[m] = st->tab->stretch[c[m]->p >> 4];
         dot += (int64_t)w[m] * x[m];
     }
-    x[NM] = 256;
-    dot += (int64_t)w[NM] * 256;
+    if (st->side) {
+        x[nm] = st->side_in;
+        dot += (int64_t)w[nm] * x[nm];
+    }
+    x[nmix - 1] = 256;
+    dot += (int64_t)w[nmix - 1] * 256;
     int32_t d = (int32_t)(dot >> 16);
     if (d > 2047) d = 2047;
     if (d < -2047) d = -2047;
@@ -187,13 +208,13 @@ static int cbit(cm_state *st, unsigned node, int bit)
     else if (st->dec) bit = vdm_rc_decode_p0(st->dec, p0);
 
     const int32_t target = bit ? 65535 : 0;
-    for (int m = 0; m < NM; m++) {
+    for (int m = 0; m < nm; m++) {
         counter *q = c[m];
         q->p = (uint16_t)(q->p + (int32_t)(((int64_t)(target - q->p) * st->tab->rec[q->n]) >> 16));
         if (q->n < COUNT_LIMIT) q->n++;
     }
     const int32_t err = (((bit << 16) - pm) >> 4) * MIX_LR;
-    for (int i = 0; i < NIN; i++) w[i] = vdm_cm_clampi((int64_t)w[i] + ((x[i] * err) >> 16), -MIX_WMAX, MIX_WMAX);
+    for (int i = 0; i < nmix; i++) w[i] = vdm_cm_clampi((int64_t)w[i] + ((x[i] * err) >> 16), -MIX_WMAX, MIX_WMAX);
     a[ai] = (uint16_t)(a[ai] + (((target - a[ai]) * (128 - af)) >> (7 + APM_RATE)));
     a[ai + 1] = (uint16_t)(a[ai + 1] + (((target - a[ai + 1]) * af) >> (7 + APM_RATE)));
     return bit;
@@ -273,7 +294,7 @@ static inline unsigned ols_idx(unsigned nl, unsigned i, unsigned j)
 /* Start of row: hacc[x] = sum over x' of decay^|x - x'| * cacc[x']; cur = 0. */
 static void ols_row_start(cm_rows *R, uint32_t w)
 {
-    const unsigned T = R->nl * (R->nl + 1) / 2 + R->nl;
+    const unsigned T = R->nlo * (R->nlo + 1) / 2 + R->nlo;
     double run[OLS_T];
     memset(R->cur, 0, sizeof R->cur);
     memset(run, 0, sizeof run);
@@ -294,7 +315,7 @@ static void ols_row_start(cm_rows *R, uint32_t w)
  * pivot keep the previous weights.  Returns sum ow[i] * in[i]. */
 static double ols_predict(cm_rows *R, uint32_t x, const int32_t *in)
 {
-    const unsigned nl = R->nl;
+    const unsigned nl = R->nlo;
     const double *hh = &R->hacc[(size_t)x * OLS_T];
     double L[NIN_MAX][NIN_MAX], z[NIN_MAX];
     int ok = 1;
@@ -333,7 +354,7 @@ static double ols_predict(cm_rows *R, uint32_t x, const int32_t *in)
 /* After the sample: cur = decay*cur + products; cacc[x] = decay*cacc[x] + products. */
 static void ols_update(cm_rows *R, uint32_t x, const int32_t *in, int32_t target, double sw)
 {
-    const unsigned nl = R->nl;
+    const unsigned nl = R->nlo;
     double *c = &R->cacc[(size_t)x * OLS_T];
     unsigned o = 0;
     for (unsigned i = 0; i < nl; i++)
@@ -349,6 +370,72 @@ static void ols_update(cm_rows *R, uint32_t x, const int32_t *in, int32_t target
     }
 }
 
+/* ---- side information: the posterior of one sample ------------------------- */
+/* p(v) ~ Laplace(v; mu, b) * N(vz; v, s^2) over v = 0..maxv (<= 255): the
+ * causal prediction as the prior, the sample's own latent as the likelihood.
+ * Kept (as prefix sums) on the window where its log is within 24 nats of
+ * the peak; everything in binary64 with + - * / and vdm_exp, fixed order. */
+static void side_posterior(cm_state *st, double mu, double b, double vz, double s, int32_t maxv)
+{
+    double lp[256], lmax = -1e300;
+    const double ib = 1.0 / b, i2s = 0.5 / (s * s);
+    for (int32_t v = 0; v <= maxv; v++) {
+        const double a = (double)v - mu, d = (double)v - vz;
+        lp[v] = -(a < 0 ? -a : a) * ib - d * d * i2s;
+        if (lp[v] > lmax) lmax = lp[v];
+    }
+    int32_t lo = 0, hi = maxv;
+    while (lo < hi && lp[lo] < lmax - 24.0) lo++;
+    while (hi > lo && lp[hi] < lmax - 24.0) hi--;
+    st->plo = lo;
+    st->phi = hi;
+    double c = 0.0;
+    st->pcum[0] = 0.0;
+    for (int32_t v = lo; v <= hi; v++) {
+        c = c + vdm_exp(lp[v] - lmax);
+        st->pcum[v - lo + 1] = c;
+    }
+}
+
+/* posterior mass of the samples a..b */
+static double side_mass(const cm_state *st, int64_t a, int64_t b)
+{
+    if (a < st->plo) a = st->plo;
+    if (b > st->phi) b = st->phi;
+    return b < a ? 0.0 : st->pcum[b - st->plo + 1] - st->pcum[a - st->plo];
+}
+
+/* The posterior expert's input for a decision between sample sets of mass
+ * m1 (bit 1) and m0: its log odds in the mixer's 1/256 units. */
+static void side_set(cm_state *st, double m1, double m0)
+{
+    const double e = st->pcum[st->phi - st->plo + 1] * 1e-6;
+    double l = vdm_log((m1 + e) / (m0 + e)) * 256.0;
+    if (l > 2047.0) l = 2047.0;
+    if (l < -2047.0) l = -2047.0;
+    st->side_in = (int32_t)floor_i64(l + 0.5);
+}
+
+/* the same for residual magnitudes lo1..hi1 (bit 1) against lo0..hi0 on the
+ * side `neg` of the prediction P */
+static void side_set_abs(cm_state *st, int32_t P, int neg, int64_t lo1, int64_t hi1, int64_t lo0, int64_t hi0)
+{
+    if (neg) side_set(st, side_mass(st, P - hi1, P - lo1), side_mass(st, P - hi0, P - lo0));
+    else side_set(st, side_mass(st, P + lo1, P + hi1), side_mass(st, P + lo0, P + hi0));
+}
+
+/* a data value (2v - 255) / 255 back in sample units, kept finite */
+static inline double side_px(float xv)
+{
+    double v = ((double)xv * 255.0 + 255.0) * 0.5;
+    return !(v > -1e5) ? -1e5 : v > 1e5 ? 1e5 : v;
+}
+
+static inline int32_t side_clampi(double v)
+{
+    return v > 1e6 ? 1000000 : v < -1e6 ? -1000000 : (int32_t)floor_i64(v + 0.5);
+}
+
 /* ---- the coder ------------------------------------------------------------ */
 static vdm_status cm_run(cm_state *st)
 {
@@ -356,6 +443,9 @@ static vdm_status cm_run(cm_state *st)
     const uint32_t w = g->width, h = g->height;
     const unsigned nch = g->nch;
     const int32_t maxv = (int32_t)g->maxval;
+    const vdm_cm_side *side = st->side;
+    /* the latent's noise in sample units: sigma / alpha * 255 / 2 */
+    const double s_px = side ? (double)side->sigma / (double)side->alpha * 127.5 : 0.0;
 
     for (uint32_t y = 0; y < h; y++) {
         for (unsigned k = 0; k < nch; k++) ols_row_start(&st->rows[k], w);
@@ -416,7 +506,37 @@ static vdm_status cm_run(cm_state *st)
                         in[nl++] = rv2 - f2.N;
                     }
                 }
-                /* R->nl == nl always (fixed per channel at setup) */
+                /* side information: predictors and OLS inputs (1/8 units) */
+                unsigned nlo = nl;
+                double vz = 0.0, vxc = -1.0;
+                if (side) {
+                    const size_t si = ((size_t)y * w + x) * 3 + c;
+                    vz = ((double)side->z[si] / (double)side->alpha * 255.0 + 255.0) * 0.5;
+                    if (!(vz > -1e5)) vz = -1e5;   /* also NaN */
+                    if (vz > 1e5) vz = 1e5;
+                    pred[np++] = side_clampi(vz);
+                    in[nlo++] = side_clampi(8.0 * (vz - (double)n.W));
+                    if (side->xhat) {
+                        /* xhat here and at the 4 neighbours (edge: here) */
+                        const float *xh = side->xhat;
+                        const size_t row = (size_t)w * 3;
+                        const double xc = side_px(xh[si]);
+                        const double xw = x ? side_px(xh[si - 3]) : xc;
+                        const double xn = y ? side_px(xh[si - row]) : xc;
+                        const double xe = x + 1 < w ? side_px(xh[si + 3]) : xc;
+                        const double xs = y + 1 < h ? side_px(xh[si + row]) : xc;
+                        pred[np++] = side_clampi(xc);
+                        pred[np++] = side_clampi(xc + (double)(n.W - side_clampi(xw)));
+                        pred[np++] = side_clampi(xc + (double)(n.N - side_clampi(xn)));
+                        in[nlo++] = side_clampi(8.0 * (xc - (double)n.W));
+                        in[nlo++] = side_clampi(8.0 * (xc - xw));
+                        in[nlo++] = side_clampi(8.0 * (xc - xn) + 8.0 * (double)(n.N - n.W));
+                        in[nlo++] = side_clampi(8.0 * (xe - xc));
+                        in[nlo++] = side_clampi(8.0 * (xs - xc));
+                        vxc = xc;
+                    }
+                }
+                /* R->nl == nl and R->nlo == nlo always (fixed per channel at setup) */
                 int64_t lp8[NLMS_K];
                 for (int li = 0; li < NLMS_K; li++) {
                     int64_t s = 0;
@@ -482,8 +602,23 @@ static vdm_status cm_run(cm_state *st)
                 const int32_t P = (int32_t)((Pc + 4) >> 3);
                 const unsigned frac = (unsigned)((Pc + 4) & 7);
 
+                /* side information: the posterior given the prediction
+                 * (Laplace, scale from its past errors) and z; a context of
+                 * their disagreement and of how far z is to be trusted */
+                int32_t *ea = M->eabs[q];
+                int32_t ctx[NM_MAX];
+                if (side) {
+                    double b = ea[1] > 0 ? (double)ea[0] / (double)ea[1] / 8.0 : 4.0;
+                    if (b < 0.3) b = 0.3;
+                    side_posterior(st, (double)Pc / 8.0, b, vz, s_px, maxv);
+                    /* with xhat, its disagreement (z alone is the weaker signal) */
+                    const int32_t dz = side_clampi(((vxc >= -0.5 ? vxc : vz) * 8.0 - (double)Pc) / 2.0);
+                    unsigned tb = vdm_cm_quant_activity((uint32_t)side_clampi(s_px * 8.0 / b));
+                    if (tb > 16) tb = 16;
+                    ctx[7] = (int32_t)(sq17(dz) * 17 + tb);
+                }
+
                 /* contexts of the 7 models */
-                int32_t ctx[NM];
                 {
                     int32_t pmn = pred[0], pmx = pred[0];
                     for (unsigned i = 1; i < np; i++) {
@@ -504,7 +639,7 @@ static vdm_status cm_run(cm_state *st)
                 ctx[4] = (int32_t)(((uint32_t)P * 16u / ((uint32_t)maxv + 1u)) * NQ + q);
                 ctx[5] = (int32_t)(frac * NQ + q);
                 ctx[6] = (int32_t)vdm_cm_quant_activity((uint32_t)emin);
-                for (int m = 0; m < NM; m++) st->base[m] = ctx[m] * NNODE;
+                for (int m = 0; m < st->nm; m++) st->base[m] = ctx[m] * NNODE;
                 st->asel = (int32_t)sq17((int32_t)vdm_cm_clampi((op8 - Pc) / 2, -65536, 65536));
 
                 /* code r = v - P */
@@ -513,22 +648,36 @@ static vdm_status cm_run(cm_state *st)
                 int32_t r = v - P;
                 const int32_t amax_pos = maxv - P, amax_neg = P;
                 if (maxv > 0) {
+                    if (side) {
+                        const double m0 = side_mass(st, P, P);
+                        side_set(st, st->pcum[st->phi - st->plo + 1] - m0, m0);
+                    }
                     if (cbit(st, NODE_ZERO, r != 0)) {
                         int neg;
                         if (amax_neg == 0) neg = 0;
                         else if (amax_pos == 0) neg = 1;
-                        else neg = cbit(st, NODE_SIGN, r < 0);
+                        else {
+                            if (side) side_set(st, side_mass(st, 0, P - 1), side_mass(st, P + 1, maxv));
+                            neg = cbit(st, NODE_SIGN, r < 0);
+                        }
                         const uint32_t amax = (uint32_t)(neg ? amax_neg : amax_pos);
                         const unsigned emax = vdm_cm_bitlen(amax) - 1;
                         const uint32_t a = (uint32_t)(r < 0 ? -r : r);
                         const unsigned e0 = st->dec ? 0 : vdm_cm_bitlen(a) - 1;
                         unsigned e = 0;
-                        while (e < emax && cbit(st, NODE_EXP + e, e0 > e)) e++;
+                        while (e < emax) {
+                            if (side) side_set_abs(st, P, neg, (int64_t)2 << e, amax, (int64_t)1 << e, ((int64_t)2 << e) - 1);
+                            if (!cbit(st, NODE_EXP + e, e0 > e)) break;
+                            e++;
+                        }
                         uint32_t m = 1;
                         for (int j = (int)e - 1; j >= 0; j--) {
                             const unsigned node = j == (int)e - 1 ? NODE_MHI + e
                                                 : j == (int)e - 2 ? NODE_M2 + e
                                                 : NODE_MLO + (unsigned)j;
+                            if (side)
+                                side_set_abs(st, P, neg, (int64_t)(2 * m + 1) << j, ((int64_t)(2 * m + 2) << j) - 1,
+                                             (int64_t)(2 * m) << j, ((int64_t)(2 * m + 1) << j) - 1);
                             m = (m << 1) | (uint32_t)cbit(st, node, (int)((a >> j) & 1u));
                         }
                         if (m > amax) return VDM_ERR_CORRUPT;
@@ -545,6 +694,14 @@ static vdm_status cm_run(cm_state *st)
                 if (++bc[1] >= BIAS_HALVE) {
                     bc[0] = (int32_t)vdm_cm_floordiv(bc[0], 2);
                     bc[1] >>= 1;
+                }
+                if (side) {
+                    const int64_t ae = (int64_t)v * 8 - Pc;
+                    ea[0] += (int32_t)(ae < 0 ? -ae : ae);
+                    if (++ea[1] >= BIAS_HALVE) {
+                        ea[0] >>= 1;
+                        ea[1] >>= 1;
+                    }
                 }
                 bc2[0] += (int32_t)((int64_t)v * 8 - Pf);
                 if (++bc2[1] >= BIAS_HALVE) {
@@ -593,10 +750,11 @@ static void rows_free(cm_rows *r)
     free(r->hacc);
 }
 
-static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl)
+static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nlo)
 {
     memset(r, 0, sizeof *r);
     r->nl = nl;
+    r->nlo = nlo;
     int ok = 1;
     for (int i = 0; i < 3; i++) ok &= (r->val[i] = calloc(w, sizeof(int32_t))) != NULL;
     for (int i = 0; i < 2; i++) {
@@ -611,23 +769,25 @@ static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl)
 static void model_free(chan_model *M)
 {
     if (!M) return;
-    for (int m = 0; m < NM; m++) free(M->t[m]);
+    for (int m = 0; m < NM_MAX; m++) free(M->t[m]);
     free(M->apm);
     free(M);
 }
 
-static chan_model *model_alloc(void)
+static chan_model *model_alloc(int nm, int nmix)
 {
     chan_model *M = calloc(1, sizeof *M);
     if (!M) return NULL;
-    for (int m = 0; m < NM; m++) {
+    for (int m = 0; m < nm; m++) {
         const size_t n = (size_t)model_size[m] * NNODE;
         if (!(M->t[m] = malloc(n * sizeof(counter)))) { model_free(M); return NULL; }
         for (size_t i = 0; i < n; i++) { M->t[m][i].p = 32768; M->t[m][i].n = 0; }
     }
     if (!(M->apm = malloc(sizeof(uint16_t) * NNODE * NAPMC * 33))) { model_free(M); return NULL; }
     for (int s = 0; s < NNODE; s++)
-        for (int i = 0; i < NIN; i++) M->w[s][i] = i == NM ? 0 : MIX_INIT;
+        for (int i = 0; i < nmix; i++) M->w[s][i] = i == nmix - 1 ? 0 : MIX_INIT;
+    if (nmix > NIN)   /* with side information: the posterior expert starts trusted */
+        for (int s = 0; s < NNODE; s++) M->w[s][nm] = SIDE_W_INIT;
     for (int i = 0; i < NNODE * NAPMC; i++)
         for (int j = 0; j < 33; j++) {
             const int32_t v = squash((j - 16) * 128);
@@ -636,13 +796,20 @@ static chan_model *model_alloc(void)
     return M;
 }
 
-static vdm_status cm_setup(cm_state *st, const vdm_subimage *g)
+static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_side *side)
 {
     memset(st, 0, sizeof *st);
     st->g = g;
+    st->side = side;
+    st->nm = side ? NM + 1 : NM;
+    st->nmix = side ? NM + 3 : NIN;
     if (g->nch < 1 || g->nch > 4 || g->maxval > 65535 || (g->rgb && g->nch < 3) ||
         g->width == 0 || g->width > VDM_FB_CM3_MAX_WIDTH || g->height == 0 || !g->data ||
         g->stride < 1 || g->stride > 4)
+        return VDM_ERR_ARG;
+    if (side && (!g->rgb || g->nch != 3 || g->bit_depth != 8 || g->maxval != 255 || !side->z ||
+                 !(side->alpha > 0.0f) || !(side->sigma > 0.0f) ||
+                 !(side->sigma / side->alpha < 1e6f)))
         return VDM_ERR_ARG;
     if (!(st->tab = malloc(sizeof *st->tab))) return VDM_ERR_NOMEM;
     init_tabs(st->tab);
@@ -660,8 +827,9 @@ static vdm_status cm_setup(cm_state *st, const vdm_subimage *g)
     }
     for (unsigned c = 0; c < g->nch; c++) {
         const unsigned nl = 9 + (st->has_ref[c] ? 6 : 0) + (g->rgb && c == 2 ? 2 : 0);
-        if (!(st->cm[c] = model_alloc())) return VDM_ERR_NOMEM;
-        if (!rows_alloc(&st->rows[c], g->width, nl)) return VDM_ERR_NOMEM;
+        const unsigned nlo = nl + (side ? (side->xhat ? 1u + 5u : 1u) : 0u);
+        if (!(st->cm[c] = model_alloc(st->nm, st->nmix))) return VDM_ERR_NOMEM;
+        if (!rows_alloc(&st->rows[c], g->width, nl, nlo)) return VDM_ERR_NOMEM;
     }
     return VDM_OK;
 }
@@ -676,9 +844,19 @@ static void cm_teardown(cm_state *st)
  * range coder's bytes (cm_common.h). */
 vdm_status vdm_fb_cm3_encode(const vdm_subimage *g, vdm_buf *out)
 {
+    return vdm_fb_cm3_encode_side(g, NULL, out);
+}
+
+vdm_status vdm_fb_cm3_decode(const vdm_subimage *g0, const uint8_t *in, size_t n)
+{
+    return vdm_fb_cm3_decode_side(g0, NULL, in, n);
+}
+
+vdm_status vdm_fb_cm3_encode_side(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
+{
     VDM_RETURN_IF(!g || !out, VDM_ERR_ARG);
     cm_state st;
-    vdm_status rc = cm_setup(&st, g);
+    vdm_status rc = cm_setup(&st, g, side);
     vdm_rc_enc enc;
     vdm_rc_enc_init(&enc);
     if (rc == VDM_OK) {
@@ -689,15 +867,17 @@ vdm_status vdm_fb_cm3_encode(const vdm_subimage *g, vdm_buf *out)
     return vdm_cm_payload_done(g, &enc, out, rc);
 }
 
-vdm_status vdm_fb_cm3_decode(const vdm_subimage *g0, const uint8_t *in, size_t n)
+vdm_status vdm_fb_cm3_decode_side(const vdm_subimage *g0, const vdm_cm_side *side,
+                                  const uint8_t *in, size_t n)
 {
     VDM_RETURN_IF(!g0 || (!in && n), VDM_ERR_ARG);
     vdm_subimage g;
     vdm_rc_dec dec;
     VDM_FORWARD(vdm_cm_payload_open(g0, in, n, &g, &dec));
     if (g.width > VDM_FB_CM3_MAX_WIDTH) return VDM_ERR_CORRUPT;
+    if (side && !g.rgb) return VDM_ERR_CORRUPT;
     cm_state st;
-    vdm_status rc = cm_setup(&st, &g);
+    vdm_status rc = cm_setup(&st, &g, side);
     if (rc == VDM_OK) {
         st.dec = &dec;
         rc = cm_run(&st);
@@ -715,7 +895,7 @@ vdm_status vdm_fb_cm3_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t 
     VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));
     VDM_RETURN_IF(!out, VDM_ERR_ARG);
     cm_state st;
-    vdm_status rc = cm_setup(&st, g);
+    vdm_status rc = cm_setup(&st, g, NULL);
     vdm_rc_enc *enc = rc == VDM_OK ? vdm_cm_tiles_enc_new(nt) : NULL;
     if (rc == VDM_OK && !enc) rc = VDM_ERR_NOMEM;
     if (rc == VDM_OK) {
@@ -736,7 +916,7 @@ vdm_status vdm_fb_cm3_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t 
     VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));
     VDM_RETURN_IF(!in || !n, VDM_ERR_ARG);
     cm_state st;
-    vdm_status rc = cm_setup(&st, g);
+    vdm_status rc = cm_setup(&st, g, NULL);
     vdm_rc_dec *dec = NULL;
     uint8_t *use = NULL;
     if (rc == VDM_OK) rc = vdm_cm_tiles_dec_new(in, n, nt, &dec, &use);

@@ -125,7 +125,12 @@ vdm_status vdm_eval_image(vdm_model *m, const uint8_t *rgb, int width, int heigh
             }
             var = K > 1 ? var / (K - 1) : 0.0;
             if (i == 0) { mr = mean; vr = var; }
-            else { md += mean; vd += var; }
+            else {
+                md += mean;
+                vd += var;
+                if (o->step_bits) o->step_bits[i - 1] = mean * conv;
+                if (o->step_se) o->step_se[i - 1] = K > 1 ? vdm_sqrt_d(var / K) * conv : __builtin_nan("");
+            }
         }
         out->dims = dims;
         out->prior = prior_nats * conv;
@@ -146,6 +151,68 @@ vdm_status vdm_eval_image(vdm_model *m, const uint8_t *rgb, int width, int heigh
     free(acc);
     free(tt);
     free(dn);
+    return st;
+}
+
+vdm_status vdm_eval_latent(vdm_model *m, const uint8_t *rgb, int width, int height, int T, int k,
+                           int tile, int nthreads, vdm_backend backend, uint64_t seed,
+                           float *z, float *xhat, float *alpha, float *sigma)
+{
+    VDM_RETURN_IF(!m || !rgb || !z || !alpha || !sigma || width < 1 || height < 1, VDM_ERR_ARG);
+    VDM_RETURN_IF(T < 1 || T > VDM_MODEL_MAX_STEPS || k < 0 || k > T || tile < 1 || nthreads < 1, VDM_ERR_ARG);
+    VDM_RETURN_IF(backend != VDM_BACKEND_CPU && backend != VDM_BACKEND_REF, VDM_ERR_ARG);
+    const vdm_model_config *c = vdm_model_cfg(m);
+    const float *params = vdm_model_params(m);
+    if (tile > 4096) tile = 4096;
+    const int tw_max = tile < width ? tile : width, th_max = tile < height ? tile : height;
+    double tk = (double)k / (double)T, gk;
+    vdm_sched_eval(&c->sched, params + vdm_net_param_count(&c->net), 1, &tk, &gk, NULL);
+    const float af = (float)vdm_alpha_d(gk), sf = (float)vdm_sigma_d(gk);
+    *alpha = af;
+    *sigma = sf;
+    const int Ko = vdm_net_out_channels(&c->net);
+    const int use_net = xhat && k > 0;
+    const size_t D_max = (size_t)tw_max * th_max * 3;
+    float *eps = (float *)malloc(sizeof(float) * D_max * 2);
+    float *eh = use_net ? (float *)malloc(sizeof(float) * (size_t)tw_max * th_max * (size_t)Ko) : NULL;
+    vdm_net_ws *ws = use_net ? vdm_net_ws_create(&c->net, backend, 1, th_max, tw_max, 0) : NULL;
+    vdm_status st = VDM_OK;
+    if (!eps || (use_net && (!eh || !ws))) st = VDM_ERR_NOMEM;
+    float *zt = eps ? eps + D_max : NULL;
+    const float gs = vdm_gscaled(c, gk);
+    size_t j = 0;
+    for (int ty = 0; ty < height && st == VDM_OK; ty += tile) {
+        for (int tx = 0; tx < width && st == VDM_OK; tx += tile, j++) {
+            const int th = height - ty < tile ? height - ty : tile;
+            const int tw = width - tx < tile ? width - tx : tile;
+            const size_t D = (size_t)th * tw * 3;
+            vdm_rng r;
+            vdm_rng_seed(&r, stream_seed(seed, -1, j));
+            vdm_rng_normal(&r, eps, D);
+            for (int y = 0; y < th; y++) {
+                const size_t o = ((size_t)(ty + y) * width + tx) * 3;
+                for (size_t q = 0; q < (size_t)tw * 3; q++) {
+                    const float a = af * vdm_data_value(rgb[o + q]);
+                    const float b = sf * eps[(size_t)y * tw * 3 + q];
+                    zt[(size_t)y * tw * 3 + q] = z[o + q] = a + b;
+                }
+            }
+            if (!xhat) continue;
+            if (use_net) st = vdm_net_forward(&c->net, params, ws, nthreads, zt, &gs, 1, th, tw, eh);
+            for (int y = 0; y < th && st == VDM_OK; y++) {
+                const size_t o = ((size_t)(ty + y) * width + tx) * 3;
+                for (size_t q = 0; q < (size_t)tw * 3; q++) {
+                    const size_t pq = (size_t)y * tw + q / 3;
+                    float v = use_net ? (zt[(size_t)y * tw * 3 + q] - sf * eh[pq * (size_t)Ko + q % 3]) / af
+                                      : zt[(size_t)y * tw * 3 + q] / af;
+                    xhat[o + q] = v > 1.0f ? 1.0f : v < -1.0f ? -1.0f : v;
+                }
+            }
+        }
+    }
+    vdm_net_ws_free(ws);
+    free(eh);
+    free(eps);
     return st;
 }
 

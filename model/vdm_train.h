@@ -130,6 +130,10 @@ typedef struct vdm_eval_options {
     int nthreads;
     vdm_backend backend; /* VDM_BACKEND_CPU (fast) or VDM_BACKEND_REF */
     uint64_t seed;
+    /* Optional outputs (caller-owned, T entries each, may be NULL): step i's
+     * diffusion term (i = 1..T at index i-1) in bits per sub-pixel, and its
+     * Monte-Carlo standard error (NaN if samples = 1).  They sum to diff. */
+    double *step_bits, *step_se;
 } vdm_eval_options;
 
 /* Terms in bits per sub-pixel, means over the K samples.  The prior is
@@ -148,6 +152,19 @@ typedef struct vdm_bound {
  * backend it is bit-exact across thread counts). */
 vdm_status vdm_eval_image(vdm_model *m, const uint8_t *rgb, int width, int height,
                           const vdm_eval_options *o, vdm_bound *out);
+/* The latent of step k (0..T) of an image, as the hybrid chain codes it:
+ * z = alpha_k x + sigma_k eps (float32 operations in that order; one eps
+ * draw per tile from a stream of (seed, tile)), and the network's denoised
+ * prediction xhat = clamp((z - sigma_k eps_hat(z; t_k)) / alpha_k, -1, 1)
+ * (NULL: not wanted; for k = 0, where the network is not trained, z / alpha_0).
+ * Tiles of tile x tile pixels as the codec cuts them, the network on each
+ * tile alone.  z, xhat: width * height * 3 floats (caller-owned), R,G,B per
+ * pixel.  *alpha, *sigma receive alpha_k and sigma_k (float32 values of the
+ * float64 schedule).  Errors: VDM_ERR_ARG, VDM_ERR_NOMEM. */
+vdm_status vdm_eval_latent(vdm_model *m, const uint8_t *rgb, int width, int height, int T, int k,
+                           int tile, int nthreads, vdm_backend backend, uint64_t seed,
+                           float *z, float *xhat, float *alpha, float *sigma);
+
 /* The bound of n images together (per sub-pixel over all of them; their
  * noise is independent, so variances add).  n = 0 gives zeros. */
 void vdm_bound_combine(const vdm_bound *b, int n, vdm_bound *out);

@@ -160,7 +160,7 @@ Test(coding, eval_ref_thread_independent)
     vdm_model *m = model(VDM_SCHED_LEARNED, 1);
     const int w = 37, h = 29;
     uint8_t *px = test_image(w, h);
-    vdm_eval_options o = { 6, 2, 16, 1, VDM_BACKEND_REF, 5 };
+    vdm_eval_options o = { 6, 2, 16, 1, VDM_BACKEND_REF, 5, NULL, NULL };
     vdm_bound a, b;
     cr_assert_eq(vdm_eval_image(m, px, w, h, &o, &a), VDM_OK);
     o.nthreads = 2;
@@ -190,7 +190,7 @@ Test(coding, eval_estimate_is_unbiased_with_honest_se)
     vdm_model *m = model(VDM_SCHED_LINEAR, 0);
     const int w = 24, h = 20, T = 5;
     uint8_t *px = test_image(w, h);
-    vdm_eval_options o = { T, 8, 16, 2, VDM_BACKEND_CPU, 11 };
+    vdm_eval_options o = { T, 8, 16, 2, VDM_BACKEND_CPU, 11, NULL, NULL };
     vdm_bound b;
     cr_assert_eq(vdm_eval_image(m, px, w, h, &o, &b), VDM_OK);
     vdm_time_consts c[T + 1];

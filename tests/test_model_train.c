@@ -70,7 +70,7 @@ static double val_bound(vdm_trainer *t)
 {
     vdm_model *m = NULL;
     cr_assert_eq(vdm_trainer_ema_model(t, &m), VDM_OK);
-    vdm_eval_options o = { 8, 1, 96, 1, VDM_BACKEND_CPU, 99 };
+    vdm_eval_options o = { 8, 1, 96, 1, VDM_BACKEND_CPU, 99, NULL, NULL };
     vdm_bound b;
     cr_assert_eq(vdm_eval_image(m, g_img[NIMG].px, 96, 96, &o, &b), VDM_OK);
     vdm_model_free(m);
