@@ -43,6 +43,11 @@ const char vdm_help_encode[] =
     "      --fallback-only  code without the model (the classical coder only)\n"
     "      --model-only   keep the model's coding even where the fallback coder\n"
     "                     would give a smaller file (to measure the model)\n"
+    "      --model-try W  auto (default): first code 6 sampled tiles with the model\n"
+    "                     and skip the model's whole-image try (most of the encode\n"
+    "                     time) when they predict it cannot beat the classical\n"
+    "                     file; always: try it on every image (the smaller file\n"
+    "                     is kept either way)\n"
     "      --tiles MODE   how the model's file uses CM tiles (tiles coded by the\n"
     "                     context-modelled coder inside the model's chain):\n"
     "                     choose (default): per 64x64 tile the smaller of the two;\n"
@@ -104,6 +109,7 @@ typedef struct {
     const char *output;
     int force, verbose, quiet, fallback_only, model_only, json, strip, effort;
     int tiles;                   /* VDM_BB_TILES_*, -1: by --model-only */
+    int model_try;               /* VDM_MODEL_TRY_* */
     long steps, threads;
     int device;              /* VDM_DEVICE_* */
     const char *model;
@@ -215,6 +221,14 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o, int allow
             o->fallback_only = 1;
         } else if (allow_codec_opts == 2 && !strcmp(name, "--model-only")) {
             o->model_only = 1;
+        } else if (allow_codec_opts == 2 && !strcmp(name, "--model-try")) {
+            NEEDS_VALUE();
+            if (!strcmp(val, "auto")) o->model_try = VDM_MODEL_TRY_AUTO;
+            else if (!strcmp(val, "always")) o->model_try = VDM_MODEL_TRY_ALWAYS;
+            else {
+                vdm_cli_error("%s: --model-try must be auto or always, not '%s'", cmd, val);
+                return VDM_EXIT_USAGE;
+            }
         } else if (allow_codec_opts == 2 && !strcmp(name, "--tiles")) {
             NEEDS_VALUE();
             if (!strcmp(val, "choose")) o->tiles = VDM_BB_TILES_CHOOSE;
@@ -423,6 +437,7 @@ static int encode_one(const char *in, opts *o)
     eo.keep_metadata = !o->strip;
     eo.model = o->have_mp ? &o->mp : NULL;
     eo.model_only = o->model_only;
+    eo.model_try = o->model_try;
     vdm_cli_progress prog;
     vdm_cli_progress_init(&prog, "vdmzip: encoding", o->quiet);
     eo.progress = vdm_cli_progress_cb;
@@ -442,6 +457,16 @@ static int encode_one(const char *in, opts *o)
                 disp(in), img->width, img->height, color_name(img->color_type), img->bit_depth,
                 img->interlace ? " interlaced" : "", s.samples, strcmp(out, "-") ? out : "<stdout>",
                 s.file_bytes, bpsp, 100.0 * (double)s.file_bytes / (double)(s.packed_bytes ? s.packed_bytes : 1));
+        if (s.estimated) {
+            const vdm_model_estimate *e = &s.estimate;
+            fprintf(stderr, "  model estimate (%.1f s): on %u of %u tiles the model %.4f vs CM %.4f bits/sub-pixel, "
+                            "wins %u; predicted saving %.2f%% of the CM tiles (threshold %.1f%%) -> %s\n",
+                    e->seconds, e->sampled, e->ntiles,
+                    e->model_bits / (e->sampled_dims > 0 ? e->sampled_dims : 1.0),
+                    e->cm_sampled_bits / (e->sampled_dims > 0 ? e->sampled_dims : 1.0), e->model_wins,
+                    e->cm_bits > 0 ? 100.0 * e->gain_bits / e->cm_bits : 0.0, 100.0 * VDM_MODEL_TRY_MIN_GAIN,
+                    e->try_model ? "tried the model" : "skipped the model's try (--model-try always to force it)");
+        }
         if (s.used_model) {
             vdm_bb_stats bs;
             vdm_bb_path_stats(&o->mp, &bs);
@@ -459,6 +484,8 @@ static int encode_one(const char *in, opts *o)
                         bs.cm_tiles, bs.cm_dims, (double)bs.cm_bits / (double)bs.cm_dims,
                         o->tiles == VDM_BB_TILES_SEED || (o->tiles < 0 && o->model_only)
                             ? " and the chain had too few bits to start" : "");
+        } else if (s.estimated && !s.estimate.try_model) {
+            fprintf(stderr, "  -VLB n/a: classical coder (the model's try was predicted to lose)\n");
         } else if (o->have_mp) {
             vdm_bb_stats bs;
             vdm_bb_path_stats(&o->mp, &bs);

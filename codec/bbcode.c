@@ -467,6 +467,88 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
     return st;
 }
 
+/* The model's try on a few tiles, exactly as bb_encode would make it: the CM
+ * tile streams of the whole image (one pass), then on each sampled tile the
+ * bits the model's encode adds to a stack that already holds the CM streams
+ * of the tiles before it (so its pops borrow bits as in the chain) against
+ * what pushing the tile's CM stream adds.  Integer stack sizes and the REF
+ * network: the same answer on every machine and thread count. */
+#define BB_EST_TILES 6
+#define BB_EST_LEAD 4      /* CM streams pushed before a sampled tile */
+static vdm_status bb_estimate(void *ctx, const vdm_image *img, unsigned channel_mask,
+                              const vdm_encode_opts *o, vdm_model_estimate *out)
+{
+    bb_ctx *cx = ctx;
+    memset(out, 0, sizeof *out);
+    VDM_RETURN_IF(channel_mask != 0x07 || bb_channels_for(ctx, img) != 0x07, VDM_ERR_ARG);
+    int T = (int)o->steps;
+    if (T == 0) T = vdm_model_default_steps(cx->model);
+    if (T == 0) T = VDM_BB_DEFAULT_STEPS;
+    VDM_RETURN_IF(T < 1 || T > VDM_MODEL_MAX_STEPS, VDM_ERR_ARG);
+    const double t0 = now_s();
+    const uint32_t tw = cx->p.tile_w, th = cx->p.tile_h;
+    const uint32_t ntiles = ((img->width + tw - 1) / tw) * ((img->height + th - 1) / th);
+    out->ntiles = ntiles;
+    if (cx->p.tiles != VDM_BB_TILES_CHOOSE) { out->try_model = 1; return VDM_OK; }
+    const uint8_t cm_method = o->effort >= 1 && img->width <= VDM_FB_CM3_MAX_WIDTH ? VDM_FB_CM3 : VDM_FB_CM;
+    bb_run r;
+    tile_buf b;
+    vdm_ans *a = NULL, *alt = NULL;
+    vdm_status st = run_init(&r, cx, T, VDM_BB_PREC, cx->p.clean, 0);
+    if (st == VDM_OK) grid_deltas(r.c, T, cx->p.grid, r.delta);
+    if (st == VDM_OK) st = tile_buf_init(&b, (size_t)tw * th * 3);
+    else memset(&b, 0, sizeof b);
+    if (st == VDM_OK) st = vdm_ans_create(&a);
+    if (st == VDM_OK) st = vdm_ans_create(&alt);
+    vdm_buf *cm = st == VDM_OK ? calloc(ntiles, sizeof *cm) : NULL;
+    if (st == VDM_OK && !cm) st = VDM_ERR_NOMEM;
+    if (st == VDM_OK) {
+        vdm_subimage g;
+        vdm_subimage_of(&g, img, 0x07);
+        st = cm_method == VDM_FB_CM3 ? vdm_fb_cm3_tiles_encode(&g, tw, th, cm) : vdm_fb_cm_tiles_encode(&g, tw, th, cm);
+    }
+    for (uint32_t t = 0; t < ntiles && st == VDM_OK; t++) out->cm_bits += 8.0 * (double)cm[t].size + 24.0;
+    const uint32_t ns = ntiles < BB_EST_TILES ? ntiles : BB_EST_TILES;
+    double gain = 0;
+    for (uint32_t j = 0; j < ns && st == VDM_OK; j++) {
+        const uint32_t t = (uint32_t)(((uint64_t)2 * j + 1) * ntiles / (2 * ns));
+        vdm_ans_reset(a);
+        vdm_ans_set_initial_seed(a, 0);
+        for (uint32_t u = t > BB_EST_LEAD ? t - BB_EST_LEAD : 0; u < t && st == VDM_OK; u++)
+            if (cm[u].size < CM_LEN_RANGE) st = push_cm(a, cm[u].data, cm[u].size);
+        if (st != VDM_OK || cm[t].size >= CM_LEN_RANGE) continue;
+        const uint64_t size0 = vdm_ans_info_bits_int(a);
+        st = vdm_ans_copy(alt, a);
+        if (st == VDM_OK) st = push_cm(alt, cm[t].data, cm[t].size);
+        const uint64_t gc = vdm_ans_info_bits_int(alt) - size0;
+        tile_geom g = tile_at(img, tw, th, t);
+        tile_get(img, g, b.x);
+        double rc = 0;
+        if (st == VDM_OK) st = encode_tile(&r, a, &b, 0, t, 0, g, &rc);
+        if (st != VDM_OK) break;
+        const uint64_t gm = vdm_ans_info_bits_int(a) - size0;
+        out->sampled++;
+        out->sampled_dims += (double)g.w * g.h * 3;
+        out->model_bits += (double)gm;
+        out->cm_sampled_bits += (double)gc;
+        if (gm < gc) { out->model_wins++; gain += (double)(gc - gm); }
+        if (o->progress) o->progress(o->progress_user, (double)(j + 1) / ns);
+    }
+    if (st == VDM_OK) {
+        out->gain_bits = out->sampled ? gain * (double)ntiles / (double)out->sampled : 0.0;
+        out->try_model = out->gain_bits > VDM_MODEL_TRY_MIN_GAIN * out->cm_bits;
+    }
+    out->seconds = now_s() - t0;
+    if (cm)
+        for (uint32_t t = 0; t < ntiles; t++) vdm_buf_free(&cm[t]);
+    free(cm);
+    vdm_ans_free(alt);
+    vdm_ans_free(a);
+    tile_buf_free(&b);
+    run_free(&r);
+    return st;
+}
+
 static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *img, unsigned threads)
 {
     bb_ctx *cx = ctx;
@@ -581,6 +663,7 @@ vdm_status vdm_bb_path_wrap(vdm_model *m, const vdm_bb_params *p, unsigned threa
     out->channels_for = bb_channels_for;
     out->encode = bb_encode;
     out->decode = bb_decode;
+    out->estimate = bb_estimate;
     return VDM_OK;
 }
 

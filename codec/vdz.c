@@ -476,9 +476,18 @@ vdm_status vdm_vdz_encode(const vdm_image *img, const vdm_encode_opts *o_in, uin
     memset(&best_s, 0, sizeof best_s);
     int have_best = 0;
     prog_span ps = { o.progress, o.progress_user, 0.0, 1.0 };
+    vdm_model_estimate est;
+    int estimated = 0;
+    memset(&est, 0, sizeof est);
     if (st == VDM_OK && o.model && o.model->encode && o.model->channels_for) {
         unsigned mask = o.model->channels_for(o.model->ctx, img) & all_channels(img);
-        if (mask) {
+        /* skip a try that the estimate says cannot win (never with model_only) */
+        if (mask && !o.model_only && o.model_try == VDM_MODEL_TRY_AUTO && o.model->estimate) {
+            st = o.model->estimate(o.model->ctx, img, mask, &o, &est);
+            estimated = st == VDM_OK;
+            if (estimated && !est.try_model) mask = 0;
+        }
+        if (mask && st == VDM_OK) {
             vdm_model_payload mp;
             memset(&mp, 0, sizeof mp);
             /* the model's progress fills the first 80 % of the bar */
@@ -524,6 +533,8 @@ vdm_status vdm_vdz_encode(const vdm_image *img, const vdm_encode_opts *o_in, uin
     prog_at(o.progress, o.progress_user, 1.0);
     *out = best.data;
     *out_size = best.size;
+    best_s.estimated = estimated;
+    best_s.estimate = est;
     if (stats) *stats = best_s;
     return VDM_OK;
 }

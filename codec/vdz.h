@@ -74,6 +74,22 @@ void vdm_model_payload_clear(vdm_model_payload *p);
  * from a parsed payload.  Both return vdm_status and may set the codec error
  * detail.  ctx is the implementation's (e.g. a loaded vdm_model). */
 typedef struct vdm_encode_opts vdm_encode_opts;
+/* What the model path's estimate found: on `sampled` of `ntiles` tiles, the
+ * bits the model's try added to the stack against what the tile's CM stream
+ * added (the encoder's own per-tile choice); `gain_bits` = ntiles / sampled *
+ * sum of max(0, CM - model) is the predicted saving of the model's file
+ * over CM tiles everywhere, `cm_bits` all tiles' CM cost; try = 1 when the
+ * gain is worth the model's try (gain > VDM_MODEL_TRY_MIN_GAIN of cm_bits). */
+#define VDM_MODEL_TRY_MIN_GAIN 0.005
+typedef struct vdm_model_estimate {
+    uint32_t sampled, ntiles, model_wins;
+    double model_bits, cm_sampled_bits;   /* over the sampled tiles ... */
+    double sampled_dims;                  /* ... and their sub-pixels */
+    double cm_bits, gain_bits;
+    double seconds;
+    int try_model;
+} vdm_model_estimate;
+
 typedef struct vdm_model_path {
     uint8_t model_id[32];
     void *ctx;
@@ -84,7 +100,14 @@ typedef struct vdm_model_path {
                          const vdm_encode_opts *o, vdm_model_payload *out);
     vdm_status (*decode)(void *ctx, const vdm_model_payload *in, vdm_image *img,
                          unsigned threads);
+    /* Optional (NULL: always try the model): a quick prediction, from a few
+     * sampled tiles, of whether the model's file can beat the classical one
+     * (vdm_model_estimate); deterministic, so the same image gives the same
+     * file on every machine and thread count. */
+    vdm_status (*estimate)(void *ctx, const vdm_image *img, unsigned channel_mask,
+                           const vdm_encode_opts *o, vdm_model_estimate *out);
 } vdm_model_path;
+
 
 /* ---- encode / decode ------------------------------------------------------ */
 
@@ -102,10 +125,15 @@ struct vdm_encode_opts {
     int model_only;               /* 1: keep the model's file even when the
                                      fallback-only file would be smaller
                                      (measuring the model; default 0) */
+    int model_try;                /* VDM_MODEL_TRY_AUTO (default): try the
+                                     model only when its estimate says it can
+                                     win; VDM_MODEL_TRY_ALWAYS: always (the
+                                     smaller file is kept either way) */
     vdm_progress_fn progress;
     void *progress_user;
 };
-/* Defaults: no model, steps 0, 1 thread, effort 1, keep metadata. */
+enum { VDM_MODEL_TRY_AUTO = 0, VDM_MODEL_TRY_ALWAYS = 1 };
+/* Defaults: no model, steps 0, 1 thread, effort 1, keep metadata, model try auto. */
 void vdm_encode_opts_default(vdm_encode_opts *o);
 
 typedef struct vdm_encode_stats {
@@ -119,6 +147,8 @@ typedef struct vdm_encode_stats {
     int fallback_method;          /* method of the (last) FBCK section, -1: none */
     int used_model;               /* 1 when the file has a MODL section */
     double neg_vlb_bits;          /* the model's -VLB of what it coded (0: none) */
+    int estimated;                /* 1: the model path's estimate ran (see estimate) */
+    vdm_model_estimate estimate;
 } vdm_encode_stats;
 
 /* Encode img.  *out (malloc) is freed by the caller with free().

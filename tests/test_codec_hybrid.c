@@ -224,3 +224,69 @@ Test(codec_hybrid, latent_and_data_term, .timeout = 300)
     free(px);
     vdm_model_free(m);
 }
+
+/* ---- the encoder's estimate of the model's try (codec/bbcode.c) ---------- */
+#include "codec/bbcode.h"
+#include "codec/vdz.h"
+
+static vdm_image *rgb_image(const uint8_t *px, int w, int h)
+{
+    vdm_image *img = NULL;
+    cr_assert_eq(vdm_image_create((uint32_t)w, (uint32_t)h, 2, 8, &img), VDM_OK);
+    memcpy(img->data, px, (size_t)w * h * 3);
+    return img;
+}
+
+static size_t encode_with(const vdm_image *img, const vdm_model_path *mp, int try_mode, int fallback_only,
+                          unsigned threads, vdm_encode_stats *s, uint8_t **out)
+{
+    vdm_encode_opts o;
+    vdm_encode_opts_default(&o);
+    o.model = fallback_only ? NULL : mp;
+    o.model_try = try_mode;
+    o.threads = threads;
+    size_t n = 0;
+    cr_assert_eq(vdm_vdz_encode(img, &o, out, &n, s), VDM_OK, "%s", vdm_codec_last_error());
+    return n;
+}
+
+Test(codec_hybrid, estimate_decides_the_model_try, .timeout = 600)
+{
+    const int w = 128, h = 128;
+    uint8_t *px = test_image(w, h);
+    vdm_image *img = rgb_image(px, w, h);
+    vdm_model_path mp1, mp2;
+    cr_assert_eq(vdm_bb_path_open(VDM_SOURCE_DIR "/models/default.vdm", NULL, 1, &mp1), VDM_OK);
+    cr_assert_eq(vdm_bb_path_open(VDM_SOURCE_DIR "/models/default.vdm", NULL, 2, &mp2), VDM_OK);
+    vdm_encode_stats sa, sb, sc, sf;
+    uint8_t *fa = NULL, *fb = NULL, *fc = NULL, *ff = NULL;
+    const size_t na = encode_with(img, &mp1, VDM_MODEL_TRY_AUTO, 0, 1, &sa, &fa);
+    const size_t nb = encode_with(img, &mp2, VDM_MODEL_TRY_AUTO, 0, 2, &sb, &fb);
+    const size_t nc = encode_with(img, &mp1, VDM_MODEL_TRY_ALWAYS, 0, 1, &sc, &fc);
+    const size_t nf = encode_with(img, NULL, VDM_MODEL_TRY_AUTO, 1, 1, &sf, &ff);
+    /* the estimate ran on 4 tiles (a 2 x 2 grid), the same on 1 and 2 threads */
+    cr_assert(sa.estimated && sb.estimated && !sc.estimated && !sf.estimated);
+    cr_assert_eq(sa.estimate.ntiles, 4);
+    cr_assert_eq(sa.estimate.sampled, 4);
+    cr_assert(sa.estimate.model_bits > 0 && sa.estimate.cm_sampled_bits > 0 && sa.estimate.cm_bits > 0);
+    cr_assert(sa.estimate.model_bits == sb.estimate.model_bits && sa.estimate.gain_bits == sb.estimate.gain_bits);
+    cr_assert(na == nb && !memcmp(fa, fb, na), "the estimate made --threads change the bytes");
+    /* its decision is carried out: skipped -> the classical file; tried -> the smaller of both */
+    if (!sa.estimate.try_model) {
+        cr_assert(!sa.used_model);
+        cr_assert(na == nf && !memcmp(fa, ff, na));
+    } else {
+        cr_assert(na == (nc < nf ? nc : nf));
+    }
+    /* the prediction of the winner: the model's try (always) is not smaller than
+     * the classical file whenever the estimate skipped it by a wide margin */
+    if (!sa.estimate.try_model && sa.estimate.model_wins == 0) cr_assert(nc >= nf, "%zu vs %zu", nc, nf);
+    free(fa);
+    free(fb);
+    free(fc);
+    free(ff);
+    vdm_bb_path_close(&mp1);
+    vdm_bb_path_close(&mp2);
+    vdm_image_free(img);
+    free(px);
+}
