@@ -582,14 +582,16 @@ static vdm_status cm_run(cm_state *st)
                 int32_t zp8 = 0, xp8 = 0;
                 const int side_here = st->side && g->rgb && c < 3;
                 if (side_here && st->use_z) {
-                    const double z = (double)st->side->z[pix * 3 + c];
+                    double z = (double)st->side->z[pix * 3 + c];
+                    if (!(z > -1e6 && z < 1e6)) z = 0.0;   /* NaN, huge: no information */
                     side_lik(st, z);
                     const double vz = (z / (double)st->side->alpha * 255.0 + 255.0) * 0.5;
                     zp8 = (int32_t)floor_i64((vz < -1000.0 ? -1000.0 : vz > 1000.0 ? 1000.0 : vz) * 8.0 + 0.5);
                     pred[np++] = vdm_cm_clampi(((int64_t)zp8 + 4) >> 3, 0, maxv);
                 }
                 if (side_here && st->use_xhat) {
-                    const double xv = (double)st->side->xhat[pix * 3 + c];
+                    double xv = (double)st->side->xhat[pix * 3 + c];
+                    if (!(xv > -1e6 && xv < 1e6)) xv = 0.0;
                     const double vx = (xv * 255.0 + 255.0) * 0.5;
                     xp8 = (int32_t)floor_i64((vx < -1000.0 ? -1000.0 : vx > 1000.0 ? 1000.0 : vx) * 8.0 + 0.5);
                     pred[np++] = vdm_cm_clampi(((int64_t)xp8 + 4) >> 3, 0, maxv);
@@ -881,7 +883,8 @@ static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_sid
         if (g->chan[c] >= g->stride) return VDM_ERR_ARG;
     if (side && g->rgb && g->nch == 3 && g->maxval == 255 && g->bit_depth == 8) {
         if (side->z) {
-            if (!(side->alpha > 0.0f) || !(side->sigma > 0.0f)) return VDM_ERR_ARG;
+            if (!(side->alpha > 1e-6f && side->alpha < 1e6f) || !(side->sigma > 1e-6f && side->sigma < 1e6f))
+                return VDM_ERR_ARG;
             st->use_z = 1;
         }
         st->use_xhat = side->xhat != NULL;
