@@ -26,7 +26,7 @@
  *
  * Exactness: as method 3 — integers, except the OLS solves and the side
  * information's likelihoods, which use IEEE binary64 in a fixed operation
- * order (+ - * / sqrt; the one exp is vdm_exp, our own).  Build with
+ * order (+ - * / sqrt; exp is vdm_exp, our own, no libm).  Build with
  * -ffp-contract=off, without -ffast-math, SSE2 floating point on x86-32. */
 #include "codec/cm/cm4.h"
 #include "codec/rangecoder.h"
