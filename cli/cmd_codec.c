@@ -310,6 +310,7 @@ static const char *method_name(int m)
     case 1: return "zstd";
     case 2: return "cm";
     case 3: return "cm3";
+    case 4: return "cm4";
     default: return "none";
     }
 }

@@ -4,6 +4,7 @@
 #include "codec/vdz.h"
 #include "codec/codec_internal.h"
 #include "codec/fallback.h"
+#include "codec/cm/cm4.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -123,12 +124,14 @@ static vdm_status encode_fallback(const vdm_image *img, unsigned mask, const vdm
 
     vdm_buf cm = { 0 }, cm3 = { 0 }, zs = { 0 }, z2 = { 0 };
     vdm_status st = VDM_OK;
-    /* method 3 (about 2 s per megapixel) from effort 1 on; method 2 (fast)
-     * always: it is what effort 0 gives and the floor for any image */
-    const int try_cm3 = o->effort >= 1 && g.width <= VDM_FB_CM3_MAX_WIDTH;
+    /* method 4 (CM4, about 8 s per megapixel) from effort 1 on; method 2
+     * (fast) always: it is what effort 0 gives and the floor for any image.
+     * Method 3 is no longer written (CM4 beats it everywhere we measured);
+     * it still decodes. */
+    const int try_cm3 = o->effort >= 1 && g.width <= VDM_CM4_MAX_WIDTH;
     g.progress = prog_cb;
     g.progress_user = ps;
-    if (try_cm3) st = vdm_fb_cm3_encode(&g, &cm3);
+    if (try_cm3) st = vdm_cm4_encode(&g, NULL, &cm3);
     g.progress = try_cm3 ? NULL : prog_cb;
     if (st == VDM_OK) st = vdm_fb_cm_encode(&g, &cm);
     g.progress = NULL;
@@ -149,7 +152,7 @@ static vdm_status encode_fallback(const vdm_image *img, unsigned mask, const vdm
     if (st == VDM_OK) {
         int method = VDM_FB_CM;
         const vdm_buf *best = &cm;
-        if (cm3.size && cm3.size < best->size) { best = &cm3; method = VDM_FB_CM3; }
+        if (cm3.size && cm3.size < best->size) { best = &cm3; method = VDM_FB_CM4; }
         if (zs.size && zs.size < best->size) { best = &zs; method = VDM_FB_ZSTD; }
         uint8_t hdr[4] = { 0, (uint8_t)mask, 0, 0 };
         if ((uint64_t)best->size >= stored) {
@@ -232,13 +235,14 @@ static vdm_status check_model_payload(const vdm_model_payload *p, uint32_t w, ui
     /* Without tile choice the chains cover the model-coded tiles and every map
      * bit must be 0; with it they cover all tiles, CM tiles included (§6.2). */
     const int choice = (p->flags & VDM_MODL_TILE_CHOICE) != 0;
-    /* the CM tiles' method: 2 or 3 with tile choice, else the byte is 0 */
-    if (choice ? p->cm_method != VDM_FB_CM && p->cm_method != VDM_FB_CM3 : p->cm_method != 0) {
+    /* the CM tiles' method: 2, 3 or 4 with tile choice, else the byte is 0 */
+    if (choice ? p->cm_method != VDM_FB_CM && p->cm_method != VDM_FB_CM3 && p->cm_method != VDM_FB_CM4
+               : p->cm_method != 0) {
         seterr("MODL: CM tile method %u invalid", p->cm_method);
-        return choice && p->cm_method > VDM_FB_CM3 ? VDM_ERR_UNSUPPORTED : VDM_ERR_CORRUPT;
+        return choice && p->cm_method > VDM_FB_CM4 ? VDM_ERR_UNSUPPORTED : VDM_ERR_CORRUPT;
     }
-    if (choice && p->cm_method == VDM_FB_CM3 && w > VDM_FB_CM3_MAX_WIDTH) {
-        seterr("MODL: CM tile method 3 on an image wider than %u", VDM_FB_CM3_MAX_WIDTH);
+    if (choice && (p->cm_method == VDM_FB_CM3 || p->cm_method == VDM_FB_CM4) && w > VDM_FB_CM3_MAX_WIDTH) {
+        seterr("MODL: CM tile method %u on an image wider than %u", p->cm_method, VDM_FB_CM3_MAX_WIDTH);
         return VDM_ERR_CORRUPT;
     }
     uint32_t nmodel = 0;
@@ -714,7 +718,7 @@ static vdm_status parse_all(const uint8_t *buf, size_t size, parsed *p, int head
             if (s.n < 4) { seterr("FBCK too short"); return VDM_ERR_CORRUPT; }
             if (p->nfbck >= VDM_VDZ_MAX_FBCK) { seterr("too many FBCK sections"); return VDM_ERR_CORRUPT; }
             uint8_t method = s.d[0], mask = s.d[1], region = s.d[2];
-            if (method > VDM_FB_CM3) { seterr("FBCK: unknown method %u", method); return VDM_ERR_UNSUPPORTED; }
+            if (method > VDM_FB_CM4) { seterr("FBCK: unknown method %u", method); return VDM_ERR_UNSUPPORTED; }
             if (region != 0) { seterr("FBCK: unknown region %u", region); return VDM_ERR_UNSUPPORTED; }
             if (s.d[3]) { seterr("FBCK: reserved byte set"); return VDM_ERR_CORRUPT; }
             if (!mask || (mask & ~((1u << in->channels) - 1u))) { seterr("FBCK: invalid channel mask 0x%02x", mask); return VDM_ERR_CORRUPT; }
@@ -912,6 +916,7 @@ vdm_status vdm_vdz_decode(const uint8_t *buf, size_t size, const vdm_decode_opts
         case VDM_FB_STORED: st = vdm_fb_stored_decode(&g, pd, pn); break;
         case VDM_FB_ZSTD: st = vdm_fb_zstd_decode(&g, pd, pn); break;
         case VDM_FB_CM3: st = vdm_fb_cm3_decode(&g, pd, pn); break;
+        case VDM_FB_CM4: st = vdm_cm4_decode(&g, NULL, pd, pn); break;
         default: st = vdm_fb_cm_decode(&g, pd, pn); break;
         }
         if (st == VDM_ERR_CORRUPT && !vdm_codec_error_buf()[0])

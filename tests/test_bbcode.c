@@ -281,7 +281,7 @@ static size_t encode_mode_effort(int mode, int effort, const vdm_image *img, vdm
     cr_assert_eq(mp.encode(mp.ctx, img, 0x07, &o, &pl), VDM_OK);
     vdm_bb_path_stats(&mp, bs);
     /* CM tiles use method 3, or method 2 at effort 0; none in the old layout */
-    cr_assert_eq(pl.cm_method, mode == VDM_BB_TILES_MODEL ? 0 : effort >= 1 ? 3 : 2);
+    cr_assert_eq(pl.cm_method, mode == VDM_BB_TILES_MODEL ? 0 : effort >= 1 ? 4 : 2);
     size_t bytes = 0;
     for (uint32_t c = 0; c < pl.nchains; c++) bytes += pl.chains[c].stream_bytes;
     vdm_image out = *img;

@@ -267,7 +267,7 @@ Test(cli_codec, help_info_and_verbose)
     cr_assert_eq(tu_run("cd %s && %s decode -v -o i2.png i.vdz 2>&1 | grep -q verified", g_dir, VDMZIP), 0);
 }
 
-Test(cli_codec, all_kodak_images_roundtrip, .timeout = 600)
+Test(cli_codec, all_kodak_images_roundtrip, .timeout = 1700)
 {
     int done = 0;
     for (int i = 1; i <= 24; i++) {

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include "codec/fallback.h"
+#include "codec/cm/cm4.h"
 #include "codec/png_io.h"
 #include "codec/vdz.h"
 #include "codec_testutil.h"
@@ -119,7 +120,7 @@ Test(codec_vdz, each_fallback_method_alone)
         cr_assert_eq(vdm_image_create(img->width, img->height, img->color_type, img->bit_depth, &out), VDM_OK);
         out->palette_size = img->palette_size;
         size_t nb = (size_t)vdm_image_sample_bytes(img->width, img->height, img->channels, img->bit_depth);
-        for (int m = 0; m < 4; m++) {
+        for (int m = 0; m < 5; m++) {
             vdm_subimage g, h;
             memset(&g, 0, sizeof g);
             g.width = img->width;
@@ -137,16 +138,19 @@ Test(codec_vdz, each_fallback_method_alone)
             memset(out->data, 0xAB, nb);
             vdm_buf b = { 0 };
             vdm_status st = m == 0 ? vdm_fb_stored_encode(&g, &b) : m == 1 ? vdm_fb_zstd_encode(&g, 5, &b)
-                          : m == 2 ? vdm_fb_cm_encode(&g, &b) : vdm_fb_cm3_encode(&g, &b);
+                          : m == 2 ? vdm_fb_cm_encode(&g, &b) : m == 3 ? vdm_fb_cm3_encode(&g, &b)
+                          : vdm_cm4_encode(&g, NULL, &b);
             cr_assert_eq(st, VDM_OK);
             st = m == 0 ? vdm_fb_stored_decode(&h, b.data, b.size) : m == 1 ? vdm_fb_zstd_decode(&h, b.data, b.size)
-                 : m == 2 ? vdm_fb_cm_decode(&h, b.data, b.size) : vdm_fb_cm3_decode(&h, b.data, b.size);
+                 : m == 2 ? vdm_fb_cm_decode(&h, b.data, b.size) : m == 3 ? vdm_fb_cm3_decode(&h, b.data, b.size)
+                 : vdm_cm4_decode(&h, NULL, b.data, b.size);
             cr_assert_eq(st, VDM_OK, "method %d type %zu", m, t);
             cr_assert(!memcmp(img->data, out->data, nb), "method %d type %zu differs", m, t);
             /* truncated payloads never decode */
             if (b.size > 1) {
                 st = m == 0 ? vdm_fb_stored_decode(&h, b.data, b.size - 1) : m == 1 ? vdm_fb_zstd_decode(&h, b.data, b.size - 1)
-                     : m == 2 ? vdm_fb_cm_decode(&h, b.data, b.size - 1) : vdm_fb_cm3_decode(&h, b.data, b.size - 1);
+                     : m == 2 ? vdm_fb_cm_decode(&h, b.data, b.size - 1) : m == 3 ? vdm_fb_cm3_decode(&h, b.data, b.size - 1)
+                     : vdm_cm4_decode(&h, NULL, b.data, b.size - 1);
                 cr_assert_neq(st, VDM_OK, "method %d accepted a truncated payload", m);
             }
             vdm_buf_free(&b);
@@ -223,7 +227,7 @@ Test(codec_vdz, kodak_images_roundtrip_and_compress_well, .timeout = 120)
         /* PNG (optipng) needs about 4.4 bits/sub-pixel on Kodak; the fallback
          * must do clearly better or it is not a useful floor. */
         cr_assert_lt(bpsp, 4.0, "%s: %.3f bits/sub-pixel", names[i], bpsp);
-        cr_assert_eq(s.fallback_method, VDM_FB_CM3);
+        cr_assert_eq(s.fallback_method, VDM_FB_CM4);
         vdm_image_free(img);
     }
 }
@@ -532,16 +536,19 @@ Test(codec_vdz, model_section_framing_with_a_test_double)
 static void cm_tiles_roundtrip_any_subset(int method);
 Test(codec_vdz, cm_tiles_roundtrip_any_subset, .timeout = 60) { cm_tiles_roundtrip_any_subset(2); }
 Test(codec_vdz, cm3_tiles_roundtrip_any_subset, .timeout = 120) { cm_tiles_roundtrip_any_subset(3); }
+Test(codec_vdz, cm4_tiles_roundtrip_any_subset, .timeout = 240) { cm_tiles_roundtrip_any_subset(4); }
 
 static vdm_status tiles_enc(int method, const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
 {
-    return method == 3 ? vdm_fb_cm3_tiles_encode(g, tw, th, out) : vdm_fb_cm_tiles_encode(g, tw, th, out);
+    return method == 4 ? vdm_cm4_tiles_encode(g, tw, th, out)
+         : method == 3 ? vdm_fb_cm3_tiles_encode(g, tw, th, out) : vdm_fb_cm_tiles_encode(g, tw, th, out);
 }
 
 static vdm_status tiles_dec(int method, const vdm_subimage *g, uint32_t tw, uint32_t th, const uint8_t *const *in,
                             const size_t *n)
 {
-    return method == 3 ? vdm_fb_cm3_tiles_decode(g, tw, th, in, n) : vdm_fb_cm_tiles_decode(g, tw, th, in, n);
+    return method == 4 ? vdm_cm4_tiles_decode(g, tw, th, in, n)
+         : method == 3 ? vdm_fb_cm3_tiles_decode(g, tw, th, in, n) : vdm_fb_cm_tiles_decode(g, tw, th, in, n);
 }
 
 static void cm_tiles_roundtrip_any_subset(int method)
@@ -574,7 +581,8 @@ static void cm_tiles_roundtrip_any_subset(int method)
     memset(&whole, 0, sizeof whole);
     cr_assert_eq(nt, 12);
     cr_assert_eq(tiles_enc(method, &g, tw, th, tiles), VDM_OK);
-    cr_assert_eq(method == 3 ? vdm_fb_cm3_encode(&g, &whole) : vdm_fb_cm_encode(&g, &whole), VDM_OK);
+    cr_assert_eq(method == 4 ? vdm_cm4_encode(&g, NULL, &whole) : method == 3 ? vdm_fb_cm3_encode(&g, &whole)
+                 : vdm_fb_cm_encode(&g, &whole), VDM_OK);
     size_t sum = 0;
     for (uint32_t t = 0; t < nt; t++) { cr_assert_geq(tiles[t].size, 4); sum += tiles[t].size; }
     cr_log_info("method %d: whole image %zu bytes, 12 tile streams %zu bytes", method, whole.size, sum);
@@ -639,6 +647,14 @@ static void cm_tiles_roundtrip_any_subset(int method)
         cr_assert_eq(vdm_fb_cm3_encode(&wide, &b), VDM_ERR_ARG);
         uint8_t hdr[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
         cr_assert_eq(vdm_fb_cm3_decode(&wide, hdr, sizeof hdr), VDM_ERR_CORRUPT);
+    }
+    if (method == 4) {   /* method 4's width limit */
+        vdm_subimage wide = g;
+        wide.width = VDM_CM4_MAX_WIDTH + 1;
+        vdm_buf b = { 0 };
+        cr_assert_eq(vdm_cm4_encode(&wide, NULL, &b), VDM_ERR_ARG);
+        uint8_t hdr[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
+        cr_assert_eq(vdm_cm4_decode(&wide, NULL, hdr, sizeof hdr), VDM_ERR_CORRUPT);
     }
     free(longer);
     free(orig);

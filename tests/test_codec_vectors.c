@@ -44,7 +44,7 @@ Test(codec_vectors, valid_vectors_reencode_bytewise_and_decode)
 {
     /* name, source PNG, encoder effort, uses zstd */
     static const struct { const char *name, *png; int effort, uses_zstd; } v[] = {
-        { "v1_rgb8", "v1_rgb8", 1, 0 },          /* method 3 */
+        { "v1_rgb8", "v1_rgb8", 1, 0 },          /* method 4 (CM4) */
         { "v1_rgb8_m2", "v1_rgb8", 0, 0 },       /* method 2 (effort 0) */
         { "v1_rgba8_flat", "v1_rgba8_flat", 1, 1 }, { "v1_pal4_meta", "v1_pal4_meta", 1, 1 },
         { "v1_gray16", "v1_gray16", 1, 0 }, { "v1_gray1_1x1", "v1_gray1_1x1", 1, 0 },
@@ -78,6 +78,31 @@ Test(codec_vectors, valid_vectors_reencode_bytewise_and_decode)
         free(png);
         free(vdz);
     }
+}
+
+/* Files of methods no longer written by default still decode: v1_rgb8_m3
+ * is v1_rgb8 as sessions 2-3 wrote it (fallback method 3). */
+Test(codec_vectors, older_method_vectors_still_decode)
+{
+    static const char *names[] = { "v1_rgb8_m3.vdz", "v1_rgb8_m2.vdz" };
+    size_t pn;
+    uint8_t *png = load("v1_rgb8.png", &pn);
+    vdm_image *ref;
+    cr_assert_eq(vdm_png_read_mem(png, pn, &ref), VDM_OK);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t n;
+        uint8_t *d = load(names[i], &n);
+        vdm_vdz_info info;
+        cr_assert_eq(vdm_vdz_probe(d, n, &info), VDM_OK);
+        cr_assert_eq(info.fallback[0].method, i == 0 ? 3 : 2, "%s", names[i]);
+        vdm_image *x = NULL;
+        cr_assert_eq(vdm_vdz_decode(d, n, NULL, &x), VDM_OK, "%s: %s", names[i], vdm_codec_last_error());
+        cr_assert(same(x, ref), "%s decodes to other pixels", names[i]);
+        vdm_image_free(x);
+        free(d);
+    }
+    vdm_image_free(ref);
+    free(png);
 }
 
 Test(codec_vectors, invalid_vectors_give_the_documented_error)

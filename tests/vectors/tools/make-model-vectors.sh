@@ -5,7 +5,7 @@ set -eu
 python3 tests/vectors/tools/make_model_pngs.py ../shared/data/kodak/kodim23.png ../shared/data/kodak/kodim20.png
 # name:tile mode:effort (vdz.md §6.2): seed = CM tiles only to start the chain
 # (what --model-only writes), choose = per tile the smaller, model = the older
-# layout; effort 0 makes the CM tiles method 2 instead of method 3
+# layout; effort 0 makes the CM tiles method 2 instead of method 4
 for v in model_80x72:seed:1 model_rgba_37x23:seed:1 model_mixed_144x100:choose:0 model_80x72:model:1; do
   n=${v%%:*}; rest=${v#*:}; mode=${rest%%:*}; effort=${rest#*:}; out=$n
   [ "$mode" = model ] && out=${n}_legacy

@@ -1,0 +1,1002 @@
+/* cm4.c — method 4 (CM4), the classical context-mixing coder
+ * (format-spec/vdz.md §8c is the normative text; cm4.h the interface).
+ *
+ * Per sample (raster order; channels of a pixel in coding order G, R, B, rest
+ * when rgb, else 0..n-1), all state per coding position k:
+ *   1. predictors: a bank of fixed predictors (gradients, 2nd-order
+ *      extrapolations along rows, columns and diagonals, averages, the median
+ *      edge detector), their cross-channel versions for R and B ("this
+ *      channel's predictor + the reference's value - the reference's same
+ *      predictor"), 2 NLMS predictors and 2 least-squares (OLS) predictors
+ *      with different windows, inputs and forgetting factors (both see the
+ *      already-coded channels of the pixel), plus the side information's
+ *      predictors when given;
+ *   2. blend by 1/(local error + 4)^2 in 1/8 units, bias-corrected in context
+ *      (as method 3);
+ *   3. residual binarised as method 3 (zero, sign, unary exponent, mantissa);
+ *      each binary decision is modelled by method 3's 7 context models, plus
+ *      one model per "bit predictor": the decision's threshold relative to
+ *      each of several predictions (OLS, OLS2, NLMS, a cross-channel or
+ *      median predictor, side information), so the coded bits are modelled
+ *      against every prediction and not only the blend;
+ *   4. two logistic mixers (weight sets selected by node, and by node x
+ *      activity), averaged in the logistic domain, then two APMs (keyed by
+ *      OLS - prediction and by activity), averaged with the mix.
+ * Encoder and decoder run the same function (cm_run).
+ *
+ * Exactness: as method 3 — integers, except the OLS solves and the side
+ * information's likelihoods, which use IEEE binary64 in a fixed operation
+ * order (+ - * / sqrt; exp is vdm_exp, our own, no libm).  Build with
+ * -ffp-contract=off, without -ffast-math, SSE2 floating point on x86-32. */
+#include "codec/cm/cm4.h"
+#include "codec/rangecoder.h"
+#include "codec/cm_common.h"
+#include "common/detmath.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- predictors ---------------------------------------------------------- */
+#define NPRED_MAX 40
+#define NLMS_K 2                       /* NLMS predictors */
+#define NOLS 2                         /* OLS predictors */
+#define NIN_MAX 17                     /* NLMS / OLS inputs */
+#define OLS_T (NIN_MAX * (NIN_MAX + 1) / 2 + NIN_MAX)
+#define WEIGHT_ONE ((int64_t)1 << 40)
+#define BLEND_OFS 4
+#define OLS_ERR_SCALE 6                /* /16 */
+static const int32_t nlms_mu[NLMS_K] = { 160, 24 };   /* /1024 */
+#define NLMS_EPS 16
+static const double ols_decay[NOLS] = { 0.8, 0.5 };
+static const double ols_nu[NOLS] = { 3.0, 1.0 };
+#define OLS_WK 2.0                     /* sample weight 1 / (OLS_WK + |error|) ... */
+#define OLS_LV 8.0                     /* ... / (1 + OLS local error / OLS_LV) */
+
+/* ---- context model ------------------------------------------------------- */
+#define NQ 40
+#define NODE_ZERO 0
+#define NODE_SIGN 1
+#define NODE_EXP 2      /* + ee, 0..16 */
+#define NODE_MHI 19     /* + e, 1..17: first mantissa bit */
+#define NODE_M2 37      /* + e, 2..17: second mantissa bit */
+#define NODE_MLO 55     /* + j, 0..15: other mantissa bits, by position */
+#define NNODE 72
+#define NM_FIX 7        /* method 3's 7 context models */
+#define NBP_PLAIN 9     /* bit predictors without side information */
+#define NBP_MAX 11      /* bit predictors */
+#define NBB 17          /* bit-predictor buckets */
+#define NBQ 10          /* activity classes (q >> 2): mixer 2 weight sets */
+#define NSIDE_M 1       /* side-information context model (Gaussian probability x noise level) */
+#define NM_MAX (NM_FIX + NBP_MAX + NSIDE_M)
+#define NIN_MIX (NM_MAX + 2)   /* mixer inputs: the models, the side likelihood, a constant */
+#define COUNT_LIMIT 1023
+#define MIX_LR 24
+#define MIX2_LR 24
+#define MIX_INIT 5000   /* ~0.076 in 16.16: many inputs, start humble */
+#define MIX_WMAX (1 << 24)
+#define APM_RATE 7
+#define NAPMC 17        /* APM 1 contexts: sq17((OLS - P) / 2) */
+#define NAPM2C 40       /* APM 2 contexts: (q >> 2) * 4 + OLS bit-predictor bucket * 4 / 17 */
+#define NBC (NQ * 27)
+#define BIAS_HALVE 256
+
+static const int32_t model_size_fix[NM_FIX] = {
+    16 * NQ, NQ * 81, 17 * NQ, 17 * 9 * NQ, 16 * NQ, 8 * NQ, NQ,
+};
+#define BP_MODEL_SIZE NBB
+#define SIDE_MODEL_SIZE (16 * 12)
+
+/* ---- integer logistic helpers (as method 3) -------------------------------- */
+static const int32_t squash_tab[33] = {
+    22, 36, 60, 98, 162, 267, 439, 720, 1179, 1921, 3108, 4971, 7812, 11955, 17625, 24743,
+    32768, 40793, 47911, 53581, 57724, 60565, 62428, 63615, 64357, 64816, 65097, 65269,
+    65374, 65438, 65476, 65500, 65514 };
+
+static inline int32_t squash(int32_t d)
+{
+    if (d > 2047) d = 2047;
+    if (d < -2047) d = -2047;
+    const int32_t x = d + 2048, i = x >> 7, f = x & 127;
+    return squash_tab[i] + (((squash_tab[i + 1] - squash_tab[i]) * f) >> 7);
+}
+
+typedef struct { int16_t stretch[4096]; int32_t rec[COUNT_LIMIT + 1]; } cm4_tabs;
+
+static void init_tabs(cm4_tabs *T)
+{
+    int pi = 0;
+    for (int d = -2047; d <= 2047; d++) {
+        const int v = squash(d) >> 4;
+        for (int j = pi; j <= v; j++) T->stretch[j] = (int16_t)d;
+        pi = v + 1;
+    }
+    for (int j = pi; j < 4096; j++) T->stretch[j] = 2047;
+    for (int n = 0; n <= COUNT_LIMIT; n++) T->rec[n] = 131072 / (2 * n + 3);
+}
+
+/* ---- state ---------------------------------------------------------------- */
+typedef struct { uint16_t p, n; } counter;
+
+typedef struct {
+    counter *t[NM_MAX];          /* model size * NNODE */
+    int32_t w[NNODE][NIN_MIX];   /* mixer 1 (by node), 16.16 */
+    int32_t *w2;                 /* mixer 2 (by q, node): NQ * NNODE * NIN_MIX */
+    uint16_t *apm;               /* NNODE * NAPMC * 33 */
+    uint16_t *apm2;              /* NNODE * NQ * 33 */
+    int32_t bias[NBC][2];
+    int32_t bias2[17 * NQ][2];
+} chan_model;
+
+typedef struct {
+    double decay, nu;
+    unsigned nl;
+    double *cacc, *hacc;
+    double cur[OLS_T];
+    double ow[NIN_MAX];
+} ols_t;
+
+typedef struct {
+    int32_t *val[3];
+    int32_t *res[2];
+    uint32_t *perr[2];           /* rows y%2, width*NPRED_MAX */
+    int32_t lw[NLMS_K][NIN_MAX];
+    unsigned nl;
+    ols_t ols[NOLS];
+} cm_rows;
+
+typedef struct {
+    const vdm_subimage *g;
+    vdm_rc_enc *enc;
+    vdm_rc_dec *dec;
+    unsigned order[4];
+    int has_ref[4];
+    cm_rows rows[4];
+    chan_model *cm[4];
+    uint32_t tw, th, ntx;
+    vdm_rc_enc *tenc;
+    vdm_rc_dec *tdec;
+    const uint8_t *tuse;
+    cm4_tabs *tab;
+    /* the current sample */
+    chan_model *M;
+    unsigned nm;                 /* models in use */
+    unsigned nbp;                /* bit predictors in use */
+    int32_t base[NM_FIX];
+    int32_t asel, b0;            /* APM 1 context; OLS bit-predictor bucket of this decision */
+    int32_t bp8[NBP_MAX];        /* bit predictors - 8P, 1/8 units */
+    int32_t bq;                  /* q >> 2 */
+    int neg;                     /* sign known: 0 / 1 */
+    uint32_t alo;                /* magnitude known >= alo (sign known) */
+    /* side information */
+    const vdm_cm_side *side;
+    int use_z, use_xhat;
+    double *lik;                 /* [maxval + 2]: prefix sums of the likelihood over v */
+    int32_t P, maxv;
+    int32_t nlev;                /* noise level class (0..15) */
+} cm_state;
+
+/* bucket of a prediction relative to a decision's threshold:
+ * t = prediction - threshold (1/8 units), s8 = interval scale (1/8 units) */
+static inline unsigned bp_bucket(int32_t t, int32_t s8)
+{
+    const uint32_t a = (uint32_t)(t < 0 ? -t : t);
+    uint32_t u = (uint32_t)(((uint64_t)a * 4) / (uint32_t)s8);
+    unsigned b = vdm_cm_bitlen(u);
+    if (b > 7) b = 7;
+    return t < 0 ? 7 - b : 9 + b;    /* 0..7, 9..16 (8 unused) */
+}
+
+/* signed, 17 levels: 0, 1, 2, 3..4, 5..7, 8..11, 12..19, 20..39, 40.. */
+static inline unsigned sq17(int32_t r)
+{
+    const uint32_t a = (uint32_t)(r < 0 ? -r : r);
+    const unsigned b = a == 0 ? 0 : a == 1 ? 1 : a == 2 ? 2 : a <= 4 ? 3 : a <= 7 ? 4 :
+                       a <= 11 ? 5 : a <= 19 ? 6 : a <= 39 ? 7 : 8;
+    return r < 0 ? 8 - b : 8 + b;
+}
+
+static inline unsigned sq9(int32_t r)
+{
+    const uint32_t a = (uint32_t)(r < 0 ? -r : r);
+    unsigned b = vdm_cm_bitlen(a);
+    if (b > 4) b = 4;
+    return r < 0 ? 4 - b : 4 + b;
+}
+
+/* Likelihood mass of the values v = P + s*a, a in [a0, a1] (s = -1 when neg). */
+static inline double side_mass(const cm_state *st, int neg, int32_t a0, int32_t a1)
+{
+    int32_t v0, v1;
+    if (neg) { v0 = st->P - a1; v1 = st->P - a0; }
+    else { v0 = st->P + a0; v1 = st->P + a1; }
+    if (v0 < 0) v0 = 0;
+    if (v1 > st->maxv) v1 = st->maxv;
+    if (v1 < v0) return 0.0;
+    return st->lik[v1 + 1] - st->lik[v0];
+}
+
+/* Code (or decode, or only observe) one binary decision at node `node`:
+ * bit = 1 means "a >= split" for the magnitude decisions (a >= alo known),
+ * r != 0 at the zero node, r < 0 at the sign node. */
+static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
+{
+    chan_model *M = st->M;
+    counter *c[NM_MAX];
+    int32_t x[NIN_MIX];
+    const unsigned nm = st->nm;
+    unsigned m = 0;
+    for (; m < NM_FIX; m++) c[m] = &M->t[m][st->base[m] + (int32_t)node];
+    /* bit predictors: context relative to this decision's threshold */
+    for (unsigned i = 0; i < st->nbp; i++, m++) {
+        unsigned b;
+        const int32_t d = st->bp8[i];
+        if (node == NODE_ZERO || node == NODE_SIGN) {
+            b = sq17((int32_t)vdm_cm_clampi(d / 2, -65536, 65536));
+        } else {
+            const int32_t ad = st->neg ? -d : d;
+            const int32_t t = ad - (int32_t)(8 * split - 4);
+            b = bp_bucket(t, 8 * (int32_t)(split - st->alo));
+        }
+        if (i == 0) st->b0 = (int32_t)b;
+        c[m] = &M->t[m][(int32_t)b * NNODE + (int32_t)node];
+    }
+    int32_t xs = 0;   /* side input */
+    if (st->use_z) {
+        double s1, s0;
+        if (node == NODE_ZERO) {
+            s0 = side_mass(st, 0, 0, 0);
+            s1 = side_mass(st, 0, 1, 65535) + side_mass(st, 1, 1, 65535);
+        } else if (node == NODE_SIGN) {
+            s0 = side_mass(st, 0, 1, 65535);
+            s1 = side_mass(st, 1, 1, 65535);
+        } else {
+            const uint32_t amax = (uint32_t)(st->neg ? st->P : st->maxv - st->P);
+            s0 = side_mass(st, st->neg, (int32_t)st->alo, (int32_t)split - 1);
+            s1 = side_mass(st, st->neg, (int32_t)split, (int32_t)amax);
+        }
+        int32_t p12 = 2048;
+        const double tot = s0 + s1;
+        if (tot > 1e-300) {
+            const double f = s1 / tot * 4096.0;
+            p12 = f < 1.0 ? 1 : f > 4095.0 ? 4095 : (int32_t)f;
+        }
+        xs = st->tab->stretch[p12];
+        const int32_t sb = (xs + 2048) * 12 / 4096;
+        c[m] = &M->t[m][(st->nlev * 12 + sb) * NNODE + (int32_t)node];
+        m++;
+    }
+    int32_t *w = M->w[node];
+    int32_t *w2 = &M->w2[((size_t)st->bq * NNODE + node) * NIN_MIX];
+    int64_t dot = 0, dot2 = 0;
+    for (unsigned i = 0; i < nm; i++) {
+        x[i] = st->tab->stretch[c[i]->p >> 4];
+        dot += (int64_t)w[i] * x[i];
+        dot2 += (int64_t)w2[i] * x[i];
+    }
+    const unsigned ni = nm;
+    x[ni] = xs;
+    x[ni + 1] = 256;
+    for (unsigned i = ni; i < ni + 2; i++) {
+        dot += (int64_t)w[i] * x[i];
+        dot2 += (int64_t)w2[i] * x[i];
+    }
+    int32_t d1 = (int32_t)vdm_cm_clampi(dot >> 16, -2047, 2047);
+    int32_t d2 = (int32_t)vdm_cm_clampi(dot2 >> 16, -2047, 2047);
+    const int32_t pm1 = squash(d1), pm2 = squash(d2);
+    const int32_t d = (d1 + d2) >> 1;
+    const int32_t pm = squash(d);
+    const int32_t ai = (d + 2048) >> 7, af = (d + 2048) & 127;
+    uint16_t *a = &M->apm[((uint32_t)st->asel + node * NAPMC) * 33];
+    uint16_t *a2 = &M->apm2[((uint32_t)(st->bq * 4 + st->b0 * 4 / NBB) + node * NAPM2C) * 33];
+    const int32_t pa = (a[ai] * (128 - af) + a[ai + 1] * af) >> 7;
+    const int32_t pa2 = (a2[ai] * (128 - af) + a2[ai + 1] * af) >> 7;
+    int32_t p = (2 * pm + pa + pa2) >> 2;
+    if (p < 32) p = 32;
+    if (p > 65504) p = 65504;
+    const uint32_t p0 = 65536u - (uint32_t)p;
+    if (st->enc) vdm_rc_encode_p0(st->enc, p0, bit);
+    else if (st->dec) bit = vdm_rc_decode_p0(st->dec, p0);
+
+    const int32_t target = bit ? 65535 : 0;
+    for (unsigned i = 0; i < nm; i++) {
+        counter *qc = c[i];
+        qc->p = (uint16_t)(qc->p + (int32_t)(((int64_t)(target - qc->p) * st->tab->rec[qc->n]) >> 16));
+        if (qc->n < COUNT_LIMIT) qc->n++;
+    }
+    const int32_t err1 = (((bit << 16) - pm1) >> 4) * MIX_LR;
+    const int32_t err2 = (((bit << 16) - pm2) >> 4) * MIX2_LR;
+    for (unsigned i = 0; i < ni + 2; i++) {
+        w[i] = vdm_cm_clampi((int64_t)w[i] + ((x[i] * err1) >> 16), -MIX_WMAX, MIX_WMAX);
+        w2[i] = vdm_cm_clampi((int64_t)w2[i] + ((x[i] * err2) >> 16), -MIX_WMAX, MIX_WMAX);
+    }
+    a[ai] = (uint16_t)(a[ai] + (((target - a[ai]) * (128 - af)) >> (7 + APM_RATE)));
+    a[ai + 1] = (uint16_t)(a[ai + 1] + (((target - a[ai + 1]) * af) >> (7 + APM_RATE)));
+    a2[ai] = (uint16_t)(a2[ai] + (((target - a2[ai]) * (128 - af)) >> (7 + APM_RATE)));
+    a2[ai + 1] = (uint16_t)(a2[ai + 1] + (((target - a2[ai + 1]) * af) >> (7 + APM_RATE)));
+    return bit;
+}
+
+/* ---- small helpers -------------------------------------------------------- */
+static inline int64_t floor_i64(double t)
+{
+    int64_t i = (int64_t)t;
+    return (double)i > t ? i - 1 : i;
+}
+
+static inline int sgn3(int32_t v) { return (v > 0) - (v < 0) + 1; }
+
+typedef struct { int32_t W, N, NW, NE, WW, NN, NNE, NWW, NNW, NEE; } nbhd;
+
+static inline nbhd get_nbhd(const cm_rows *r, uint32_t x, uint32_t y, uint32_t w)
+{
+    nbhd n;
+    const int32_t *cur = r->val[y % 3];
+    const int32_t *up = y >= 1 ? r->val[(y + 2) % 3] : NULL;
+    const int32_t *up2 = y >= 2 ? r->val[(y + 1) % 3] : NULL;
+    if (up) {
+        n.N = up[x];
+        n.NW = x ? up[x - 1] : n.N;
+        n.NE = x + 1 < w ? up[x + 1] : n.N;
+        n.W = x ? cur[x - 1] : n.N;
+    } else {
+        n.W = x ? cur[x - 1] : 0;
+        n.N = n.NW = n.NE = n.W;
+    }
+    n.WW = x >= 2 ? cur[x - 2] : n.W;
+    n.NWW = (up && x >= 2) ? up[x - 2] : n.NW;
+    n.NEE = (up && x + 2 < w) ? up[x + 2] : n.NE;
+    if (up2) {
+        n.NN = up2[x];
+        n.NNE = x + 1 < w ? up2[x + 1] : n.NN;
+        n.NNW = x ? up2[x - 1] : n.NN;
+    } else {
+        n.NN = n.N;
+        n.NNE = n.NE;
+        n.NNW = n.NW;
+    }
+    return n;
+}
+
+/* ---- OLS (as method 3, parameterised by decay and ridge) --------------------- */
+static inline unsigned ols_idx(unsigned nl, unsigned i, unsigned j)
+{
+    return i < nl ? i * (i + 1) / 2 + j : nl * (nl + 1) / 2 + j;
+}
+
+static void ols_row_start(ols_t *R, uint32_t w)
+{
+    const unsigned T = R->nl * (R->nl + 1) / 2 + R->nl;
+    const double dc = R->decay;
+    double run[OLS_T];
+    memset(R->cur, 0, sizeof R->cur);
+    memset(run, 0, sizeof run);
+    for (uint32_t x = 0; x < w; x++) {
+        const double *c = &R->cacc[(size_t)x * OLS_T];
+        double *hh = &R->hacc[(size_t)x * OLS_T];
+        for (unsigned t = 0; t < T; t++) { run[t] = dc * run[t] + c[t]; hh[t] = run[t]; }
+    }
+    memset(run, 0, sizeof run);
+    for (uint32_t x = w; x-- > 0;) {
+        const double *c = &R->cacc[(size_t)x * OLS_T];
+        double *hh = &R->hacc[(size_t)x * OLS_T];
+        for (unsigned t = 0; t < T; t++) { hh[t] += dc * run[t]; run[t] = dc * run[t] + c[t]; }
+    }
+}
+
+static double ols_predict(ols_t *R, uint32_t x, const int32_t *in)
+{
+    const unsigned nl = R->nl;
+    const double *hh = &R->hacc[(size_t)x * OLS_T];
+    double L[NIN_MAX][NIN_MAX], z[NIN_MAX];
+    int ok = 1;
+    for (unsigned i = 0; i < nl && ok; i++) {
+        for (unsigned j = 0; j <= i; j++) {
+            const unsigned o = ols_idx(nl, i, j);
+            double sum = hh[o] + R->cur[o];
+            if (i == j) sum = sum + R->nu;
+            for (unsigned t = 0; t < j; t++) sum = sum - L[i][t] * L[j][t];
+            if (i == j) {
+                if (!(sum > 1e-9)) { ok = 0; break; }
+                L[i][i] = vdm_sqrt_d(sum);
+            } else {
+                L[i][j] = sum / L[j][j];
+            }
+        }
+    }
+    if (ok) {
+        for (unsigned i = 0; i < nl; i++) {
+            const unsigned o = ols_idx(nl, nl, i);
+            double sum = hh[o] + R->cur[o];
+            for (unsigned t = 0; t < i; t++) sum = sum - L[i][t] * z[t];
+            z[i] = sum / L[i][i];
+        }
+        for (unsigned i = nl; i-- > 0;) {
+            double sum = z[i];
+            for (unsigned t = i + 1; t < nl; t++) sum = sum - L[t][i] * R->ow[t];
+            R->ow[i] = sum / L[i][i];
+        }
+    }
+    double s = 0;
+    for (unsigned i = 0; i < nl; i++) s = s + R->ow[i] * (double)in[i];
+    return s;
+}
+
+static void ols_update(ols_t *R, uint32_t x, const int32_t *in, int32_t target, double sw)
+{
+    const unsigned nl = R->nl;
+    const double dc = R->decay;
+    double *c = &R->cacc[(size_t)x * OLS_T];
+    unsigned o = 0;
+    for (unsigned i = 0; i < nl; i++)
+        for (unsigned j = 0; j <= i; j++, o++) {
+            const double pr = (double)in[i] * (double)in[j] * sw;
+            R->cur[o] = dc * R->cur[o] + pr;
+            c[o] = dc * c[o] + pr;
+        }
+    for (unsigned i = 0; i < nl; i++, o++) {
+        const double pr = (double)in[i] * (double)target * sw;
+        R->cur[o] = dc * R->cur[o] + pr;
+        c[o] = dc * c[o] + pr;
+    }
+}
+
+/* OLS prediction in 1/8 units, relative to W */
+static int64_t ols_p8(ols_t *R, uint32_t x, const int32_t *in, int32_t W)
+{
+    double sp = ols_predict(R, x, in);
+    if (sp != sp) sp = 0;
+    if (sp > 1e6) sp = 1e6;
+    if (sp < -1e6) sp = -1e6;
+    return (int64_t)W * 8 + floor_i64(sp * 8.0 + 0.5);
+}
+
+static inline int32_t med3(int32_t a, int32_t b, int32_t c)
+{
+    const int32_t mx = a > b ? a : b, mn = a > b ? b : a;
+    return c > mx ? mx : c < mn ? mn : c;
+}
+
+/* The fixed predictors of one neighbourhood (§8c.2), NFIX of them. */
+#define NFIX 12
+static inline void fixed_preds(const nbhd *n, int32_t *p)
+{
+    p[0] = n->W + n->N - n->NW;
+    p[1] = n->W;
+    p[2] = n->N;
+    p[3] = n->W + n->NE - n->N;
+    p[4] = (n->W + n->NE + 1) >> 1;
+    p[5] = med3(n->W, n->N, n->W + n->N - n->NW);
+    p[6] = 2 * n->N - n->NN;
+    p[7] = 2 * n->W - n->WW;
+    p[8] = n->N + n->NE - n->NNE;
+    p[9] = n->N + n->NW - n->NNW;
+    p[10] = (n->W + n->N + 1) >> 1;
+    p[11] = n->W + ((n->NE - n->NW) >> 1);
+}
+/* which fixed predictors get cross-channel versions from the first
+ * reference (G), and from the second (R, for B) */
+static const unsigned cross1[] = { 0, 1, 2, 3, 5, 6, 7, 10 };
+#define NCROSS1 8
+static const unsigned cross2[] = { 0, 1, 2 };
+#define NCROSS2 3
+
+/* ---- side information ------------------------------------------------------ */
+/* Likelihood of each v = 0..255 given z (unnormalised, 1 at the most likely
+ * value), as prefix sums lik[0..256].  u(v) = (z - alpha*x(v)) / sigma,
+ * x(v) = (2v - 255)/255; L(v+1)/L(v) = exp(u(v) D - D^2/2), D = 2 alpha /
+ * (255 sigma), and that ratio shrinks by exp(-D^2) per step. */
+static void side_lik(cm_state *st, double z)
+{
+    const vdm_cm_side *s = st->side;
+    const double D = 2.0 * (double)s->alpha / (255.0 * (double)s->sigma);
+    const double ed = vdm_exp(-D * D);
+    double L[256];
+    double xv = z / (double)s->alpha;               /* data scale */
+    double vc = (xv * 255.0 + 255.0) * 0.5;
+    int32_t v0 = (int32_t)floor_i64(vc + 0.5);
+    if (v0 < 0) v0 = 0;
+    if (v0 > 255) v0 = 255;
+    const double u0 = (z - (double)s->alpha * ((2.0 * v0 - 255.0) / 255.0)) / (double)s->sigma;
+    L[v0] = 1.0;
+    double r = vdm_exp(u0 * D - D * D * 0.5);       /* L(v0+1)/L(v0) */
+    for (int32_t v = v0 + 1; v <= 255; v++) { L[v] = L[v - 1] * r; r = r * ed; }
+    r = vdm_exp(-u0 * D - D * D * 0.5);              /* L(v0-1)/L(v0) */
+    for (int32_t v = v0 - 1; v >= 0; v--) { L[v] = L[v + 1] * r; r = r * ed; }
+    st->lik[0] = 0.0;
+    for (int32_t v = 0; v <= 255; v++) st->lik[v + 1] = st->lik[v] + (L[v] + 1e-12);
+}
+
+/* ---- the coder ------------------------------------------------------------ */
+static vdm_status cm_run(cm_state *st)
+{
+    const vdm_subimage *g = st->g;
+    const uint32_t w = g->width, h = g->height;
+    const unsigned nch = g->nch;
+    const int32_t maxv = (int32_t)g->maxval;
+    st->maxv = maxv;
+
+    for (uint32_t y = 0; y < h; y++) {
+        for (unsigned k = 0; k < nch; k++)
+            for (int o = 0; o < NOLS; o++) ols_row_start(&st->rows[k].ols[o], w);
+        for (uint32_t x = 0; x < w; x++) {
+            int32_t ref_res = 0, ref2_res = 0;
+            if (st->tw) {
+                const uint32_t t = (y / st->th) * st->ntx + x / st->tw;
+                st->enc = st->tenc ? &st->tenc[t] : NULL;
+                st->dec = st->tdec && st->tuse[t] ? &st->tdec[t] : NULL;
+            }
+            for (unsigned k = 0; k < nch; k++) {
+                const unsigned c = st->order[k];
+                cm_rows *R = &st->rows[k];
+                chan_model *M = st->cm[k];
+                st->M = M;
+                const nbhd n = get_nbhd(R, x, y, w);
+                const size_t pix = (size_t)y * w + x;
+
+                int32_t pred[NPRED_MAX], in[NIN_MAX], in2[NIN_MAX];
+                unsigned np = NFIX, nl = 0, nl2 = 0;
+                fixed_preds(&n, pred);
+                in[nl++] = n.N - n.W;
+                in[nl++] = n.NW - n.W;
+                in[nl++] = n.NE - n.W;
+                in[nl++] = n.WW - n.W;
+                in[nl++] = n.NN - n.W;
+                in[nl++] = n.NNE - n.W;
+                in[nl++] = n.NWW - n.W;
+                in[nl++] = n.NNW - n.W;
+                in[nl++] = n.NEE - n.W;
+                for (unsigned i = 0; i < 6; i++) in2[nl2++] = in[i];
+                int32_t crossp = pred[5];
+                if (st->has_ref[k]) {
+                    const cm_rows *F = &st->rows[0];
+                    const nbhd f = get_nbhd(F, x, y, w);
+                    const int32_t rv = F->val[y % 3][x];
+                    int32_t fp[NFIX];
+                    fixed_preds(&f, fp);
+                    for (unsigned i = 0; i < NCROSS1; i++)
+                        pred[np++] = pred[cross1[i]] + rv - fp[cross1[i]];
+                    crossp = pred[NFIX];   /* gradient + G's residual from its gradient */
+                    in[nl++] = rv - f.W;
+                    in[nl++] = rv - f.N;
+                    in[nl++] = rv - f.NE;
+                    in[nl++] = rv - f.NW;
+                    in[nl++] = rv - f.WW;
+                    in[nl++] = rv - f.NN;
+                    for (unsigned i = 9; i < 13; i++) in2[nl2++] = in[i];
+                    if (k == 2) {
+                        const cm_rows *F2 = &st->rows[1];
+                        const nbhd f2 = get_nbhd(F2, x, y, w);
+                        const int32_t rv2 = F2->val[y % 3][x];
+                        int32_t fp2[NFIX];
+                        fixed_preds(&f2, fp2);
+                        for (unsigned i = 0; i < NCROSS2; i++)
+                            pred[np++] = pred[cross2[i]] + rv2 - fp2[cross2[i]];
+                        in[nl++] = rv2 - f2.W;
+                        in[nl++] = rv2 - f2.N;
+                        in2[nl2++] = rv2 - f2.W;
+                        in2[nl2++] = rv2 - f2.N;
+                    }
+                }
+                /* side predictors (1/8 units) */
+                int32_t zp8 = 0, xp8 = 0;
+                const int side_here = st->side && g->rgb && c < 3;
+                if (side_here && st->use_z) {
+                    double z = (double)st->side->z[pix * 3 + c];
+                    if (!(z > -1e6 && z < 1e6)) z = 0.0;   /* NaN, huge: no information */
+                    side_lik(st, z);
+                    const double vz = (z / (double)st->side->alpha * 255.0 + 255.0) * 0.5;
+                    zp8 = (int32_t)floor_i64((vz < -1000.0 ? -1000.0 : vz > 1000.0 ? 1000.0 : vz) * 8.0 + 0.5);
+                    pred[np++] = vdm_cm_clampi(((int64_t)zp8 + 4) >> 3, 0, maxv);
+                }
+                if (side_here && st->use_xhat) {
+                    double xv = (double)st->side->xhat[pix * 3 + c];
+                    if (!(xv > -1e6 && xv < 1e6)) xv = 0.0;
+                    const double vx = (xv * 255.0 + 255.0) * 0.5;
+                    xp8 = (int32_t)floor_i64((vx < -1000.0 ? -1000.0 : vx > 1000.0 ? 1000.0 : vx) * 8.0 + 0.5);
+                    pred[np++] = vdm_cm_clampi(((int64_t)xp8 + 4) >> 3, 0, maxv);
+                }
+                int64_t lp8[NLMS_K];
+                for (int li = 0; li < NLMS_K; li++) {
+                    int64_t s = 0;
+                    for (unsigned i = 0; i < nl; i++) s += (int64_t)R->lw[li][i] * in[i];
+                    lp8[li] = (int64_t)n.W * 8 + vdm_cm_floordiv(s, 1 << 11);
+                    pred[np++] = (int32_t)vdm_cm_floordiv(lp8[li] + 4, 8);
+                }
+                const int64_t op8 = ols_p8(&R->ols[0], x, in, n.W);
+                const int64_t o2p8 = ols_p8(&R->ols[1], x, in2, n.W);
+                pred[np++] = (int32_t)vdm_cm_floordiv(o2p8 + 4, 8);
+                pred[np++] = (int32_t)vdm_cm_floordiv(op8 + 4, 8);
+                for (unsigned i = 0; i < np; i++) pred[i] = vdm_cm_clampi(pred[i], 0, maxv);
+
+                /* blend by 1/(local error + 4)^2, in 1/8 units; the two OLS
+                 * predictors' errors scaled by 6/16 */
+                const uint32_t *pe_up = y ? R->perr[(y + 1) & 1] : NULL;
+                const uint32_t *pe_cur = R->perr[y & 1];
+                int64_t num = 0, den = 0;
+                uint64_t emin = UINT64_MAX, eraw = 0, eraw2 = 0;
+                for (unsigned i = 0; i < np; i++) {
+                    uint64_t e = 0;
+                    if (x) e += 2u * pe_cur[(x - 1) * NPRED_MAX + i];
+                    if (pe_up) {
+                        e += 2u * pe_up[x * NPRED_MAX + i];
+                        if (x) e += pe_up[(x - 1) * NPRED_MAX + i];
+                        if (x + 1 < w) e += pe_up[(x + 1) * NPRED_MAX + i];
+                    }
+                    if (i == np - 1) { eraw = e; e = e * OLS_ERR_SCALE / 16; }
+                    if (i == np - 2) { eraw2 = e; e = e * OLS_ERR_SCALE / 16; }
+                    if (e < emin) emin = e;
+                    const int64_t eo = (int64_t)e + BLEND_OFS;
+                    int64_t wt = WEIGHT_ONE / (eo * eo);
+                    if (wt < 1) wt = 1;
+                    num += wt * pred[i];
+                    den += wt;
+                }
+                const int64_t Pf = vdm_cm_floordiv(num * 8 + den / 2, den);
+
+                const int32_t *res_up = y ? R->res[(y + 1) & 1] : NULL;
+                int32_t *res_cur = R->res[y & 1];
+                const int32_t rW = x ? res_cur[x - 1] : 0;
+                const int32_t rN = res_up ? res_up[x] : 0;
+                const int32_t rNW = (res_up && x) ? res_up[x - 1] : 0;
+                const int32_t rNE = (res_up && x + 1 < w) ? res_up[x + 1] : 0;
+                uint32_t act = 2u * (uint32_t)abs(rW) + 2u * (uint32_t)abs(rN) +
+                               (uint32_t)abs(rNW) + (uint32_t)abs(rNE);
+                if (st->has_ref[k]) act += 2u * (uint32_t)abs(ref_res);
+                act = (2u * act + 4u * (uint32_t)(emin > 0xFFFFFFFu ? 0xFFFFFFFu : emin)) >> 2;
+                const unsigned q = vdm_cm_quant_activity(act);
+
+                const int sW = sgn3(rW), sN = sgn3(rN), sR = st->has_ref[k] ? sgn3(ref_res) : 1;
+                int32_t *bc = M->bias[((q * 3 + (unsigned)sW) * 3 + (unsigned)sN) * 3 + (unsigned)sR];
+                int32_t corr = bc[1] > 0 ? (int32_t)vdm_cm_floordiv((int64_t)bc[0] + bc[1] / 2, bc[1]) : 0;
+                int32_t *bc2 = M->bias2[sq17((int32_t)vdm_cm_clampi((op8 - Pf) / 2, -65536, 65536)) * NQ + q];
+                {
+                    const int32_t corr2 = bc2[1] > 0 ? (int32_t)vdm_cm_floordiv((int64_t)bc2[0] + bc2[1] / 2, bc2[1]) : 0;
+                    corr = (int32_t)vdm_cm_floordiv((int64_t)corr + corr2 + 1, 2);
+                }
+                const int64_t Pc = vdm_cm_clampi(Pf + corr, 0, maxv * 8);
+                const int32_t P = (int32_t)((Pc + 4) >> 3);
+                const unsigned frac = (unsigned)((Pc + 4) & 7);
+
+                /* contexts of method 3's 7 models */
+                int32_t ctx[NM_FIX];
+                {
+                    int32_t pmn = pred[0], pmx = pred[0];
+                    for (unsigned i = 1; i < np; i++) {
+                        if (pred[i] < pmn) pmn = pred[i];
+                        if (pred[i] > pmx) pmx = pred[i];
+                    }
+                    const unsigned sp4 = vdm_cm_quant_activity((uint32_t)(pmx - pmn));
+                    ctx[0] = (int32_t)((sp4 > 15 ? 15 : sp4) * NQ + q);
+                }
+                ctx[1] = (int32_t)(q * 81 + sq9(rW) * 9 + sq9(rN));
+                ctx[2] = (int32_t)(sq17((int32_t)vdm_cm_clampi((op8 - Pc) / 2, -65536, 65536)) * NQ + q);
+                if (!st->has_ref[k])
+                    ctx[3] = (int32_t)((sq9(rNW) * 9 + sq9(rNE)) * NQ + q);
+                else if (k == 1)
+                    ctx[3] = (int32_t)((sq17(ref_res) * 9 + 4) * NQ + q);
+                else
+                    ctx[3] = (int32_t)((sq17(ref_res) * 9 + sq9(ref2_res)) * NQ + q);
+                ctx[4] = (int32_t)(((uint32_t)P * 16u / ((uint32_t)maxv + 1u)) * NQ + q);
+                ctx[5] = (int32_t)(frac * NQ + q);
+                ctx[6] = (int32_t)vdm_cm_quant_activity((uint32_t)(emin > 0xFFFFFFFu ? 0xFFFFFFFu : emin));
+                for (int m = 0; m < NM_FIX; m++) st->base[m] = ctx[m] * NNODE;
+                st->asel = (int32_t)sq17((int32_t)vdm_cm_clampi((op8 - Pc) / 2, -65536, 65536));
+                st->bq = (int32_t)(q >> 2);
+
+                /* bit predictors, relative to 8P */
+                {
+                    unsigned nb = 0;
+                    const int64_t P8 = (int64_t)P * 8;
+                    st->bp8[nb++] = vdm_cm_clampi(op8 - P8, -(1 << 24), 1 << 24);
+                    st->bp8[nb++] = vdm_cm_clampi(o2p8 - P8, -(1 << 24), 1 << 24);
+                    st->bp8[nb++] = vdm_cm_clampi(lp8[0] - P8, -(1 << 24), 1 << 24);
+                    st->bp8[nb++] = vdm_cm_clampi(lp8[1] - P8, -(1 << 24), 1 << 24);
+                    st->bp8[nb++] = vdm_cm_clampi((int64_t)vdm_cm_clampi(crossp, 0, maxv) * 8 - P8, -(1 << 24), 1 << 24);
+                    st->bp8[nb++] = vdm_cm_clampi((int64_t)pred[1] * 8 - P8, -(1 << 24), 1 << 24);
+                    st->bp8[nb++] = vdm_cm_clampi((int64_t)pred[2] * 8 - P8, -(1 << 24), 1 << 24);
+                    st->bp8[nb++] = vdm_cm_clampi((int64_t)pred[st->has_ref[k] ? NFIX + 1 : 3] * 8 - P8, -(1 << 24), 1 << 24);
+                    st->bp8[nb++] = vdm_cm_clampi((int64_t)pred[st->has_ref[k] ? NFIX + 2 : 6] * 8 - P8, -(1 << 24), 1 << 24);
+                    if (side_here && st->use_z) st->bp8[nb++] = vdm_cm_clampi((int64_t)zp8 - P8, -(1 << 24), 1 << 24);
+                    if (side_here && st->use_xhat) st->bp8[nb++] = vdm_cm_clampi((int64_t)xp8 - P8, -(1 << 24), 1 << 24);
+                    st->nbp = nb;
+                }
+                st->nm = NM_FIX + st->nbp + (side_here && st->use_z ? 1 : 0);
+                st->P = P;
+                const int use_z_save = st->use_z;
+                if (!side_here) st->use_z = 0;
+
+                /* code r = v - P */
+                int32_t v = st->dec ? 0 : (int32_t)vdm_sub_get(g, pix, c);
+                int32_t r = v - P;
+                const int32_t amax_pos = maxv - P, amax_neg = P;
+                vdm_status bad = VDM_OK;
+                st->neg = 0;
+                st->alo = 0;
+                if (maxv > 0) {
+                    if (cbit(st, NODE_ZERO, 1, r != 0)) {
+                        int neg;
+                        if (amax_neg == 0) neg = 0;
+                        else if (amax_pos == 0) neg = 1;
+                        else neg = cbit(st, NODE_SIGN, 1, r < 0);
+                        st->neg = neg;
+                        const uint32_t amax = (uint32_t)(neg ? amax_neg : amax_pos);
+                        const unsigned emax = vdm_cm_bitlen(amax) - 1;
+                        const uint32_t a = (uint32_t)(r < 0 ? -r : r);
+                        const unsigned e0 = st->dec ? 0 : vdm_cm_bitlen(a) - 1;
+                        unsigned e = 0;
+                        st->alo = 1;
+                        while (e < emax && cbit(st, NODE_EXP + e, 2u << e, e0 > e)) { e++; st->alo = 1u << e; }
+                        uint32_t m = 1;
+                        for (int j = (int)e - 1; j >= 0; j--) {
+                            const unsigned node = j == (int)e - 1 ? NODE_MHI + e
+                                                : j == (int)e - 2 ? NODE_M2 + e
+                                                : NODE_MLO + (unsigned)j;
+                            const uint32_t lo = m << (j + 1);
+                            const uint32_t bitv = (uint32_t)cbit(st, node, lo + (1u << j), (int)((a >> j) & 1u));
+                            m = (m << 1) | bitv;
+                            st->alo = m << j;
+                        }
+                        if (m > amax) bad = VDM_ERR_CORRUPT;
+                        r = neg ? -(int32_t)m : (int32_t)m;
+                    } else {
+                        r = 0;
+                    }
+                }
+                st->use_z = use_z_save;
+                if (bad != VDM_OK) return bad;
+                v = P + r;
+                if (st->dec) vdm_sub_put(g, pix, c, (uint32_t)v);
+
+                /* updates */
+                bc[0] += (int32_t)((int64_t)v * 8 - Pf);
+                if (++bc[1] >= BIAS_HALVE) {
+                    bc[0] = (int32_t)vdm_cm_floordiv(bc[0], 2);
+                    bc[1] >>= 1;
+                }
+                bc2[0] += (int32_t)((int64_t)v * 8 - Pf);
+                if (++bc2[1] >= BIAS_HALVE) {
+                    bc2[0] = (int32_t)vdm_cm_floordiv(bc2[0], 2);
+                    bc2[1] >>= 1;
+                }
+                R->val[y % 3][x] = v;
+                res_cur[x] = r;
+                uint32_t *pe = &R->perr[y & 1][x * NPRED_MAX];
+                for (unsigned i = 0; i < np; i++) pe[i] = (uint32_t)abs(pred[i] - v);
+                {
+                    int64_t en = NLMS_EPS;
+                    for (unsigned i = 0; i < nl; i++) en += (int64_t)in[i] * in[i];
+                    for (int li = 0; li < NLMS_K; li++) {
+                        const int64_t f = vdm_cm_floordiv(((int64_t)v * 8 - lp8[li]) * nlms_mu[li] * (1 << 14), en);
+                        for (unsigned i = 0; i < nl; i++)
+                            R->lw[li][i] = vdm_cm_clampi(R->lw[li][i] + vdm_cm_floordiv(f * in[i], 1 << 13),
+                                                  -(1 << 20), 1 << 20);
+                    }
+                }
+                {
+                    const int64_t oe = (int64_t)v * 8 - op8;
+                    double sw = 1.0 / (OLS_WK + (double)(oe < 0 ? -oe : oe) / 8.0);
+                    sw = sw / (1.0 + (double)eraw / OLS_LV);
+                    ols_update(&R->ols[0], x, in, v - n.W, sw);
+                    const int64_t oe2 = (int64_t)v * 8 - o2p8;
+                    double sw2 = 1.0 / (OLS_WK + (double)(oe2 < 0 ? -oe2 : oe2) / 8.0);
+                    sw2 = sw2 / (1.0 + (double)eraw2 / OLS_LV);
+                    ols_update(&R->ols[1], x, in2, v - n.W, sw2);
+                }
+                if (k == 0) ref_res = r;
+                if (k == 1) ref2_res = r;
+            }
+        }
+        if (!st->tw && st->dec && st->dec->overrun) return VDM_ERR_CORRUPT;
+        if (!st->tw && st->enc && st->enc->oom) return VDM_ERR_NOMEM;
+        if (g->progress && (y & 31) == 31) g->progress(g->progress_user, (double)(y + 1) / h);
+    }
+    return VDM_OK;
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+static void rows_free(cm_rows *r)
+{
+    for (int i = 0; i < 3; i++) free(r->val[i]);
+    for (int i = 0; i < 2; i++) { free(r->res[i]); free(r->perr[i]); }
+    for (int o = 0; o < NOLS; o++) { free(r->ols[o].cacc); free(r->ols[o].hacc); }
+}
+
+static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nl2)
+{
+    memset(r, 0, sizeof *r);
+    r->nl = nl;
+    int ok = 1;
+    for (int i = 0; i < 3; i++) ok &= (r->val[i] = calloc(w, sizeof(int32_t))) != NULL;
+    for (int i = 0; i < 2; i++) {
+        ok &= (r->res[i] = calloc(w, sizeof(int32_t))) != NULL;
+        ok &= (r->perr[i] = calloc((size_t)w * NPRED_MAX, sizeof(uint32_t))) != NULL;
+    }
+    for (int o = 0; o < NOLS; o++) {
+        ols_t *O = &r->ols[o];
+        O->nl = o == 0 ? nl : nl2;
+        O->decay = ols_decay[o];
+        O->nu = ols_nu[o];
+        ok &= (O->cacc = calloc((size_t)w * OLS_T, sizeof(double))) != NULL;
+        ok &= (O->hacc = calloc((size_t)w * OLS_T, sizeof(double))) != NULL;
+    }
+    return ok;
+}
+
+static void model_free(chan_model *M)
+{
+    if (!M) return;
+    for (int m = 0; m < NM_MAX; m++) free(M->t[m]);
+    free(M->w2);
+    free(M->apm);
+    free(M->apm2);
+    free(M);
+}
+
+static int32_t model_size(int m)
+{
+    /* the bit-predictor models and the side model share one size */
+    return m < NM_FIX ? model_size_fix[m] : BP_MODEL_SIZE > SIDE_MODEL_SIZE ? BP_MODEL_SIZE : SIDE_MODEL_SIZE;
+}
+
+static void apm_init(uint16_t *a, size_t rows)
+{
+    for (size_t i = 0; i < rows; i++)
+        for (int j = 0; j < 33; j++) {
+            const int32_t v = squash((j - 16) * 128);
+            a[i * 33 + j] = (uint16_t)(v > 65535 ? 65535 : v);
+        }
+}
+
+static chan_model *model_alloc(unsigned nm)
+{
+    chan_model *M = calloc(1, sizeof *M);
+    if (!M) return NULL;
+    for (unsigned m = 0; m < nm; m++) {
+        const size_t n = (size_t)model_size((int)m) * NNODE;
+        if (!(M->t[m] = malloc(n * sizeof(counter)))) { model_free(M); return NULL; }
+        for (size_t i = 0; i < n; i++) { M->t[m][i].p = 32768; M->t[m][i].n = 0; }
+    }
+    M->apm = malloc(sizeof(uint16_t) * NNODE * NAPMC * 33);
+    M->apm2 = malloc(sizeof(uint16_t) * NNODE * NAPM2C * 33);
+    M->w2 = malloc(sizeof(int32_t) * NBQ * NNODE * NIN_MIX);
+    if (!M->apm || !M->apm2 || !M->w2) { model_free(M); return NULL; }
+    /* the constant input is the last mixer input: nm + 1 */
+    for (int s = 0; s < NNODE; s++)
+        for (unsigned i = 0; i < NIN_MIX; i++) M->w[s][i] = i < nm ? MIX_INIT : 0;
+    for (size_t s = 0; s < (size_t)NBQ * NNODE; s++)
+        for (unsigned i = 0; i < NIN_MIX; i++) M->w2[s * NIN_MIX + i] = i < nm ? MIX_INIT : 0;
+    apm_init(M->apm, (size_t)NNODE * NAPMC);
+    apm_init(M->apm2, (size_t)NNODE * NAPM2C);
+    return M;
+}
+
+static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_side *side)
+{
+    memset(st, 0, sizeof *st);
+    st->g = g;
+    if (g->nch < 1 || g->nch > 4 || g->maxval > 65535 || (g->rgb && g->nch < 3) ||
+        g->width == 0 || g->width > VDM_CM4_MAX_WIDTH || g->height == 0 || !g->data ||
+        g->stride < 1 || g->stride > 4)
+        return VDM_ERR_ARG;
+    for (unsigned c = 0; c < g->nch; c++)
+        if (g->chan[c] >= g->stride) return VDM_ERR_ARG;
+    if (side && g->rgb && g->nch == 3 && g->maxval == 255 && g->bit_depth == 8) {
+        if (side->z) {
+            if (!(side->alpha > 1e-6f && side->alpha < 1e6f) || !(side->sigma > 1e-6f && side->sigma < 1e6f))
+                return VDM_ERR_ARG;
+            st->use_z = 1;
+        }
+        st->use_xhat = side->xhat != NULL;
+        if (st->use_z || st->use_xhat) st->side = side;
+    }
+    if (st->use_z) {
+        const double sv = (double)side->sigma / (double)side->alpha * 127.5 * 4.0;   /* noise std, 1/4 value units */
+        const uint32_t si = sv > 1e9 ? 1000000000u : (uint32_t)sv;
+        const unsigned b = vdm_cm_quant_activity(si);
+        st->nlev = (int32_t)(b > 15 ? 15 : b);
+        if (!(st->lik = malloc(sizeof(double) * 257))) return VDM_ERR_NOMEM;
+    }
+    if (!(st->tab = malloc(sizeof *st->tab))) return VDM_ERR_NOMEM;
+    init_tabs(st->tab);
+    unsigned k = 0;
+    if (g->rgb) {
+        st->order[k++] = 1;
+        st->order[k++] = 0;
+        st->order[k++] = 2;
+        st->has_ref[1] = st->has_ref[2] = 1;
+        for (unsigned c = 3; c < g->nch; c++) st->order[k++] = c;
+    } else {
+        for (unsigned c = 0; c < g->nch; c++) st->order[k++] = c;
+    }
+    const unsigned nm = NM_FIX + NBP_PLAIN + (st->use_z ? 1 : 0) + (st->use_xhat ? 1 : 0) + (st->use_z ? NSIDE_M : 0);
+    for (unsigned kk = 0; kk < g->nch; kk++) {
+        const unsigned nl = 9 + (st->has_ref[kk] ? 6 : 0) + (g->rgb && kk == 2 ? 2 : 0);
+        const unsigned nl2 = 6 + (st->has_ref[kk] ? 4 : 0) + (g->rgb && kk == 2 ? 2 : 0);
+        if (!(st->cm[kk] = model_alloc(nm))) return VDM_ERR_NOMEM;
+        if (!rows_alloc(&st->rows[kk], g->width, nl, nl2)) return VDM_ERR_NOMEM;
+    }
+    return VDM_OK;
+}
+
+static void cm_teardown(cm_state *st)
+{
+    for (unsigned c = 0; c < 4; c++) { rows_free(&st->rows[c]); model_free(st->cm[c]); }
+    free(st->tab);
+    free(st->lik);
+}
+
+vdm_status vdm_cm4_encode(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
+{
+    VDM_RETURN_IF(!g || !out, VDM_ERR_ARG);
+    cm_state st;
+    vdm_status rc = cm_setup(&st, g, side);
+    vdm_rc_enc enc;
+    vdm_rc_enc_init(&enc);
+    if (rc == VDM_OK) {
+        st.enc = &enc;
+        rc = cm_run(&st);
+    }
+    cm_teardown(&st);
+    return vdm_cm_payload_done(g, &enc, out, rc);
+}
+
+vdm_status vdm_cm4_decode(const vdm_subimage *g0, const vdm_cm_side *side, const uint8_t *in, size_t n)
+{
+    VDM_RETURN_IF(!g0 || (!in && n), VDM_ERR_ARG);
+    vdm_subimage g;
+    vdm_rc_dec dec;
+    VDM_FORWARD(vdm_cm_payload_open(g0, in, n, &g, &dec));
+    if (g.width > VDM_CM4_MAX_WIDTH) return VDM_ERR_CORRUPT;
+    cm_state st;
+    vdm_status rc = cm_setup(&st, &g, side);
+    if (rc == VDM_OK) {
+        st.dec = &dec;
+        rc = cm_run(&st);
+    }
+    cm_teardown(&st);
+    return vdm_cm_payload_check(&dec, rc);
+}
+
+vdm_status vdm_cm4_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
+{
+    uint64_t nt;
+    VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));
+    VDM_RETURN_IF(!out, VDM_ERR_ARG);
+    cm_state st;
+    vdm_status rc = cm_setup(&st, g, NULL);
+    vdm_rc_enc *enc = rc == VDM_OK ? vdm_cm_tiles_enc_new(nt) : NULL;
+    if (rc == VDM_OK && !enc) rc = VDM_ERR_NOMEM;
+    if (rc == VDM_OK) {
+        st.tw = tw;
+        st.th = th;
+        st.ntx = (g->width + tw - 1) / tw;
+        st.tenc = enc;
+        rc = cm_run(&st);
+    }
+    cm_teardown(&st);
+    return vdm_cm_tiles_enc_done(enc, nt, out, rc);
+}
+
+vdm_status vdm_cm4_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
+                                const uint8_t *const *in, const size_t *n)
+{
+    uint64_t nt;
+    VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));
+    VDM_RETURN_IF(!in || !n, VDM_ERR_ARG);
+    cm_state st;
+    vdm_status rc = cm_setup(&st, g, NULL);
+    vdm_rc_dec *dec = NULL;
+    uint8_t *use = NULL;
+    if (rc == VDM_OK) rc = vdm_cm_tiles_dec_new(in, n, nt, &dec, &use);
+    if (rc == VDM_OK) {
+        st.tw = tw;
+        st.th = th;
+        st.ntx = (g->width + tw - 1) / tw;
+        st.tdec = dec;
+        st.tuse = use;
+        rc = cm_run(&st);
+    }
+    cm_teardown(&st);
+    return vdm_cm_tiles_dec_done(dec, use, nt, rc);
+}

@@ -1,0 +1,41 @@
+/* cm4.h — method 4 (CM4): the classical context-mixing coder of vdmzip
+ * (format-spec/vdz.md §8c is the normative text).  Internal to codec/.
+ *
+ * Same sub-image conventions as methods 2 and 3 (codec/fallback.h): the
+ * coders read (encode) or write (decode) the coded channels of g->data in
+ * place; decoders check that the payload is consumed exactly and every
+ * sample is in range (VDM_ERR_CORRUPT otherwise).
+ *
+ * Side information: the hybrid chain codes an image whose noisy
+ * observation z (and a denoised prediction xhat) the decoder already holds.
+ * Given `side`, CM4 uses them as extra predictors, contexts and mixer
+ * inputs; encoder and decoder must be given the same side arrays, bit for
+ * bit.  side == NULL (or both arrays NULL) is the plain classical coder,
+ * which is what the container writes.  Side information is used only for
+ * 8-bit RGB sub-images (g->rgb, nch == 3, maxval 255); otherwise it is
+ * ignored. */
+#ifndef VDM_CODEC_CM_CM4_H
+#define VDM_CODEC_CM_CM4_H
+#include <stddef.h>
+#include <stdint.h>
+#include "codec/fallback.h"
+
+/* FBCK method and MODL cm_method byte of CM4. */
+#define VDM_FB_CM4 4
+/* Like method 3, CM4 keeps least-squares sums per column. */
+#define VDM_CM4_MAX_WIDTH 16384u
+
+/* vdm_cm_side: codec/cm_side.h (through fallback.h), shared with method 3. */
+
+/* Whole sub-image: payload = flags byte (bit 0: rgb order), 3 zero bytes,
+ * the range coder's bytes (§8.1).  Width <= VDM_CM4_MAX_WIDTH (VDM_ERR_ARG
+ * when encoding, VDM_ERR_CORRUPT when decoding a wider one). */
+vdm_status vdm_cm4_encode(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out);
+vdm_status vdm_cm4_decode(const vdm_subimage *g, const vdm_cm_side *side, const uint8_t *in, size_t n);
+
+/* Tile mode (vdz.md §6.2), conventions of vdm_fb_cm_tiles_* in fallback.h. */
+vdm_status vdm_cm4_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
+vdm_status vdm_cm4_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
+                                const uint8_t *const *in, const size_t *n);
+
+#endif

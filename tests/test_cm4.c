@@ -1,0 +1,204 @@
+/* Method 4 (CM4, codec/cm/cm4.c) on its own: round trips on every kind of
+ * sub-image and on degenerate sizes, damaged and truncated payloads, and the
+ * side-information path (noisy observation z, denoised prediction xhat). */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codec/cm/cm4.h"
+#include "codec/fallback.h"
+#include "codec_testutil.h"
+
+typedef struct { vdm_subimage g; uint8_t *data; size_t bytes; } sub;
+
+/* w x h, nch channels, maxval, stored at bit_depth (8 or 16) */
+static sub make_sub(uint32_t w, uint32_t h, unsigned nch, unsigned bit_depth, unsigned maxval, int rgb, uint64_t seed)
+{
+    sub s;
+    memset(&s, 0, sizeof s);
+    uint16_t *c = tu_content(w, h, nch, maxval, seed);
+    s.bytes = (size_t)w * h * nch * (bit_depth == 16 ? 2 : 1);
+    s.data = malloc(s.bytes + 1);
+    for (size_t i = 0; i < (size_t)w * h * nch; i++) {
+        if (bit_depth == 16) ((uint16_t *)(void *)s.data)[i] = c[i];
+        else s.data[i] = (uint8_t)c[i];
+    }
+    free(c);
+    s.g.width = w;
+    s.g.height = h;
+    s.g.nch = nch;
+    s.g.bit_depth = bit_depth;
+    s.g.maxval = maxval;
+    s.g.rgb = rgb;
+    s.g.data = s.data;
+    s.g.stride = nch;
+    for (unsigned k = 0; k < nch; k++) s.g.chan[k] = k;
+    return s;
+}
+
+static void roundtrip(const sub *s, const vdm_cm_side *side, size_t *bytes)
+{
+    vdm_buf b = { 0 };
+    cr_assert_eq(vdm_cm4_encode(&s->g, side, &b), VDM_OK);
+    /* the encoder is a function of its input */
+    vdm_buf b2 = { 0 };
+    cr_assert_eq(vdm_cm4_encode(&s->g, side, &b2), VDM_OK);
+    cr_assert(b.size == b2.size && !memcmp(b.data, b2.data, b.size), "two encodes differ");
+    vdm_buf_free(&b2);
+    uint8_t *out = malloc(s->bytes + 1);
+    memset(out, 0xAB, s->bytes);
+    vdm_subimage h = s->g;
+    h.data = out;
+    cr_assert_eq(vdm_cm4_decode(&h, side, b.data, b.size), VDM_OK, "%ux%u nch %u maxval %u",
+                 s->g.width, s->g.height, s->g.nch, s->g.maxval);
+    cr_assert(!memcmp(out, s->data, s->bytes), "%ux%u nch %u maxval %u differs",
+              s->g.width, s->g.height, s->g.nch, s->g.maxval);
+    /* every shorter payload is an error, never a crash */
+    for (size_t cut = 1; cut <= 8 && cut < b.size; cut++)
+        cr_assert_eq(vdm_cm4_decode(&h, side, b.data, b.size - cut), VDM_ERR_CORRUPT, "cut %zu", cut);
+    if (bytes) *bytes = b.size;
+    free(out);
+    vdm_buf_free(&b);
+}
+
+Test(cm4, every_kind_and_size)
+{
+    static const unsigned sizes[][2] = { { 1, 1 }, { 1, 7 }, { 9, 1 }, { 2, 2 }, { 3, 40 }, { 33, 21 } };
+    /* nch, bit depth, maxval, rgb: gray 1/2/4/8/16-bit, palette indices,
+     * a one-entry palette (maxval 0), gray+alpha, RGB, RGBA, RGB 16-bit */
+    static const unsigned kinds[][4] = {
+        { 1, 8, 1, 0 }, { 1, 8, 3, 0 }, { 1, 8, 15, 0 }, { 1, 8, 255, 0 }, { 1, 16, 65535, 0 },
+        { 1, 8, 199, 0 }, { 1, 8, 0, 0 }, { 2, 8, 255, 0 }, { 3, 8, 255, 1 }, { 4, 8, 255, 1 },
+        { 3, 16, 65535, 1 }, { 4, 16, 65535, 1 },
+    };
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            sub s = make_sub(sizes[z][0], sizes[z][1], kinds[k][0], kinds[k][1], kinds[k][2], (int)kinds[k][3], z * 31 + k);
+            roundtrip(&s, NULL, NULL);
+            free(s.data);
+        }
+}
+
+Test(cm4, damaged_payloads_never_crash)
+{
+    sub s = make_sub(40, 30, 3, 8, 255, 1, 7);
+    vdm_buf b = { 0 };
+    cr_assert_eq(vdm_cm4_encode(&s.g, NULL, &b), VDM_OK);
+    uint8_t *out = malloc(s.bytes);
+    vdm_subimage h = s.g;
+    h.data = out;
+    uint64_t r = 99;
+    int caught = 0, n = 0;
+    for (int it = 0; it < 200; it++) {
+        uint8_t *d = malloc(b.size);
+        memcpy(d, b.data, b.size);
+        /* (the coder's last flush bytes are partly free: flips there may go unseen) */
+        const size_t pos = 4 + (size_t)(tu_rng(&r) % (b.size - 8));
+        d[pos] ^= (uint8_t)(1u << (tu_rng(&r) % 8));
+        const vdm_status st = vdm_cm4_decode(&h, NULL, d, b.size);
+        cr_assert(st == VDM_OK || st == VDM_ERR_CORRUPT, "status %d", st);
+        caught += st == VDM_ERR_CORRUPT || memcmp(out, s.data, s.bytes) != 0;
+        n++;
+        free(d);
+    }
+    cr_assert_eq(caught, n, "a flipped bit decoded to the original image");
+    /* a bad header, an empty payload, and bytes past the end */
+    uint8_t hdr[4] = { 2, 0, 0, 0 };
+    cr_assert_eq(vdm_cm4_decode(&h, NULL, hdr, 4), VDM_ERR_CORRUPT);
+    cr_assert_eq(vdm_cm4_decode(&h, NULL, b.data, 0), VDM_ERR_CORRUPT);
+    uint8_t *longer = malloc(b.size + 1);
+    memcpy(longer, b.data, b.size);
+    longer[b.size] = 0;
+    cr_assert_eq(vdm_cm4_decode(&h, NULL, longer, b.size + 1), VDM_ERR_CORRUPT);
+    free(longer);
+    free(out);
+    vdm_buf_free(&b);
+    free(s.data);
+}
+
+/* ---- side information ------------------------------------------------------- */
+
+/* a standard normal from the sum of 12 uniforms (Irwin-Hall), deterministic */
+static float gauss(uint64_t *r)
+{
+    double s = 0;
+    for (int i = 0; i < 12; i++) s += (double)(tu_rng(r) >> 11) / 9007199254740992.0;
+    return (float)(s - 6.0);
+}
+
+/* z = alpha * x + sigma * eps for a natural-looking 8-bit RGB image */
+static float *make_z(const sub *s, float alpha, float sigma, uint64_t seed)
+{
+    const size_t n = (size_t)s->g.width * s->g.height * 3;
+    float *z = malloc(n * sizeof *z);
+    uint64_t r = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; i < n; i++) {
+        const float x = (2.0f * (float)s->data[i] - 255.0f) / 255.0f;
+        z[i] = alpha * x + sigma * gauss(&r);
+    }
+    return z;
+}
+
+static sub make_photo(uint32_t w, uint32_t h)
+{
+    sub s = make_sub(w, h, 3, 8, 255, 1, 1);
+    uint64_t r = 5;
+    /* smooth colour fields plus texture noise */
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++)
+            for (unsigned c = 0; c < 3; c++) {
+                int v = (int)((x * (3 + c) + y * (5 - c)) % 200) + 20 + (int)(tu_rng(&r) % 13) - 6;
+                s.data[((size_t)y * w + x) * 3 + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+    return s;
+}
+
+Test(cm4, side_information_small_sigma_pays_large_sigma_costs_little, .timeout = 120)
+{
+    sub s = make_photo(64, 48);
+    size_t plain, small, large, sx;
+    roundtrip(&s, NULL, &plain);
+    vdm_cm_side side = { 0 };
+    /* noise std 0.5 of a value step: z nearly gives the value away */
+    side.alpha = 1.0f;
+    side.sigma = 0.5f / 127.5f;
+    float *z = make_z(&s, side.alpha, side.sigma, 1);
+    side.z = z;
+    roundtrip(&s, &side, &small);
+    free(z);
+    /* noise std ~500 value steps: z says almost nothing */
+    side.alpha = 0.05f;
+    side.sigma = 0.9987f;
+    z = make_z(&s, side.alpha, side.sigma, 2);
+    side.z = z;
+    roundtrip(&s, &side, &large);
+    /* xhat alone, equal to the image: a perfect prediction */
+    vdm_cm_side sx_side = { 0 };
+    float *xh = malloc((size_t)64 * 48 * 3 * sizeof *xh);
+    for (size_t i = 0; i < (size_t)64 * 48 * 3; i++) xh[i] = (2.0f * (float)s.data[i] - 255.0f) / 255.0f;
+    sx_side.xhat = xh;
+    roundtrip(&s, &sx_side, &sx);
+    cr_log_info("plain %zu, small sigma %zu, large sigma %zu, exact xhat %zu bytes", plain, small, large, sx);
+    cr_assert_lt((double)small, 0.5 * (double)plain, "small sigma: %zu vs plain %zu", small, plain);
+    cr_assert_lt((double)large, 1.05 * (double)plain + 64, "large sigma: %zu vs plain %zu", large, plain);
+    cr_assert_lt((double)sx, 0.5 * (double)plain, "exact xhat: %zu vs plain %zu", sx, plain);
+    /* a decoder given other side information does not get the image back */
+    {
+        vdm_buf b = { 0 };
+        cr_assert_eq(vdm_cm4_encode(&s.g, &side, &b), VDM_OK);
+        uint8_t *out = malloc(s.bytes);
+        vdm_subimage h = s.g;
+        h.data = out;
+        const vdm_status st = vdm_cm4_decode(&h, NULL, b.data, b.size);
+        cr_assert(st == VDM_ERR_CORRUPT || memcmp(out, s.data, s.bytes), "decoded without the side information");
+        free(out);
+        vdm_buf_free(&b);
+    }
+    /* invalid side parameters */
+    side.sigma = 0.0f;
+    vdm_buf b = { 0 };
+    cr_assert_eq(vdm_cm4_encode(&s.g, &side, &b), VDM_ERR_ARG);
+    vdm_buf_free(&b);
+    free(z);
+    free(xh);
+    free(s.data);
+}
