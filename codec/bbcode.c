@@ -328,6 +328,23 @@ static unsigned bb_channels_for(void *ctx, const vdm_image *img)
     return 0;
 }
 
+/* The CM tiles' method: method 4 (the strongest) unless the caller asked for
+ * speed (effort 0) or the image is too wide for it. */
+static uint8_t cm_tile_method(const vdm_image *img, const vdm_encode_opts *o)
+{
+    return o->effort >= 1 && img->width <= VDM_CM4_MAX_WIDTH ? VDM_FB_CM4 : VDM_FB_CM;
+}
+
+/* Every tile's CM stream (cm: ntiles buffers) in one pass of method m. */
+static vdm_status cm_tile_streams(const vdm_image *img, uint8_t m, uint32_t tw, uint32_t th, vdm_buf *cm)
+{
+    vdm_subimage g;
+    vdm_subimage_of(&g, img, 0x07);
+    if (m == VDM_FB_CM4) return vdm_cm4_tiles_encode(&g, tw, th, cm);
+    if (m == VDM_FB_CM3) return vdm_fb_cm3_tiles_encode(&g, tw, th, cm);
+    return vdm_fb_cm_tiles_encode(&g, tw, th, cm);
+}
+
 static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_mask,
                             const vdm_encode_opts *o, vdm_model_payload *out)
 {
@@ -355,17 +372,11 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
     if (st == VDM_OK) st = tile_buf_init(&b, (size_t)tw * th * 3);
     else memset(&b, 0, sizeof b);
     if (st == VDM_OK) st = vdm_ans_create(&a);
-    /* CM tiles: method 4 (the strongest, ~8 s per megapixel) unless the
-     * caller asked for speed (effort 0) or the image is too wide for it */
-    const uint8_t cm_method = choice ? (o->effort >= 1 && img->width <= VDM_CM4_MAX_WIDTH ? VDM_FB_CM4 : VDM_FB_CM) : 0;
+    const uint8_t cm_method = choice ? cm_tile_method(img, o) : 0;
     if (st == VDM_OK && choice) {
-        vdm_subimage g;
-        vdm_subimage_of(&g, img, 0x07);
         cm = calloc(ntiles, sizeof *cm);
         if (!cm) st = VDM_ERR_NOMEM;
-        else if (cm_method == VDM_FB_CM4) st = vdm_cm4_tiles_encode(&g, tw, th, cm);
-        else if (cm_method == VDM_FB_CM3) st = vdm_fb_cm3_tiles_encode(&g, tw, th, cm);
-        else st = vdm_fb_cm_tiles_encode(&g, tw, th, cm);
+        else st = cm_tile_streams(img, cm_method, tw, th, cm);
         if (st == VDM_OK) st = vdm_ans_create(&alt);
     }
 
@@ -492,7 +503,7 @@ static vdm_status bb_estimate(void *ctx, const vdm_image *img, unsigned channel_
     const uint32_t ntiles = ((img->width + tw - 1) / tw) * ((img->height + th - 1) / th);
     out->ntiles = ntiles;
     if (cx->p.tiles != VDM_BB_TILES_CHOOSE) { out->try_model = 1; return VDM_OK; }
-    const uint8_t cm_method = o->effort >= 1 && img->width <= VDM_FB_CM3_MAX_WIDTH ? VDM_FB_CM3 : VDM_FB_CM;
+    const uint8_t cm_method = cm_tile_method(img, o);
     bb_run r;
     tile_buf b;
     vdm_ans *a = NULL, *alt = NULL;
@@ -504,11 +515,7 @@ static vdm_status bb_estimate(void *ctx, const vdm_image *img, unsigned channel_
     if (st == VDM_OK) st = vdm_ans_create(&alt);
     vdm_buf *cm = st == VDM_OK ? calloc(ntiles, sizeof *cm) : NULL;
     if (st == VDM_OK && !cm) st = VDM_ERR_NOMEM;
-    if (st == VDM_OK) {
-        vdm_subimage g;
-        vdm_subimage_of(&g, img, 0x07);
-        st = cm_method == VDM_FB_CM3 ? vdm_fb_cm3_tiles_encode(&g, tw, th, cm) : vdm_fb_cm_tiles_encode(&g, tw, th, cm);
-    }
+    if (st == VDM_OK) st = cm_tile_streams(img, cm_method, tw, th, cm);
     for (uint32_t t = 0; t < ntiles && st == VDM_OK; t++) out->cm_bits += 8.0 * (double)cm[t].size + 24.0;
     const uint32_t ns = ntiles < BB_EST_TILES ? ntiles : BB_EST_TILES;
     double gain = 0;
