@@ -112,7 +112,10 @@ const char vdm_help_eval[] =
     "                      network's denoised prediction (one draw of z), beside\n"
     "                      CM3 alone; k = T is CM3 given an almost pure-noise z\n"
     "  --no-xhat           with --hybrid: z only, without the denoised prediction\n"
-    "  --verify            with --hybrid: decode each CM-given-z stream and compare\n";
+    "  --verify            with --hybrid: decode each CM-given-z stream and compare\n"
+    "  --cm 3|4            with --hybrid: the data term's coder (default 4, CM4)\n"
+    "  --data-only         with --hybrid: skip the bound (chain terms print as 0):\n"
+    "                      only the data terms and the CM coder alone\n";
 
 /* ---- small helpers ---------------------------------------------------------- */
 
@@ -747,7 +750,8 @@ int vdm_cmd_eval(int argc, char **argv)
     const char *model_path = NULL;
     long T = -1, samples = 2, tile = VDM_BB_DEFAULT_TILE, threads = 2, grid = VDM_BB_DEFAULT_GRID;
     unsigned long long seed = 1;
-    int json = 0, codelength = 0, per_step = 0, use_xhat = 1, verify = 0;
+    int json = 0, codelength = 0, per_step = 0, use_xhat = 1, verify = 0, data_only = 0;
+    long cm_method = 4;
     const char *hybrid_list = NULL;
     vdm_backend backend = VDM_BACKEND_CPU;
     int nfiles = 0;
@@ -762,6 +766,7 @@ int vdm_cmd_eval(int argc, char **argv)
         if (!strcmp(o, "--per-step")) { per_step = 1; continue; }
         if (!strcmp(o, "--no-xhat")) { use_xhat = 0; continue; }
         if (!strcmp(o, "--verify")) { verify = 1; continue; }
+        if (!strcmp(o, "--data-only")) { data_only = 1; continue; }
         if (a + 1 >= argc) { vdm_cli_error("eval: %s needs a value", o); free(files); return VDM_EXIT_USAGE; }
         const char *v = argv[++a];
         int ok = 1;
@@ -772,6 +777,7 @@ int vdm_cmd_eval(int argc, char **argv)
         else if (!strcmp(o, "--threads")) ok = parse_long(v, 1, 256, &threads);
         else if (!strcmp(o, "--grid")) ok = parse_long(v, 1, 1024, &grid);
         else if (!strcmp(o, "--hybrid")) hybrid_list = v;
+        else if (!strcmp(o, "--cm")) ok = parse_long(v, 3, 4, &cm_method);
         else if (!strcmp(o, "--seed")) {
             char *end;
             errno = 0;
@@ -868,7 +874,14 @@ int vdm_cmd_eval(int argc, char **argv)
         if (rc) { exit_code = rc; continue; }
         vdm_bound b;
         double t0 = now_s();
-        st = vdm_eval_image(m, px, w, h, &eo, &b);
+        if (data_only && nk) {
+            memset(&b, 0, sizeof b);
+            memset(steps, 0, sizeof(double) * (size_t)T);
+            memset(steps_se, 0, sizeof(double) * (size_t)T);
+            b.dims = (double)w * h * 3;
+        } else {
+            st = vdm_eval_image(m, px, w, h, &eo, &b);
+        }
         double dt = now_s() - t0;
         if (st != VDM_OK) {
             free(px);
@@ -881,11 +894,11 @@ int vdm_cmd_eval(int argc, char **argv)
         vdm_hybrid_data *hd = nk ? (vdm_hybrid_data *)calloc((size_t)nk, sizeof *hd) : NULL;
         double *hsec = nk ? (double *)calloc((size_t)nk, sizeof(double)) : NULL;
         if (nk && (!hd || !hsec)) st = VDM_ERR_NOMEM;
-        if (nk && st == VDM_OK) st = vdm_hybrid_cm_alone(px, w, h, &cm_alone);
+        if (nk && st == VDM_OK) st = vdm_hybrid_cm_alone(px, w, h, (int)cm_method, &cm_alone);
         for (int q = 0; q < nk && st == VDM_OK; q++) {
             double t1 = now_s();
             st = vdm_hybrid_data_term(m, px, w, h, (int)T, ks[q], (int)tile, (int)threads, seed, use_xhat, verify,
-                                      &hd[q]);
+                                      (int)cm_method, &hd[q]);
             hsec[q] = now_s() - t1;
         }
         free(px);

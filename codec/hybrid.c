@@ -3,6 +3,7 @@
 #include <string.h>
 #include "codec/hybrid.h"
 #include "codec/fallback.h"
+#include "codec/cm/cm4.h"
 #include "model/vdm_train.h"
 
 static vdm_subimage rgb_subimage(uint8_t *rgb, int width, int height)
@@ -23,12 +24,22 @@ static vdm_subimage rgb_subimage(uint8_t *rgb, int width, int height)
     return g;
 }
 
-vdm_status vdm_hybrid_cm_alone(const uint8_t *rgb, int width, int height, double *bits)
+static vdm_status cm_encode(int method, const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
 {
-    VDM_RETURN_IF(!rgb || !bits || width < 1 || height < 1, VDM_ERR_ARG);
+    return method == 4 ? vdm_cm4_encode(g, side, out) : vdm_fb_cm3_encode_side(g, side, out);
+}
+
+static vdm_status cm_decode(int method, const vdm_subimage *g, const vdm_cm_side *side, const vdm_buf *in)
+{
+    return method == 4 ? vdm_cm4_decode(g, side, in->data, in->size) : vdm_fb_cm3_decode_side(g, side, in->data, in->size);
+}
+
+vdm_status vdm_hybrid_cm_alone(const uint8_t *rgb, int width, int height, int method, double *bits)
+{
+    VDM_RETURN_IF(!rgb || !bits || width < 1 || height < 1 || (method != 3 && method != 4), VDM_ERR_ARG);
     vdm_subimage g = rgb_subimage((uint8_t *)(uintptr_t)rgb, width, height);  /* encoders only read */
     vdm_buf out = { 0 };
-    vdm_status st = vdm_fb_cm3_encode(&g, &out);
+    vdm_status st = cm_encode(method, &g, NULL, &out);
     *bits = 8.0 * (double)out.size;
     vdm_buf_free(&out);
     return st;
@@ -36,9 +47,9 @@ vdm_status vdm_hybrid_cm_alone(const uint8_t *rgb, int width, int height, double
 
 vdm_status vdm_hybrid_data_term(vdm_model *m, const uint8_t *rgb, int width, int height, int T, int k,
                                 int tile, int nthreads, uint64_t seed, int use_xhat, int verify,
-                                vdm_hybrid_data *out)
+                                int method, vdm_hybrid_data *out)
 {
-    VDM_RETURN_IF(!m || !rgb || !out || width < 1 || height < 1, VDM_ERR_ARG);
+    VDM_RETURN_IF(!m || !rgb || !out || width < 1 || height < 1 || (method != 3 && method != 4), VDM_ERR_ARG);
     const size_t n = (size_t)width * height * 3;
     float *z = (float *)malloc(sizeof(float) * n);
     float *xh = use_xhat ? (float *)malloc(sizeof(float) * n) : NULL;
@@ -52,11 +63,11 @@ vdm_status vdm_hybrid_data_term(vdm_model *m, const uint8_t *rgb, int width, int
     vdm_cm_side side = { z, af, sf, xh };
     if (st == VDM_OK) {
         vdm_subimage g = rgb_subimage((uint8_t *)(uintptr_t)rgb, width, height);
-        st = vdm_fb_cm3_encode_side(&g, &side, &buf);
+        st = cm_encode(method, &g, &side, &buf);
     }
     if (st == VDM_OK && verify) {
         vdm_subimage g = rgb_subimage(back, width, height);
-        st = vdm_fb_cm3_decode_side(&g, &side, buf.data, buf.size);
+        st = cm_decode(method, &g, &side, &buf);
         if (st == VDM_OK && memcmp(back, rgb, n)) st = VDM_ERR_INTERNAL;
     }
     if (st == VDM_OK) {

@@ -18,14 +18,15 @@ typedef struct vdm_hybrid_data {
     double noise_px;    /* sigma / alpha in 8-bit sample units (x 127.5) */
 } vdm_hybrid_data;
 
-/* Code the 8-bit RGB image rgb (width*height*3) with CM3 given z_{t_k} (and,
+/* Code the 8-bit RGB image rgb (width*height*3) with CM `method` given z_{t_k} (and,
  * with use_xhat, the network's denoised prediction at t_k; tiles of `tile`
  * as the codec cuts them), decode it back when verify is set (VDM_ERR_INTERNAL
  * on a mismatch), and report the stream's length.  k in 0..T. */
 vdm_status vdm_hybrid_data_term(vdm_model *m, const uint8_t *rgb, int width, int height, int T, int k,
                                 int tile, int nthreads, uint64_t seed, int use_xhat, int verify,
-                                vdm_hybrid_data *out);
-/* The classical coder alone on the same image (CM3, no side information): bits. */
-vdm_status vdm_hybrid_cm_alone(const uint8_t *rgb, int width, int height, double *bits);
+                                int method, vdm_hybrid_data *out);
+/* The classical coder alone on the same image (no side information): bits.
+ * method: 3 (CM3) or 4 (CM4; both take side information), VDM_ERR_ARG otherwise. */
+vdm_status vdm_hybrid_cm_alone(const uint8_t *rgb, int width, int height, int method, double *bits);
 
 #endif
