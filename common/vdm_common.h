@@ -14,12 +14,8 @@
 extern "C" {
 #endif
 
-#define VDMZIP_VERSION_MAJOR 0
-#define VDMZIP_VERSION_MINOR 1
-#define VDMZIP_VERSION_PATCH 0
-#ifndef VDMZIP_VERSION_STRING
-#define VDMZIP_VERSION_STRING "0.1.0"
-#endif
+/* The version macros live in the public header (one place). */
+#include "vdmzip.h"
 
 typedef enum {
     VDM_OK = 0,
