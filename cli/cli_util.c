@@ -208,20 +208,21 @@ void vdm_cli_progress_init(vdm_cli_progress *p, const char *label, int quiet)
     p->last_pct = -1;
 }
 
-void vdm_cli_progress_cb(void *user, double fraction)
+int vdm_cli_progress_cb(void *user, double fraction)
 {
     vdm_cli_progress *p = user;
-    if (!p || !p->enabled) return;
-    if (!p->shown && vdm_cli_now() - p->t0 < 1.0) return;
+    if (!p || !p->enabled) return 0;
+    if (!p->shown && vdm_cli_now() - p->t0 < 1.0) return 0;
     int pct = (int)(fraction * 100.0 + 0.5);
     if (pct < 0) pct = 0;
     if (pct > 100) pct = 100;
-    if (pct == p->last_pct) return;
+    if (pct == p->last_pct) return 0;
     p->last_pct = pct;
     p->shown = 1;
     int bars = pct / 5;
     fprintf(stderr, "\r%s [%.*s%*s] %3d%%", p->label, bars, "####################", 20 - bars, "", pct);
     fflush(stderr);
+    return 0;
 }
 
 void vdm_cli_progress_done(vdm_cli_progress *p)

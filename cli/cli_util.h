@@ -40,7 +40,7 @@ typedef struct vdm_cli_progress {
     int enabled, shown, last_pct;
 } vdm_cli_progress;
 void vdm_cli_progress_init(vdm_cli_progress *p, const char *label, int quiet);
-void vdm_cli_progress_cb(void *user, double fraction);
+int vdm_cli_progress_cb(void *user, double fraction);   /* always 0 (never cancels) */
 void vdm_cli_progress_done(vdm_cli_progress *p);
 
 /* Monotonic seconds. */

@@ -450,7 +450,8 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
                 cx->st.dims += dims;
             }
             done++;
-            if (o->progress) o->progress(o->progress_user, (double)done / ntiles);
+            if (st == VDM_OK && o->progress && o->progress(o->progress_user, (double)done / ntiles))
+                st = VDM_ERR_CANCELLED;
         }
         if (st != VDM_OK) break;
         vdm_model_chain *c = &out->chains[ch];
@@ -541,7 +542,7 @@ static vdm_status bb_estimate(void *ctx, const vdm_image *img, unsigned channel_
         out->model_bits += (double)gm;
         out->cm_sampled_bits += (double)gc;
         if (gm < gc) { out->model_wins++; gain += (double)(gc - gm); }
-        if (o->progress) o->progress(o->progress_user, (double)(j + 1) / ns);
+        if (o->progress && o->progress(o->progress_user, (double)(j + 1) / ns)) st = VDM_ERR_CANCELLED;
     }
     if (st == VDM_OK) {
         out->gain_bits = out->sampled ? gain * (double)ntiles / (double)out->sampled : 0.0;
@@ -558,7 +559,8 @@ static vdm_status bb_estimate(void *ctx, const vdm_image *img, unsigned channel_
     return st;
 }
 
-static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *img, unsigned threads)
+static vdm_status bb_decode_progress(void *ctx, const vdm_model_payload *in, vdm_image *img,
+                                     unsigned threads, vdm_progress_fn progress, void *progress_user)
 {
     bb_ctx *cx = ctx;
     memset(&cx->st, 0, sizeof cx->st);
@@ -595,6 +597,7 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
     }
 
     double t_start = now_s();
+    uint32_t done = 0;
     for (uint32_t ch = 0; ch < in->nchains && st == VDM_OK; ch++) {
         const vdm_model_chain *c = &in->chains[ch];
         st = vdm_ans_deserialize(a, c->stream, (size_t)c->stream_bytes);
@@ -607,6 +610,8 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
                 cx->st.cm_tiles++;
                 cx->st.cm_dims += (uint64_t)g.w * g.h * 3;
                 cx->st.cm_bits += 8 * (uint64_t)cm_n[t];
+                if (st == VDM_OK && progress && progress(progress_user, (double)++done / (double)in->ntiles))
+                    st = VDM_ERR_CANCELLED;
                 continue;
             }
             int jmax = !choice && t - c->first < BB_SPLIT_TILES ? BB_SPLIT * BB_SPLIT : 0;
@@ -617,6 +622,8 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
                 if (st == VDM_OK) tile_put(img, u, b.x);
             }
             cx->st.dims += (uint64_t)g.w * g.h * 3;
+            if (st == VDM_OK && progress && progress(progress_user, (double)++done / (double)in->ntiles))
+                st = VDM_ERR_CANCELLED;
         }
         if (st != VDM_OK) break;
         uint64_t nwords = 0;
@@ -651,6 +658,11 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
     return st;
 }
 
+static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *img, unsigned threads)
+{
+    return bb_decode_progress(ctx, in, img, threads, NULL, NULL);
+}
+
 vdm_status vdm_bb_path_wrap(vdm_model *m, const vdm_bb_params *p, unsigned threads, vdm_model_path *out)
 {
     memset(out, 0, sizeof *out);
@@ -674,6 +686,7 @@ vdm_status vdm_bb_path_wrap(vdm_model *m, const vdm_bb_params *p, unsigned threa
     out->channels_for = bb_channels_for;
     out->encode = bb_encode;
     out->decode = bb_decode;
+    out->decode_progress = bb_decode_progress;
     out->estimate = bb_estimate;
     return VDM_OK;
 }

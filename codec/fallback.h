@@ -46,8 +46,9 @@ typedef struct vdm_subimage {
     uint8_t *data;
     unsigned stride;
     unsigned chan[4];
-    /* Optional progress report (rows done / height), may be NULL. */
-    void (*progress)(void *user, double fraction);
+    /* Optional progress report (rows done / height), may be NULL; a
+     * non-zero return cancels (the coder returns VDM_ERR_CANCELLED). */
+    int (*progress)(void *user, double fraction);
     void *progress_user;
 } vdm_subimage;
 

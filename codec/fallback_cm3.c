@@ -736,7 +736,7 @@ static vdm_status cm_run(cm_state *st)
         }
         if (!st->tw && st->dec && st->dec->overrun) return VDM_ERR_CORRUPT;
         if (!st->tw && st->enc && st->enc->oom) return VDM_ERR_NOMEM;
-        if (g->progress && (y & 31) == 31) g->progress(g->progress_user, (double)(y + 1) / h);
+        if (g->progress && (y & 31) == 31 && g->progress(g->progress_user, (double)(y + 1) / h)) return VDM_ERR_CANCELLED;
     }
     return VDM_OK;
 }

@@ -100,15 +100,16 @@ typedef struct {
     double lo, hi;
 } prog_span;
 
-static void prog_cb(void *user, double f)
+/* Both return the callback's answer: non-zero cancels. */
+static int prog_cb(void *user, double f)
 {
     prog_span *p = user;
-    if (p->fn) p->fn(p->user, p->lo + (p->hi - p->lo) * f);
+    return p->fn ? p->fn(p->user, p->lo + (p->hi - p->lo) * f) : 0;
 }
 
-static void prog_at(vdm_progress_fn fn, void *user, double f)
+static int prog_at(vdm_progress_fn fn, void *user, double f)
 {
-    if (fn) fn(user, f);
+    return fn ? fn(user, f) : 0;
 }
 
 /* ---- FBCK encoding ---------------------------------------------------------- */
@@ -534,7 +535,10 @@ vdm_status vdm_vdz_encode(const vdm_image *img, const vdm_encode_opts *o_in, uin
         vdm_buf_free(&best);
         return st;
     }
-    prog_at(o.progress, o.progress_user, 1.0);
+    if (prog_at(o.progress, o.progress_user, 1.0)) {
+        vdm_buf_free(&best);
+        return VDM_ERR_CANCELLED;
+    }
     *out = best.data;
     *out_size = best.size;
     best_s.estimated = estimated;
@@ -901,8 +905,14 @@ vdm_status vdm_vdz_decode(const uint8_t *buf, size_t size, const vdm_decode_opts
             for (int k = 0; k < 3; k++) img->trns_key[k] = vdm_get_le16(d + 18 + 2 * k);
     }
     if (st == VDM_OK && p->have_mp) {
-        st = o->model->decode(o->model->ctx, &p->mp, img, o->threads ? o->threads : 1);
-        prog_at(pf, pu, 0.8);
+        if (o->model->decode_progress) {
+            prog_span mspan = { pf, pu, 0.0, 0.8 };
+            st = o->model->decode_progress(o->model->ctx, &p->mp, img, o->threads ? o->threads : 1,
+                                           pf ? prog_cb : NULL, &mspan);
+        } else {
+            st = o->model->decode(o->model->ctx, &p->mp, img, o->threads ? o->threads : 1);
+        }
+        if (st == VDM_OK && prog_at(pf, pu, 0.8)) st = VDM_ERR_CANCELLED;
     }
     for (uint32_t i = 0; i < p->nfbck && st == VDM_OK; i++) {
         vdm_subimage g;
@@ -941,7 +951,10 @@ vdm_status vdm_vdz_decode(const uint8_t *buf, size_t size, const vdm_decode_opts
         vdm_image_free(img);
         return st;
     }
-    prog_at(pf, pu, 1.0);
+    if (prog_at(pf, pu, 1.0)) {
+        vdm_image_free(img);
+        return VDM_ERR_CANCELLED;
+    }
     *out = img;
     return VDM_OK;
 }

@@ -67,6 +67,11 @@ typedef struct vdm_model_payload {
 /* Free the arrays (and the streams when owns_streams); zero the struct. */
 void vdm_model_payload_clear(vdm_model_payload *p);
 
+/* Progress callback: fraction done in [0,1]; called from the calling thread.
+ * Returns 0 to go on; non-zero cancels: the call then stops soon after and
+ * returns VDM_ERR_CANCELLED with nothing returned. */
+typedef int (*vdm_progress_fn)(void *user, double fraction);
+
 /* The model path: implemented where the model and the coder meet (the
  * bits-back tile coder).  encode fills *out for the channels in
  * channel_mask of img (the container checks and frames it); decode writes
@@ -106,13 +111,13 @@ typedef struct vdm_model_path {
      * file on every machine and thread count. */
     vdm_status (*estimate)(void *ctx, const vdm_image *img, unsigned channel_mask,
                            const vdm_encode_opts *o, vdm_model_estimate *out);
+    /* Optional (NULL: decode is used): decode with a progress callback
+     * (fraction of the payload done; non-zero cancels: VDM_ERR_CANCELLED). */
+    vdm_status (*decode_progress)(void *ctx, const vdm_model_payload *in, vdm_image *img,
+                                  unsigned threads, vdm_progress_fn progress, void *progress_user);
 } vdm_model_path;
 
-
 /* ---- encode / decode ------------------------------------------------------ */
-
-/* Progress callback: fraction done in [0,1]; called from the calling thread. */
-typedef void (*vdm_progress_fn)(void *user, double fraction);
 
 struct vdm_encode_opts {
     const vdm_model_path *model;  /* NULL: fallback only */

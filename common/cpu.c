@@ -2,7 +2,7 @@
 
 vdm_simd_level vdm_cpu_simd_level(void)
 {
-    static int cached = -1;
+    static _Atomic int cached = -1;   /* atomic: any thread may fill it first */
     if (cached >= 0) return (vdm_simd_level)cached;
     int l = VDM_SIMD_SCALAR;
 #if defined(__x86_64__) || defined(__i386__)

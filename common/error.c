@@ -19,6 +19,7 @@ const char *vdm_error_name(vdm_status s)
         [VDM_ERR_EXISTS] = "output exists (use -f to overwrite)",
         [VDM_ERR_CUDA] = "CUDA error",
         [VDM_ERR_INTERNAL] = "internal error",
+        [VDM_ERR_CANCELLED] = "cancelled",
     };
     if ((unsigned)s >= VDM_ERR_COUNT_ || !names[s]) return "unknown error";
     return names[s];

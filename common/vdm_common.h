@@ -34,6 +34,7 @@ typedef enum {
     VDM_ERR_EXISTS = 13,      /* output exists and overwrite was not allowed */
     VDM_ERR_CUDA = 14,        /* CUDA runtime/cuBLAS failure or no device */
     VDM_ERR_INTERNAL = 15,    /* an internal invariant broke (a bug) */
+    VDM_ERR_CANCELLED = 16,   /* a progress callback asked to stop */
     VDM_ERR_COUNT_
 } vdm_status;
 

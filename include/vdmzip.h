@@ -105,8 +105,9 @@ VDMZIP_API vdmzip_error vdmzip_model_load_memory(const void *data, size_t size,
  * relative to the library or program, so an installed tree may be moved),
  * else the one of the source tree the library was built from.
  * vdmzip_model_default_path gives the path that load_default would open
- * (NULL when none exists); the string stays valid until the next call from
- * any thread (copy it). */
+ * (NULL when none exists; $VDMZIP_MODEL is returned even when missing, so
+ * that errors name it); the string is the calling thread's and stays valid
+ * until that thread's next call (copy it). */
 VDMZIP_API const char *vdmzip_model_default_path(void);
 VDMZIP_API vdmzip_error vdmzip_model_load_default(vdmzip_model **out);
 
@@ -178,7 +179,7 @@ enum {
  * palette alpha (tRNS); gray and RGB images may carry a transparent colour
  * key (has_key, key[] in sample units). */
 typedef struct vdmzip_pixels {
-    uint32_t width, height;      /* 1 .. 2^24 each, width*height <= 2^28 */
+    uint32_t width, height;      /* 1 .. 65535 each, at most 1 GiB of samples (else LIMIT) */
     int color_type;              /* VDMZIP_COLOR_* */
     int bit_depth;
     int channels;                /* set by the library on decode; ignored on encode */

@@ -24,6 +24,7 @@
 struct vdm_model {
     vdm_model_config cfg;
     float *params;          /* net + schedule, the evaluation (EMA) weights */
+    int borrowed;           /* params belong to another model (vdm_model_view) */
     uint8_t id[32];
     int steps_trained_T;
     /* caches for the coding path */
@@ -39,7 +40,7 @@ struct vdm_model {
 void vdm_model_free(vdm_model *m)
 {
     if (!m) return;
-    free(m->params);
+    if (!m->borrowed) free(m->params);
     free(m->ctab);
     vdm_net_ws_free(m->ws);
     free(m->gs);
@@ -161,6 +162,26 @@ vdm_status vdm_model_from_params(const vdm_model_config *c, const float *params,
     if (st != VDM_OK) { vdm_model_free(m); return st; }
     memcpy(m->id, buf + sz - 32, 32);
     free(buf);
+    *out = m;
+    return VDM_OK;
+}
+
+vdm_status vdm_model_view(const vdm_model *base, vdm_model **out)
+{
+    VDM_RETURN_IF(!base || !out, VDM_ERR_ARG);
+    *out = NULL;
+    vdm_model *m = (vdm_model *)calloc(1, sizeof *m);
+    VDM_RETURN_IF(!m, VDM_ERR_NOMEM);
+    m->cfg = base->cfg;
+    m->params = base->params;
+    m->borrowed = 1;
+    memcpy(m->id, base->id, 32);
+    m->steps_trained_T = base->steps_trained_T;
+    if (base->gpu) {
+        /* its own device buffers and stream: views run concurrently */
+        vdm_status st = vdm_net_gpu_create(&m->cfg.net, m->params, 64 * 64, &m->gpu);
+        if (st != VDM_OK) { vdm_model_free(m); return st; }
+    }
     *out = m;
     return VDM_OK;
 }

@@ -63,6 +63,13 @@ static inline float vdm_data_value(int k) { return ((float)(2 * k) - 255.0f) / 2
 vdm_status vdm_model_load(const char *path, vdm_model **out);
 vdm_status vdm_model_load_mem(const void *buf, size_t size, vdm_model **out);
 void vdm_model_free(vdm_model *m);   /* NULL is fine */
+/* A second model over base's weights (not copied: base must outlive it and
+ * must not change) with its own caches, workspace and, when base runs on
+ * the GPU, its own GPU context: one view per thread lets several threads
+ * code with one set of weights at once (base itself is only read).  Freed
+ * with vdm_model_free.  Errors: VDM_ERR_ARG, VDM_ERR_NOMEM, those of
+ * vdm_model_set_device. */
+vdm_status vdm_model_view(const vdm_model *base, vdm_model **out);
 
 /* The model's identity: the SHA-256 stored in (and verified against) its
  * file, i.e. over every byte of the file before the 32-byte trailer.  A .vdz
