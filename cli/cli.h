@@ -30,7 +30,7 @@ int vdm_cmd_train(int argc, char **argv);
 extern const char vdm_help_encode[], vdm_help_decode[], vdm_help_info[],
                   vdm_help_eval[], vdm_help_train[];
 
-/* Default model path: $VDMZIP_MODEL, else models/default.vdm next to the
- * binary's source tree (compiled in), else ./models/default.vdm. */
-const char *vdm_cli_default_model(void);
+/* The default model is the library's: vdmzip_model_default_path()
+ * ($VDMZIP_MODEL, else PREFIX/share/vdmzip/default.vdm beside the installed
+ * program or library, else the source tree's models/default.vdm). */
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,26 +92,56 @@ int vdm_cli_stdout_is_tty(void) { return isatty(STDOUT_FILENO); }
 
 /* ---- atomic output ----------------------------------------------------- */
 
-/* The temporary file being written, for the signal handler.  Only one
- * output is in flight at a time in this program. */
-static char g_tmp_path[4096];
-static volatile sig_atomic_t g_tmp_active;
+/* The temporary files being written, for the signal handler: one slot per
+ * output in flight (--jobs runs up to 64 at once).  A slot is taken under
+ * g_tmp_mu; the handler only reads paths whose slot is marked active. */
+#define TMP_SLOTS 80
+static char g_tmp_path[TMP_SLOTS][4096];
+static volatile sig_atomic_t g_tmp_active[TMP_SLOTS];
+static int g_tmp_taken[TMP_SLOTS];
+static pthread_mutex_t g_tmp_mu = PTHREAD_MUTEX_INITIALIZER;
+static mode_t g_umask;
 
 static void on_signal(int sig)
 {
-    if (g_tmp_active) unlink(g_tmp_path);   /* async-signal-safe */
+    for (int i = 0; i < TMP_SLOTS; i++)
+        if (g_tmp_active[i]) unlink(g_tmp_path[i]);   /* async-signal-safe */
     signal(sig, SIG_DFL);
     raise(sig);
 }
 
-static void install_handlers(void)
+static void install_once(void)
 {
-    static int done;
-    if (done) return;
-    done = 1;
+    /* umask() can only be read by setting it: once, before any worker
+     * could create a file meanwhile */
+    g_umask = umask(0);
+    umask(g_umask);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGHUP, on_signal);
+}
+
+static void install_handlers(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, install_once);
+}
+
+static int take_slot(void)
+{
+    pthread_mutex_lock(&g_tmp_mu);
+    int k = -1;
+    for (int i = 0; i < TMP_SLOTS && k < 0; i++)
+        if (!g_tmp_taken[i]) { g_tmp_taken[i] = 1; k = i; }
+    pthread_mutex_unlock(&g_tmp_mu);
+    return k;
+}
+
+static void release_slot(int k)
+{
+    pthread_mutex_lock(&g_tmp_mu);
+    g_tmp_taken[k] = 0;
+    pthread_mutex_unlock(&g_tmp_mu);
 }
 
 static int write_fully(int fd, const uint8_t *p, size_t n)
@@ -149,23 +180,29 @@ vdm_status vdm_cli_write_atomic(const char *path, const uint8_t *data, size_t si
     const char *slash = strrchr(path, '/');
     size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
     const char *base = slash ? slash + 1 : path;
-    if (dirlen + strlen(base) + 24 >= sizeof g_tmp_path) {
+    if (dirlen + strlen(base) + 24 >= sizeof g_tmp_path[0]) {
         *why = "output path too long";
         return VDM_ERR_IO;
     }
     install_handlers();
-    snprintf(g_tmp_path, sizeof g_tmp_path, "%.*s.%s.XXXXXX", (int)dirlen, path, base);
-    int fd = mkstemp(g_tmp_path);
+    int slot = take_slot();
+    if (slot < 0) {
+        *why = "too many outputs in flight";
+        return VDM_ERR_IO;
+    }
+    char *tmp = g_tmp_path[slot];
+    snprintf(tmp, sizeof g_tmp_path[0], "%.*s.%s.XXXXXX", (int)dirlen, path, base);
+    int fd = mkstemp(tmp);
     if (fd < 0) {
         snprintf(g_why, sizeof g_why, "cannot create a file in the output directory: %s",
                  strerror(errno));
         *why = g_why;
+        release_slot(slot);
         return VDM_ERR_IO;
     }
-    g_tmp_active = 1;
+    g_tmp_active[slot] = 1;
     /* mkstemp makes 0600; give the usual 0666 & ~umask. */
-    mode_t um = umask(0);
-    umask(um);
+    mode_t um = g_umask;
     int err = 0;
     if (fchmod(fd, 0666 & ~um)) err = errno;
     if (!err && write_fully(fd, data, size)) err = errno;
@@ -174,21 +211,22 @@ vdm_status vdm_cli_write_atomic(const char *path, const uint8_t *data, size_t si
     vdm_status st = VDM_OK;
     if (!err) {
         if (force) {
-            if (rename(g_tmp_path, path)) err = errno;
-        } else if (link(g_tmp_path, path)) {
+            if (rename(tmp, path)) err = errno;
+        } else if (link(tmp, path)) {
             /* link() refuses to replace: no race with a file created meanwhile */
             if (errno == EEXIST) st = VDM_ERR_EXISTS;
             else if (errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == EXDEV) {
                 /* file system without hard links: best effort */
                 if (vdm_cli_exists(path)) st = VDM_ERR_EXISTS;
-                else if (rename(g_tmp_path, path)) err = errno;
+                else if (rename(tmp, path)) err = errno;
             } else {
                 err = errno;
             }
         }
     }
-    unlink(g_tmp_path);   /* after link() (or a failure) the temp name goes */
-    g_tmp_active = 0;
+    unlink(tmp);   /* after link() (or a failure) the temp name goes */
+    g_tmp_active[slot] = 0;
+    release_slot(slot);
     if (err) {
         snprintf(g_why, sizeof g_why, "cannot write: %s", strerror(err));
         *why = g_why;

@@ -793,7 +793,12 @@ int vdm_cmd_eval(int argc, char **argv)
         if (!ok) { vdm_cli_error("eval: bad value '%s' for %s", v, o); free(files); return VDM_EXIT_USAGE; }
     }
     if (nfiles == 0) { vdm_cli_error("eval: no images given (see vdmzip help eval)"); free(files); return VDM_EXIT_USAGE; }
-    if (!model_path) model_path = vdm_cli_default_model();
+    if (!model_path) model_path = vdmzip_model_default_path();
+    if (!model_path) {
+        vdm_cli_error("eval: no model file found (give --model or set $VDMZIP_MODEL)");
+        free(files);
+        return VDM_EXIT_MODEL;
+    }
     vdm_model *m = NULL;
     vdm_status st = vdm_model_load(model_path, &m);
     if (st != VDM_OK) {

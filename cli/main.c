@@ -43,17 +43,6 @@ void vdm_cli_error(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-const char *vdm_cli_default_model(void)
-{
-    const char *env = getenv("VDMZIP_MODEL");
-    if (env && *env) return env;
-#ifdef VDMZIP_SOURCE_MODEL
-    FILE *f = fopen(VDMZIP_SOURCE_MODEL, "rb");
-    if (f) { fclose(f); return VDMZIP_SOURCE_MODEL; }
-#endif
-    return "models/default.vdm";
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,

@@ -249,7 +249,7 @@ Test(cli_codec, help_info_and_verbose)
     cr_assert_eq(tu_run("%s info --help | grep -q json", VDMZIP), 0);
     write_png("i.png", 3, 4, 12, 7, 1, 1);
     cr_assert_eq(tu_run("cd %s && %s encode -v i.png 2>v.txt", g_dir, VDMZIP), 0);
-    cr_assert_eq(tu_run("cd %s && grep -q 'bits/sub-pixel' v.txt && grep -q 'fallback' v.txt", g_dir), 0);
+    cr_assert_eq(tu_run("cd %s && grep -q 'bits/sub-pixel' v.txt && grep -q 'classical' v.txt", g_dir), 0);
     cr_assert_eq(tu_run("cd %s && %s info --json i.vdz > j.txt", g_dir, VDMZIP), 0);
     size_t n;
     uint8_t *j = tu_read_file(P("j.txt"), &n);
