@@ -224,7 +224,7 @@ VDMZIP_API vdmzip_error vdmzip_encode_pixels(vdmzip_encoder *enc, const vdmzip_p
 VDMZIP_API vdmzip_error vdmzip_encode_file(vdmzip_encoder *enc, const char *png_path,
                                            const char *vdz_path, int overwrite);
 
-/* What the last successful encode produced. */
+/* What the last successful encode produced (ARGUMENT before the first). */
 typedef struct vdmzip_stats {
     uint64_t file_bytes;         /* the whole .vdz */
     uint64_t subpixels;          /* width * height * channels */

@@ -1048,6 +1048,38 @@ Test(api, threads_share_model)
     vdmzip_model_free(m);
 }
 
+/* The GPU never changes a byte: in a build without CUDA the device is
+ * refused (UNSUPPORTED), on a machine without a GPU too (DEVICE); with one,
+ * contexts made after set_device code on it (each its own GPU context) and
+ * write the CPU's bytes, also two at once. */
+Test(api, device)
+{
+    vdmzip_model *m = load_model();
+    const vdmzip_error e = vdmzip_model_set_device(m, VDMZIP_DEVICE_CUDA);
+    if (e != VDMZIP_OK) {
+        cr_assert(e == VDMZIP_ERROR_UNSUPPORTED || e == VDMZIP_ERROR_DEVICE, "%s", vdmzip_error_string(e));
+        vdmzip_model_free(m);
+        return;
+    }
+    vdmzip_model *cpu = load_model();
+    size_t an;
+    uint8_t *a = slurp(VEC("model_80x72.png"), &an);
+    job ref = { cpu, a, an, VDMZIP_MODE_MODEL, 1, NULL, 0, 0 };
+    run_job(&ref);
+    cr_assert(ref.ok);
+    job j[2] = { { m, a, an, VDMZIP_MODE_MODEL, 1, ref.vdz, ref.vn, 0 },
+                 { m, a, an, VDMZIP_MODE_MODEL, 1, ref.vdz, ref.vn, 0 } };
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) cr_assert_eq(pthread_create(&t[i], NULL, run_job, &j[i]), 0);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    cr_assert(j[0].ok && j[1].ok, "the GPU made other bytes or failed");
+    cr_assert_eq(vdmzip_model_set_device(m, VDMZIP_DEVICE_CPU), VDMZIP_OK);
+    vdmzip_free(ref.vdz);
+    free(a);
+    vdmzip_model_free(cpu);
+    vdmzip_model_free(m);
+}
+
 /* ---- get_info and NULL arguments ------------------------------------------------------- */
 
 Test(api, get_info)
