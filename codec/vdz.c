@@ -488,8 +488,14 @@ vdm_status vdm_vdz_encode(const vdm_image *img, const vdm_encode_opts *o_in, uin
         unsigned mask = o.model->channels_for(o.model->ctx, img) & all_channels(img);
         /* skip a try that the estimate says cannot win (never with model_only) */
         if (mask && !o.model_only && o.model_try == VDM_MODEL_TRY_AUTO && o.model->estimate) {
-            st = o.model->estimate(o.model->ctx, img, mask, &o, &est);
+            /* the estimate's progress fills the first 10 % of the bar */
+            vdm_encode_opts oe = o;
+            prog_span espan = { o.progress, o.progress_user, 0.0, 0.1 };
+            oe.progress = o.progress ? prog_cb : NULL;
+            oe.progress_user = &espan;
+            st = o.model->estimate(o.model->ctx, img, mask, &oe, &est);
             estimated = st == VDM_OK;
+            ps.lo = 0.1;
             if (estimated && !est.try_model) mask = 0;
         }
         if (mask && st == VDM_OK) {
@@ -497,7 +503,7 @@ vdm_status vdm_vdz_encode(const vdm_image *img, const vdm_encode_opts *o_in, uin
             memset(&mp, 0, sizeof mp);
             /* the model's progress fills the first 80 % of the bar */
             vdm_encode_opts om = o;
-            prog_span mspan = { o.progress, o.progress_user, 0.0, 0.8 };
+            prog_span mspan = { o.progress, o.progress_user, ps.lo, 0.8 };
             om.progress = o.progress ? prog_cb : NULL;
             om.progress_user = &mspan;
             st = o.model->encode(o.model->ctx, img, mask, &om, &mp);
@@ -510,11 +516,13 @@ vdm_status vdm_vdz_encode(const vdm_image *img, const vdm_encode_opts *o_in, uin
                     if (st != VDM_OK) st = VDM_ERR_INTERNAL;
                 }
             }
-            ps.lo = 0.8;
+            ps.lo = 0.8;   /* the model file's other channels: 80..90 % */
+            ps.hi = 0.9;
             if (st == VDM_OK) st = build_file(img, &o, sha, &mp, &meta, &ps, &best, &best_s);
             vdm_model_payload_clear(&mp);
             have_best = st == VDM_OK;
             ps.lo = 0.9;
+            ps.hi = 1.0;
         }
     }
     if (st == VDM_OK && !(have_best && o.model_only)) {
@@ -917,7 +925,8 @@ vdm_status vdm_vdz_decode(const uint8_t *buf, size_t size, const vdm_decode_opts
     for (uint32_t i = 0; i < p->nfbck && st == VDM_OK; i++) {
         vdm_subimage g;
         vdm_subimage_of(&g, img, in->fallback[i].channel_mask);
-        prog_span ps = { pf, pu, p->have_mp ? 0.8 : 0.0, 0.95 };
+        const double lo = p->have_mp ? 0.8 : 0.0, w = (0.95 - lo) / p->nfbck;   /* one share per section */
+        prog_span ps = { pf, pu, lo + w * i, lo + w * (i + 1) };
         g.progress = prog_cb;
         g.progress_user = &ps;
         const uint8_t *pd = p->fbck[i].d + 4;

@@ -978,6 +978,21 @@ Test(api, cancel_model)
     vdmzip_decoder_free(d);
     vdmzip_free(vdz);
     free(png);
+    /* AUTO with the estimate: one monotonic progress from 0 to 1 */
+    png = slurp(VEC("model_rgba_37x23.png"), &pn);
+    o.mode = VDMZIP_MODE_AUTO;
+    vdmzip_encoder *e = NULL;
+    cr_assert_eq(vdmzip_encoder_create(m, &o, &e), VDMZIP_OK);
+    p = (prog){ 0, 1000000, 0, 0 };
+    cr_assert_eq(vdmzip_encode_png(e, png, pn, &vdz, &vn), VDMZIP_OK);
+    vdmzip_stats s;
+    cr_assert_eq(vdmzip_encoder_stats(e, &s), VDMZIP_OK);
+    cr_assert_eq(s.model_estimated, 1);
+    cr_assert_not(p.bad_order, "progress went back");
+    cr_assert_float_eq(p.last, 1.0, 1e-12);
+    vdmzip_encoder_free(e);
+    vdmzip_free(vdz);
+    free(png);
     vdmzip_model_free(m);
 }
 
