@@ -755,6 +755,7 @@ static int encode_file(worker *w, job *j, FILE *ms)
     if (e != VDMZIP_OK) { rc = fail_api(ms, disp(in), e, vdmzip_encoder_error_detail(w->enc)); goto done; }
     vdmzip_stats s;
     memset(&s, 0, sizeof s);
+    s.size = sizeof s;
     vdmzip_encoder_stats(w->enc, &s);
     double t_enc = vdm_cli_now();
     const char *why;
@@ -795,35 +796,47 @@ static int encode_file(worker *w, job *j, FILE *ms)
                 disp(in), info.width, info.height, color_name((unsigned)info.color_type), info.bit_depth,
                 info.interlaced ? " interlaced" : "", s.subpixels, disp_out(out), s.file_bytes,
                 s.bits_per_subpixel, 100.0 * (double)s.file_bytes / (double)(packed ? packed : 1));
-        if (s.model_estimated)
-            fprintf(ms, "  model estimate: sampled tiles predict a saving of %.2f%% of the CM tiles "
-                        "(threshold %.1f%%) -> %s\n",
-                    100.0 * s.predicted_gain, 100.0 * VDM_MODEL_TRY_MIN_GAIN,
+        if (s.model_estimated) {
+            double sd = s.estimate_subpixels > 0 ? s.estimate_subpixels : 1.0;
+            fprintf(ms, "  model estimate (%.1f s): on %u of %u tiles the model %.4f vs CM %.4f bits/sub-pixel, "
+                        "wins %u; predicted saving %.2f%% of the CM tiles (threshold %.1f%%) -> %s\n",
+                    s.estimate_seconds, s.estimate_sampled, s.estimate_tiles, s.estimate_model_bits / sd,
+                    s.estimate_cm_bits / sd, s.estimate_model_wins, 100.0 * s.predicted_gain,
+                    100.0 * VDM_MODEL_TRY_MIN_GAIN,
                     s.model_tried ? "tried the model" : "skipped the model's try (--model-try always to force it)");
+        }
         if (s.used_model) {
+            /* the section's bits less the CM tiles' bytes and their 24-bit
+             * length fields: what the model-coded tiles cost, framing included */
             double dims = s.model_subpixels ? (double)s.model_subpixels : 1.0;
-            fprintf(ms, "  model %s: %" PRIu64 " sub-pixels, -VLB %.4f bits/sub-pixel; model section %.4f "
-                        "bits/sub-pixel of them%s\n",
-                    b->model_file, s.model_subpixels, s.neg_vlb_bits / dims, 8.0 * (double)s.model_bytes / dims,
-                    s.cm_tiles ? " (CM tiles included)" : "");
+            double model_bits = 8.0 * (double)s.model_bytes - (double)s.cm_bits - 24.0 * (double)s.cm_tiles;
+            fprintf(ms, "  model %s: %" PRIu64 " sub-pixels, -VLB %.4f bits/sub-pixel; they cost %.4f "
+                        "bits/sub-pixel in the model section (%+.2f%% vs -VLB, %" PRIu64 " initial bits)\n",
+                    b->model_file, s.model_subpixels, s.neg_vlb_bits / dims, model_bits / dims,
+                    s.neg_vlb_bits > 0 ? 100.0 * (model_bits / s.neg_vlb_bits - 1.0) : 0.0, s.initial_bits);
             if (s.cm_tiles)
-                fprintf(ms, "  CM tiles: %" PRIu64 ", coded where smaller than the model%s\n", s.cm_tiles,
+                fprintf(ms, "  CM tiles: %" PRIu64 " (%" PRIu64 " sub-pixels, %.4f bits/sub-pixel), coded where "
+                            "smaller than the model%s\n",
+                        s.cm_tiles, s.cm_subpixels, (double)s.cm_bits / (double)(s.cm_subpixels ? s.cm_subpixels : 1),
                         o->tiles == 1 || (o->tiles == TILES_UNSET && o->model_only)
                             ? " and the chain had too few bits to start" : "");
         } else if (s.model_estimated && !s.model_tried) {
             fprintf(ms, "  -VLB n/a: classical coder (the model's try was predicted to lose)\n");
         } else if (s.model_tried) {
-            fprintf(ms, "  classical coder: smaller than the model's try\n");
+            fprintf(ms, "  classical coder: smaller than the model's try (its chains: %.4f bits/sub-pixel over "
+                        "%" PRIu64 " sub-pixels)\n",
+                    s.model_try_bits / (double)(s.model_try_subpixels ? s.model_try_subpixels : 1),
+                    s.model_try_subpixels);
         } else if (b->model) {
             fprintf(ms, "  -VLB n/a: classical coder (the model cannot code this image type)\n");
         } else {
             fprintf(ms, "  -VLB n/a: classical coder only (%s)\n", b->no_model ? b->no_model : "no model");
         }
-        uint64_t framing = s.file_bytes - s.metadata_bytes - s.model_bytes - s.classical_bytes;
         fprintf(ms,
-                "  sections: metadata %" PRIu64 " B, model %" PRIu64 " B, classical %" PRIu64
-                " B (method %s), header+framing %" PRIu64 " B\n",
-                s.metadata_bytes, s.model_bytes, s.classical_bytes, method_name(s.classical_method), framing);
+                "  sections: header %" PRIu64 " B, metadata %" PRIu64 " B (%u chunks), model %" PRIu64
+                " B, classical %" PRIu64 " B (method %s)\n",
+                s.header_bytes, s.metadata_bytes, s.metadata_chunks, s.model_bytes, s.classical_bytes,
+                method_name(s.classical_method));
         fprintf(ms, "  time: read %.3f s, encode %.3f s", t_read - t0, t_enc - t_read);
         if (t_verify > 0) fprintf(ms, ", verify %.3f s (input removed)", t_verify);
         fprintf(ms, ", total %.3f s\n", vdm_cli_now() - t0);

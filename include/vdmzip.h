@@ -193,7 +193,13 @@ typedef struct vdmzip_pixels {
     uint16_t key[3];
 } vdmzip_pixels;
 
-/* Frees an image returned by vdmzip_decode_pixels (and its samples). */
+/* Read a PNG held in memory into samples (freed with vdmzip_pixels_free):
+ * the same samples the encoder codes from those PNG bytes, so a program can
+ * check a round trip (examples/roundtrip.c).  Errors: PNG, FORMAT, LIMIT,
+ * UNSUPPORTED, NOMEM, ARGUMENT. */
+VDMZIP_API vdmzip_error vdmzip_png_to_pixels(const void *png, size_t png_size, vdmzip_pixels **out);
+
+/* Frees an image returned by vdmzip_decode_pixels or vdmzip_png_to_pixels. */
 VDMZIP_API void vdmzip_pixels_free(vdmzip_pixels *img);
 
 /* Frees a byte buffer returned by the library. NULL-safe. */
@@ -224,22 +230,40 @@ VDMZIP_API vdmzip_error vdmzip_encode_pixels(vdmzip_encoder *enc, const vdmzip_p
 VDMZIP_API vdmzip_error vdmzip_encode_file(vdmzip_encoder *enc, const char *png_path,
                                            const char *vdz_path, int overwrite);
 
-/* What the last successful encode produced (ARGUMENT before the first). */
+/* What the last successful encode produced (ARGUMENT before the first).
+ * Set `size` to sizeof(vdmzip_stats) before the call: the struct only grows
+ * at its end, and the library fills no more than `size` bytes of it, so a
+ * program built against an older header keeps working. */
 typedef struct vdmzip_stats {
+    size_t size;                 /* set by the caller: sizeof(vdmzip_stats) */
     uint64_t file_bytes;         /* the whole .vdz */
     uint64_t subpixels;          /* width * height * channels */
     double bits_per_subpixel;    /* 8 * file_bytes / subpixels */
+    uint64_t header_bytes;       /* signature, image header and framing */
     uint64_t metadata_bytes;     /* ancillary chunks section, framing included */
+    uint32_t metadata_chunks;    /* ancillary PNG chunks kept */
     uint64_t model_bytes;        /* the model's section (0: not used) */
     uint64_t classical_bytes;    /* the context-mixing / classical sections */
     int classical_method;        /* its method number (vdz.md), -1: none */
     int used_model;              /* 1: the diffusion model codes part of the file */
     double neg_vlb_bits;         /* the model's bound of what it coded (0: none) */
     uint64_t model_subpixels;    /* sub-pixels coded by the model */
+    uint64_t initial_bits;       /* the chains' initial bits (0 when CM tiles seed them) */
     uint64_t cm_tiles;           /* tiles in the model's file coded by CM instead */
-    int model_estimated;         /* 1: the model's try was predicted from samples */
+    uint64_t cm_subpixels;       /* their sub-pixels */
+    uint64_t cm_bits;            /* their streams' bits (length fields excluded) */
+    int model_estimated;         /* 1: the model's try was predicted from sampled tiles */
     int model_tried;             /* 1: the whole-image model try ran */
     double predicted_gain;       /* the estimate's predicted saving, fraction of CM */
+    uint32_t estimate_tiles;     /* tiles of the image ... */
+    uint32_t estimate_sampled;   /* ... of which the estimate coded this many ... */
+    uint32_t estimate_model_wins;/* ... and the model won this many */
+    double estimate_subpixels;   /* sub-pixels of the sampled tiles, */
+    double estimate_model_bits;  /* what the model's try cost on them */
+    double estimate_cm_bits;     /* and what their CM streams cost */
+    double estimate_seconds;     /* the estimate's time */
+    double model_try_bits;       /* a model try that lost: its chains' bits (0: none) */
+    uint64_t model_try_subpixels;/* and the sub-pixels they cover (CM tiles included) */
 } vdmzip_stats;
 VDMZIP_API vdmzip_error vdmzip_encoder_stats(const vdmzip_encoder *enc, vdmzip_stats *out);
 

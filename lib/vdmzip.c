@@ -116,8 +116,13 @@ static int relative_model(char *out, size_t cap)
     }
     const char *slash = strrchr(obj, '/');
     if (!slash) return 0;
-    int k = snprintf(out, cap, "%.*s/../share/vdmzip/default.vdm", (int)(slash - obj), obj);
-    return k > 0 && (size_t)k < cap && is_file(out);
+    /* PREFIX/bin or PREFIX/lib, and PREFIX/lib/<multiarch triplet> (Debian) */
+    static const char *const up[] = { "/..", "/../.." };
+    for (size_t i = 0; i < sizeof up / sizeof up[0]; i++) {
+        int k = snprintf(out, cap, "%.*s%s/share/vdmzip/default.vdm", (int)(slash - obj), obj, up[i]);
+        if (k > 0 && (size_t)k < cap && is_file(out)) return 1;
+    }
+    return 0;
 }
 
 const char *vdmzip_model_default_path(void)
@@ -320,24 +325,45 @@ static vdmzip_error encode_image(vdmzip_encoder *enc, const vdm_image *img, uint
 
     vdmzip_stats *z = &enc->stats;
     memset(z, 0, sizeof *z);
+    z->size = sizeof *z;
     z->file_bytes = s.file_bytes;
     z->subpixels = s.samples;
     z->bits_per_subpixel = s.samples ? 8.0 * (double)s.file_bytes / (double)s.samples : 0.0;
+    z->header_bytes = s.header_bytes;
     z->metadata_bytes = s.meta_bytes;
+    z->metadata_chunks = s.meta_bytes ? img->nchunks : 0;
     z->model_bytes = s.model_bytes;
     z->classical_bytes = s.fallback_bytes;
     z->classical_method = s.fallback_method;
     z->used_model = s.used_model;
     z->neg_vlb_bits = s.neg_vlb_bits;
     z->model_estimated = s.estimated;
-    if (s.estimated && s.estimate.cm_bits > 0) z->predicted_gain = s.estimate.gain_bits / s.estimate.cm_bits;
+    if (s.estimated) {
+        const vdm_model_estimate *m = &s.estimate;
+        if (m->cm_bits > 0) z->predicted_gain = m->gain_bits / m->cm_bits;
+        z->estimate_tiles = m->ntiles;
+        z->estimate_sampled = m->sampled;
+        z->estimate_model_wins = m->model_wins;
+        z->estimate_subpixels = m->sampled_dims;
+        z->estimate_model_bits = m->model_bits;
+        z->estimate_cm_bits = m->cm_sampled_bits;
+        z->estimate_seconds = m->seconds;
+    }
     const int can_model = enc->have_mp && (enc->mp.channels_for(enc->mp.ctx, img) & ((1u << img->channels) - 1u));
     z->model_tried = can_model && (!s.estimated || s.estimate.try_model);
-    if (s.used_model) {
+    if (z->model_tried) {
         vdm_bb_stats bs;
         vdm_bb_path_stats(&enc->mp, &bs);
-        z->model_subpixels = bs.dims;
-        z->cm_tiles = bs.cm_tiles;
+        if (s.used_model) {
+            z->model_subpixels = bs.dims;
+            z->initial_bits = bs.initial_bits;
+            z->cm_tiles = bs.cm_tiles;
+            z->cm_subpixels = bs.cm_dims;
+            z->cm_bits = bs.cm_bits;
+        } else {
+            z->model_try_bits = (double)bs.stream_bits;
+            z->model_try_subpixels = bs.dims + bs.cm_dims;
+        }
     }
     enc->have_stats = 1;
     return VDMZIP_OK;
@@ -526,7 +552,11 @@ vdmzip_error vdmzip_encode_file(vdmzip_encoder *enc, const char *png_path, const
 vdmzip_error vdmzip_encoder_stats(const vdmzip_encoder *enc, vdmzip_stats *out)
 {
     if (!enc || !out || !enc->have_stats) return VDMZIP_ERROR_ARGUMENT;
-    *out = enc->stats;
+    /* No more than the caller's struct: fields are only ever appended. */
+    const size_t n = out->size;
+    if (n < offsetof(vdmzip_stats, model_tried)) return VDMZIP_ERROR_ARGUMENT;
+    memcpy(out, &enc->stats, n < sizeof enc->stats ? n : sizeof enc->stats);
+    out->size = n;
     return VDMZIP_OK;
 }
 
@@ -568,6 +598,47 @@ void vdmzip_decoder_free(vdmzip_decoder *dec)
     if (!dec) return;
     if (dec->have_mp) vdm_bb_path_close(&dec->mp);
     free(dec);
+}
+
+/* The public form of a canonical image; takes img (freed, also on failure). */
+static vdmzip_error pixels_from_image(vdm_image *img, vdmzip_pixels **out, char *detail)
+{
+    vdmzip_pixels *p = calloc(1, sizeof *p);
+    if (!p) {
+        vdm_image_free(img);
+        set_detail(detail, "out of memory");
+        return VDMZIP_ERROR_NOMEM;
+    }
+    p->width = img->width;
+    p->height = img->height;
+    p->color_type = img->color_type;
+    p->bit_depth = img->bit_depth;
+    p->channels = img->channels;
+    p->stride = (size_t)img->width * img->channels * bytes_per_sample(img->bit_depth);
+    p->data = img->data;   /* the canonical buffer is already packed in this layout */
+    img->data = NULL;
+    p->palette_size = img->palette_size;
+    memcpy(p->palette, img->palette, sizeof p->palette);
+    if (img->color_type == VDM_PNG_PALETTE) {
+        p->palette_alpha_count = img->trns_count;
+        memcpy(p->palette_alpha, img->trns_alpha, sizeof p->palette_alpha);
+    } else if (img->trns_count) {
+        p->has_key = 1;
+        memcpy(p->key, img->trns_key, sizeof p->key);
+    }
+    vdm_image_free(img);
+    *out = p;
+    return VDMZIP_OK;
+}
+
+vdmzip_error vdmzip_png_to_pixels(const void *png, size_t png_size, vdmzip_pixels **out)
+{
+    char detail[DETAIL_CAP];
+    if (!png || !out) return VDMZIP_ERROR_ARGUMENT;
+    vdm_image *img = NULL;
+    vdm_status st = vdm_png_read_mem(png, png_size, &img);
+    if (st != VDM_OK) return pub(st);
+    return pixels_from_image(img, out, detail);
 }
 
 static vdmzip_error decode_image(vdmzip_decoder *dec, const void *vdz, size_t n, vdm_image **img)
@@ -616,32 +687,7 @@ vdmzip_error vdmzip_decode_pixels(vdmzip_decoder *dec, const void *vdz, size_t v
     vdm_image *img = NULL;
     vdmzip_error e = decode_image(dec, vdz, vdz_size, &img);
     if (e != VDMZIP_OK) return e;
-    vdmzip_pixels *p = calloc(1, sizeof *p);
-    if (!p) {
-        vdm_image_free(img);
-        set_detail(dec->detail, "out of memory");
-        return VDMZIP_ERROR_NOMEM;
-    }
-    p->width = img->width;
-    p->height = img->height;
-    p->color_type = img->color_type;
-    p->bit_depth = img->bit_depth;
-    p->channels = img->channels;
-    p->stride = (size_t)img->width * img->channels * bytes_per_sample(img->bit_depth);
-    p->data = img->data;   /* the canonical buffer is already packed in this layout */
-    img->data = NULL;
-    p->palette_size = img->palette_size;
-    memcpy(p->palette, img->palette, sizeof p->palette);
-    if (img->color_type == VDM_PNG_PALETTE) {
-        p->palette_alpha_count = img->trns_count;
-        memcpy(p->palette_alpha, img->trns_alpha, sizeof p->palette_alpha);
-    } else if (img->trns_count) {
-        p->has_key = 1;
-        memcpy(p->key, img->trns_key, sizeof p->key);
-    }
-    vdm_image_free(img);
-    *out = p;
-    return VDMZIP_OK;
+    return pixels_from_image(img, out, dec->detail);
 }
 
 vdmzip_error vdmzip_decode_file(vdmzip_decoder *dec, const char *vdz_path, const char *png_path, int overwrite)

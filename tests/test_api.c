@@ -359,6 +359,7 @@ Test(api, png_round_trip_every_kind)
                      vdmzip_encoder_error_detail(e));
         cr_assert_str_eq(vdmzip_encoder_error_detail(e), "");
         vdmzip_stats s;
+        s.size = sizeof s;
         cr_assert_eq(vdmzip_encoder_stats(e, &s), VDMZIP_OK);
         cr_assert_eq(s.file_bytes, vn);
         cr_assert_eq(s.subpixels, (uint64_t)19 * 11 * tu_channels(k_kinds[i].ct));
@@ -380,6 +381,35 @@ Test(api, png_round_trip_every_kind)
         cr_assert_eq(vdmzip_decode_png(d, vdz, vn, &back, &bn), VDMZIP_OK, "kind %zu: %s", i,
                      vdmzip_decoder_error_detail(d));
         assert_same_png(png, pn, back, bn);
+        cr_assert_eq(s.metadata_chunks, 1);
+        cr_assert_gt(s.header_bytes, 0);
+        cr_assert_eq(s.header_bytes + s.metadata_bytes + s.classical_bytes, s.file_bytes);
+        /* the PNG's own samples are the decoded ones, field by field */
+        vdmzip_pixels *ref = NULL, *dec = NULL;
+        cr_assert_eq(vdmzip_png_to_pixels(png, pn, &ref), VDMZIP_OK, "kind %zu", i);
+        cr_assert_eq(vdmzip_decode_pixels(d, vdz, vn, &dec), VDMZIP_OK, "kind %zu", i);
+        cr_assert_eq(ref->width, 19);
+        cr_assert_eq(ref->color_type, dec->color_type);
+        cr_assert_eq(ref->bit_depth, dec->bit_depth);
+        cr_assert_eq(ref->channels, dec->channels);
+        cr_assert_eq(ref->stride, dec->stride);
+        cr_assert_eq(ref->palette_size, dec->palette_size);
+        cr_assert_eq(ref->palette_alpha_count, dec->palette_alpha_count);
+        cr_assert_eq(ref->has_key, dec->has_key);
+        cr_assert_eq(memcmp(ref->palette, dec->palette, sizeof ref->palette), 0);
+        cr_assert_eq(memcmp(ref->data, dec->data, ref->stride * ref->height), 0, "kind %zu", i);
+        vdmzip_pixels_free(ref);
+        vdmzip_pixels_free(dec);
+        /* an older, shorter stats struct is filled only as far as its size */
+        vdmzip_stats old;
+        memset(&old, 0xA5, sizeof old);
+        old.size = offsetof(vdmzip_stats, model_tried);
+        cr_assert_eq(vdmzip_encoder_stats(e, &old), VDMZIP_OK);
+        cr_assert_eq(old.file_bytes, vn);
+        cr_assert_eq(old.size, offsetof(vdmzip_stats, model_tried));
+        cr_assert_eq(old.estimate_tiles, 0xA5A5A5A5u, "written past the caller's size");
+        old.size = offsetof(vdmzip_stats, model_tried) - 1;
+        cr_assert_eq(vdmzip_encoder_stats(e, &old), VDMZIP_ERROR_ARGUMENT);
         vdmzip_free(vdz);
         vdmzip_free(back);
         free(png);
@@ -387,6 +417,24 @@ Test(api, png_round_trip_every_kind)
     }
     vdmzip_encoder_free(e);
     vdmzip_decoder_free(d);
+}
+
+Test(api, png_to_pixels_bad_input)
+{
+    vdmzip_pixels *px = NULL;
+    static const uint8_t junk[] = "\x89PNG\r\n\x1a\nnot really a PNG at all";
+    cr_assert_neq(vdmzip_png_to_pixels(junk, sizeof junk, &px), VDMZIP_OK);
+    cr_assert_null(px);
+    size_t pn;
+    uint8_t *png = slurp(VEC("v1_rgb8.png"), &pn);
+    cr_assert_neq(vdmzip_png_to_pixels(png, pn / 2, &px), VDMZIP_OK, "truncated PNG");
+    cr_assert_null(px);
+    cr_assert_eq(vdmzip_png_to_pixels(NULL, pn, &px), VDMZIP_ERROR_ARGUMENT);
+    cr_assert_eq(vdmzip_png_to_pixels(png, pn, NULL), VDMZIP_ERROR_ARGUMENT);
+    cr_assert_eq(vdmzip_png_to_pixels(png, pn, &px), VDMZIP_OK);
+    cr_assert_eq(px->channels, 3);
+    vdmzip_pixels_free(px);
+    free(png);
 }
 
 /* vdmzip_pixels of a kind (padded stride), from the same content. */
@@ -592,6 +640,7 @@ static void *model_file(vdmzip_model *m, size_t *vn, const vdmzip_options *extra
     void *vdz = NULL;
     cr_assert_eq(vdmzip_encode_png(e, png, pn, &vdz, vn), VDMZIP_OK, "%s", vdmzip_encoder_error_detail(e));
     vdmzip_stats s;
+    s.size = sizeof s;
     cr_assert_eq(vdmzip_encoder_stats(e, &s), VDMZIP_OK);
     cr_assert_eq(s.used_model, 1);
     cr_assert_gt(s.model_bytes, 0);
@@ -662,6 +711,7 @@ Test(api, model_round_trip_and_mismatch)
     size_t cn = 0;
     cr_assert_eq(vdmzip_encode_png(e, orig, on, &c, &cn), VDMZIP_OK);
     vdmzip_stats s;
+    s.size = sizeof s;
     cr_assert_eq(vdmzip_encoder_stats(e, &s), VDMZIP_OK);
     cr_assert_eq(s.used_model, 0);
     cr_assert_eq(s.model_tried, 0);
@@ -710,6 +760,7 @@ Test(api, files)
     uint8_t *vdz = tu_read_file(out, &vn);
     cr_assert_not_null(vdz);
     vdmzip_stats s;
+    s.size = sizeof s;
     cr_assert_eq(vdmzip_encoder_stats(e, &s), VDMZIP_OK);
     cr_assert_eq(s.file_bytes, vn);
     cr_assert_eq(vdmzip_decode_file(d, out, back, 0), VDMZIP_OK, "%s", vdmzip_decoder_error_detail(d));
@@ -882,6 +933,7 @@ Test(api, cancel)
         cr_assert_eq(x, (void *)(uintptr_t)1);
         cr_assert_eq(xn, 5);
         vdmzip_stats s;
+        s.size = sizeof s;
         cr_assert_eq(vdmzip_encoder_stats(e, &s), VDMZIP_ERROR_ARGUMENT, "no successful encode yet");
         vdmzip_encoder_free(e);
     }
@@ -986,6 +1038,7 @@ Test(api, cancel_model)
     p = (prog){ 0, 1000000, 0, 0 };
     cr_assert_eq(vdmzip_encode_png(e, png, pn, &vdz, &vn), VDMZIP_OK);
     vdmzip_stats s;
+    s.size = sizeof s;
     cr_assert_eq(vdmzip_encoder_stats(e, &s), VDMZIP_OK);
     cr_assert_eq(s.model_estimated, 1);
     cr_assert_not(p.bad_order, "progress went back");
@@ -1138,6 +1191,7 @@ Test(api, null_arguments)
     vdmzip_pixels pix;
     memset(&pix, 0, sizeof pix);
     vdmzip_stats s;
+    s.size = sizeof s;
 
     cr_assert_eq(vdmzip_encoder_create(NULL, NULL, NULL), VDMZIP_ERROR_ARGUMENT);
     cr_assert_eq(vdmzip_decoder_create(NULL, NULL, NULL), VDMZIP_ERROR_ARGUMENT);
