@@ -1,6 +1,8 @@
 /* Method 4 (CM4, codec/cm/cm4.c) on its own: round trips on every kind of
  * sub-image and on degenerate sizes, damaged and truncated payloads, and the
- * side-information path (noisy observation z, denoised prediction xhat). */
+ * side-information path (noisy observation z, denoised prediction xhat).
+ * The experimental CM5 variant (same file, not a format method) gets the
+ * same round-trip and damage tests. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,19 @@
 #include "codec_testutil.h"
 
 typedef struct { vdm_subimage g; uint8_t *data; size_t bytes; } sub;
+
+/* which coder the helpers run: 0 CM4, 1 the CM5 variant */
+static int use5;
+
+static vdm_status cm_enc(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
+{
+    return use5 ? vdm_cm5_encode(g, side, out) : vdm_cm4_encode(g, side, out);
+}
+
+static vdm_status cm_dec(const vdm_subimage *g, const vdm_cm_side *side, const uint8_t *in, size_t n)
+{
+    return use5 ? vdm_cm5_decode(g, side, in, n) : vdm_cm4_decode(g, side, in, n);
+}
 
 /* w x h, nch channels, maxval, stored at bit_depth (8 or 16) */
 static sub make_sub(uint32_t w, uint32_t h, unsigned nch, unsigned bit_depth, unsigned maxval, int rgb, uint64_t seed)
@@ -38,29 +53,30 @@ static sub make_sub(uint32_t w, uint32_t h, unsigned nch, unsigned bit_depth, un
 static void roundtrip(const sub *s, const vdm_cm_side *side, size_t *bytes)
 {
     vdm_buf b = { 0 };
-    cr_assert_eq(vdm_cm4_encode(&s->g, side, &b), VDM_OK);
+    cr_assert_eq(cm_enc(&s->g, side, &b), VDM_OK);
     /* the encoder is a function of its input */
     vdm_buf b2 = { 0 };
-    cr_assert_eq(vdm_cm4_encode(&s->g, side, &b2), VDM_OK);
+    cr_assert_eq(cm_enc(&s->g, side, &b2), VDM_OK);
     cr_assert(b.size == b2.size && !memcmp(b.data, b2.data, b.size), "two encodes differ");
     vdm_buf_free(&b2);
     uint8_t *out = malloc(s->bytes + 1);
     memset(out, 0xAB, s->bytes);
     vdm_subimage h = s->g;
     h.data = out;
-    cr_assert_eq(vdm_cm4_decode(&h, side, b.data, b.size), VDM_OK, "%ux%u nch %u maxval %u",
+    cr_assert_eq(cm_dec(&h, side, b.data, b.size), VDM_OK, "%ux%u nch %u maxval %u",
                  s->g.width, s->g.height, s->g.nch, s->g.maxval);
     cr_assert(!memcmp(out, s->data, s->bytes), "%ux%u nch %u maxval %u differs",
               s->g.width, s->g.height, s->g.nch, s->g.maxval);
     /* every shorter payload is an error, never a crash */
-    for (size_t cut = 1; cut <= 8 && cut < b.size; cut++)
-        cr_assert_eq(vdm_cm4_decode(&h, side, b.data, b.size - cut), VDM_ERR_CORRUPT, "cut %zu", cut);
+    /* (CM5's setup is heavier: fewer cuts) */
+    for (size_t cut = 1; cut <= (use5 ? 2u : 8u) && cut < b.size; cut++)
+        cr_assert_eq(cm_dec(&h, side, b.data, b.size - cut), VDM_ERR_CORRUPT, "cut %zu", cut);
     if (bytes) *bytes = b.size;
     free(out);
     vdm_buf_free(&b);
 }
 
-Test(cm4, every_kind_and_size)
+static void every_kind_and_size(void)
 {
     static const unsigned sizes[][2] = { { 1, 1 }, { 1, 7 }, { 9, 1 }, { 2, 2 }, { 3, 40 }, { 33, 21 } };
     /* nch, bit depth, maxval, rgb: gray 1/2/4/8/16-bit, palette indices,
@@ -78,23 +94,23 @@ Test(cm4, every_kind_and_size)
         }
 }
 
-Test(cm4, damaged_payloads_never_crash)
+static void damaged_payloads(void)
 {
     sub s = make_sub(40, 30, 3, 8, 255, 1, 7);
     vdm_buf b = { 0 };
-    cr_assert_eq(vdm_cm4_encode(&s.g, NULL, &b), VDM_OK);
+    cr_assert_eq(cm_enc(&s.g, NULL, &b), VDM_OK);
     uint8_t *out = malloc(s.bytes);
     vdm_subimage h = s.g;
     h.data = out;
     uint64_t r = 99;
     int caught = 0, n = 0;
-    for (int it = 0; it < 200; it++) {
+    for (int it = 0; it < (use5 ? 50 : 200); it++) {
         uint8_t *d = malloc(b.size);
         memcpy(d, b.data, b.size);
         /* (the coder's last flush bytes are partly free: flips there may go unseen) */
         const size_t pos = 4 + (size_t)(tu_rng(&r) % (b.size - 8));
         d[pos] ^= (uint8_t)(1u << (tu_rng(&r) % 8));
-        const vdm_status st = vdm_cm4_decode(&h, NULL, d, b.size);
+        const vdm_status st = cm_dec(&h, NULL, d, b.size);
         cr_assert(st == VDM_OK || st == VDM_ERR_CORRUPT, "status %d", st);
         caught += st == VDM_ERR_CORRUPT || memcmp(out, s.data, s.bytes) != 0;
         n++;
@@ -103,15 +119,33 @@ Test(cm4, damaged_payloads_never_crash)
     cr_assert_eq(caught, n, "a flipped bit decoded to the original image");
     /* a bad header, an empty payload, and bytes past the end */
     uint8_t hdr[4] = { 2, 0, 0, 0 };
-    cr_assert_eq(vdm_cm4_decode(&h, NULL, hdr, 4), VDM_ERR_CORRUPT);
-    cr_assert_eq(vdm_cm4_decode(&h, NULL, b.data, 0), VDM_ERR_CORRUPT);
+    cr_assert_eq(cm_dec(&h, NULL, hdr, 4), VDM_ERR_CORRUPT);
+    cr_assert_eq(cm_dec(&h, NULL, b.data, 0), VDM_ERR_CORRUPT);
     uint8_t *longer = malloc(b.size + 1);
     memcpy(longer, b.data, b.size);
     longer[b.size] = 0;
-    cr_assert_eq(vdm_cm4_decode(&h, NULL, longer, b.size + 1), VDM_ERR_CORRUPT);
+    cr_assert_eq(cm_dec(&h, NULL, longer, b.size + 1), VDM_ERR_CORRUPT);
     free(longer);
     free(out);
     vdm_buf_free(&b);
+    free(s.data);
+}
+
+Test(cm4, every_kind_and_size) { use5 = 0; every_kind_and_size(); }
+Test(cm4, damaged_payloads_never_crash) { use5 = 0; damaged_payloads(); }
+Test(cm5, every_kind_and_size, .timeout = 900) { use5 = 1; every_kind_and_size(); }
+Test(cm5, damaged_payloads_never_crash, .timeout = 600) { use5 = 1; damaged_payloads(); }
+
+Test(cm5, smaller_than_cm4_on_a_photo_like_image)
+{
+    sub s = make_sub(96, 64, 3, 8, 255, 1, 3);
+    size_t b4, b5;
+    use5 = 0;
+    roundtrip(&s, NULL, &b4);
+    use5 = 1;
+    roundtrip(&s, NULL, &b5);
+    cr_log_info("CM4 %zu bytes, CM5 %zu bytes", b4, b5);
+    cr_assert_lt((double)b5, 1.02 * (double)b4 + 16, "CM5 %zu vs CM4 %zu", b5, b4);
     free(s.data);
 }
 

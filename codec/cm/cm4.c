@@ -24,6 +24,17 @@
  *      OLS - prediction and by activity), averaged with the mix.
  * Encoder and decoder run the same function (cm_run).
  *
+ * CM5 (st->v5; vdm_cm5_*, experimental, not a format method) adds, per
+ * coding position: 7 hashed context models (quantised neighbourhood shapes
+ * around P, intensity, texture, cross-channel gradients; tables of 2^18
+ * counters indexed by hash + node) whose counters feed the mixer through
+ * state maps keyed by (node, count, probability); 2 "context-mean" bit
+ * predictors (P + the mean error of P in a texture-pattern context and in a
+ * shape context); a pair model (W's x N's bit-predictor bucket); a third
+ * mixer (weight sets by sq9(rW), sq9(rN)) and a learned final mix of the
+ * three; a third APM (texture pattern x q/4 x node class), the four
+ * probabilities averaged.  Method 4's path is unchanged (st->v5 == 0).
+ *
  * Exactness: as method 3 — integers, except the OLS solves and the side
  * information's likelihoods, which use IEEE binary64 in a fixed operation
  * order (+ - * / sqrt; exp is vdm_exp, our own, no libm).  Build with
@@ -68,7 +79,15 @@ static const double ols_nu[NOLS] = { 3.0, 1.0 };
 #define NBB 17          /* bit-predictor buckets */
 #define NBQ 10          /* activity classes (q >> 2): mixer 2 weight sets */
 #define NSIDE_M 1       /* side-information context model (Gaussian probability x noise level) */
-#define NM_MAX (NM_FIX + NBP_MAX + NSIDE_M)
+#define NM4_MAX (NM_FIX + NBP_MAX + NSIDE_M)   /* models of method 4 */
+/* method 5 (CM5): hashed context models and bit-predictor pair models */
+#define NH_MAX 7       /* hashed context models */
+#define H_BITS 18       /* a hashed model's table: 2^H_BITS counters */
+#define H_MASK ((1u << H_BITS) - 1u)
+#define NXBP_MAX 2      /* context-mean bit predictors */
+#define XB_SIZE 8192    /* entries of a context-mean table */
+#define NPAIR_MAX 1     /* bit-predictor pair models: NBB * NBB * NNODE counters */
+#define NM_MAX (NM4_MAX + NXBP_MAX + NH_MAX + NPAIR_MAX)
 #define NIN_MIX (NM_MAX + 2)   /* mixer inputs: the models, the side likelihood, a constant */
 #define COUNT_LIMIT 1023
 #define MIX_LR 24
@@ -119,11 +138,19 @@ static void init_tabs(cm4_tabs *T)
 typedef struct { uint16_t p, n; } counter;
 
 typedef struct {
-    counter *t[NM_MAX];          /* model size * NNODE */
+    counter *t[NM4_MAX];         /* model size * NNODE */
+    counter *ht[NH_MAX];         /* method 5: hashed models, 2^H_BITS */
+    counter *pt[NPAIR_MAX];      /* method 5: pair models, NBB * NBB * NNODE */
+    counter *xt[NXBP_MAX];       /* method 5: context-mean bit-predictor models, NBB * NNODE */
+    int32_t *xb[NXBP_MAX];       /* method 5: context means (sum, count), 2 * XB_SIZE */
     int32_t w[NNODE][NIN_MIX];   /* mixer 1 (by node), 16.16 */
     int32_t *w2;                 /* mixer 2 (by q, node): NQ * NNODE * NIN_MIX */
     uint16_t *apm;               /* NNODE * NAPMC * 33 */
     uint16_t *apm2;              /* NNODE * NQ * 33 */
+    int32_t *w3;                 /* method 5: mixer 3, NSEL3 * NNODE * NIN_MIX */
+    uint16_t *sm[NH_MAX + NPAIR_MAX];   /* method 5: state maps, NNODE * 16 * 32 */
+    uint16_t *apm3;              /* method 5: APM 3, NA3 * 6 * 33 */
+    int32_t wf[NNODE][3];        /* method 5: final mix of mixers 1-3, 16.16 */
     int32_t bias[NBC][2];
     int32_t bias2[17 * NQ][2];
 } chan_model;
@@ -174,7 +201,30 @@ typedef struct {
     double *lik;                 /* [maxval + 2]: prefix sums of the likelihood over v */
     int32_t P, maxv;
     int32_t nlev;                /* noise level class (0..15) */
+    /* method 5 */
+    int v5;
+    unsigned nh, npair;          /* hashed and pair models in use (0 in method 4) */
+    uint32_t hb[NH_MAX];         /* hashed contexts of this sample */
+    uint8_t hid[NH_MAX];         /* which hashed contexts */
+    uint8_t pa[NPAIR_MAX], pb[NPAIR_MAX];
+    int32_t msel3;               /* mixer 3's weight set */
+    int32_t a3sel;               /* APM 3's context */
+    unsigned nxbp;
+    int32_t xbi[NXBP_MAX], xbp8[NXBP_MAX];
+    uint8_t xid[NXBP_MAX];
 } cm_state;
+
+/* method 5's pair models: bit predictors (by index) whose buckets are joined */
+static const uint8_t pair_a[NPAIR_MAX] = { 5 };   /* W's bucket x N's bucket */
+static const uint8_t pair_b[NPAIR_MAX] = { 6 };
+#define H_LIMIT 255     /* count limit of the hashed models' counters */
+#define H_WINIT 5000    /* mixer start of the method-5 inputs */
+#define MIXF_LR 2       /* final mix's rate */
+#define NSEL3 81        /* mixer 3's weight sets: sq9(rW) * 9 + sq9(rN) */
+#define SM_RATE 6       /* state maps' rate */
+#define XB_HALVE 256    /* context means halve at this count */
+#define A3_RATE 6       /* APM 3's rate */
+#define NA3 2560        /* APM 3's contexts: texture pattern (256) x floor(q / 4) */
 
 /* bucket of a prediction relative to a decision's threshold:
  * t = prediction - threshold (1/8 units), s8 = interval scale (1/8 units) */
@@ -196,6 +246,8 @@ static inline unsigned sq17(int32_t r)
     return r < 0 ? 8 - b : 8 + b;
 }
 
+static inline int32_t cl_(int32_t v, int32_t a) { return v < -a ? -a : v > a ? a : v; }
+
 static inline unsigned sq9(int32_t r)
 {
     const uint32_t a = (uint32_t)(r < 0 ? -r : r);
@@ -216,6 +268,15 @@ static inline double side_mass(const cm_state *st, int neg, int32_t a0, int32_t 
     return st->lik[v1 + 1] - st->lik[v0];
 }
 
+/* a bit predictor's bucket at a decision (d = prediction - 8P, 1/8 units) */
+static inline unsigned bp_ctx(const cm_state *st, unsigned node, uint32_t split, int32_t d)
+{
+    if (node == NODE_ZERO || node == NODE_SIGN) return sq17((int32_t)vdm_cm_clampi(d / 2, -65536, 65536));
+    const int32_t ad = st->neg ? -d : d;
+    const int32_t t = ad - (int32_t)(8 * split - 4);
+    return bp_bucket(t, 8 * (int32_t)(split - st->alo));
+}
+
 /* Code (or decode, or only observe) one binary decision at node `node`:
  * bit = 1 means "a >= split" for the magnitude decisions (a >= alo known),
  * r != 0 at the zero node, r < 0 at the sign node. */
@@ -224,21 +285,15 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
     chan_model *M = st->M;
     counter *c[NM_MAX];
     int32_t x[NIN_MIX];
+    unsigned bb[NBP_MAX + NXBP_MAX];
     const unsigned nm = st->nm;
     unsigned m = 0;
     for (; m < NM_FIX; m++) c[m] = &M->t[m][st->base[m] + (int32_t)node];
     /* bit predictors: context relative to this decision's threshold */
     for (unsigned i = 0; i < st->nbp; i++, m++) {
-        unsigned b;
-        const int32_t d = st->bp8[i];
-        if (node == NODE_ZERO || node == NODE_SIGN) {
-            b = sq17((int32_t)vdm_cm_clampi(d / 2, -65536, 65536));
-        } else {
-            const int32_t ad = st->neg ? -d : d;
-            const int32_t t = ad - (int32_t)(8 * split - 4);
-            b = bp_bucket(t, 8 * (int32_t)(split - st->alo));
-        }
+        const unsigned b = bp_ctx(st, node, split, st->bp8[i]);
         if (i == 0) st->b0 = (int32_t)b;
+        bb[i] = b;
         c[m] = &M->t[m][(int32_t)b * NNODE + (int32_t)node];
     }
     int32_t xs = 0;   /* side input */
@@ -266,11 +321,29 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
         c[m] = &M->t[m][(st->nlev * 12 + sb) * NNODE + (int32_t)node];
         m++;
     }
+    for (unsigned j = 0; j < st->nxbp; j++, m++) {   /* method 5: context-mean bit predictors */
+        const unsigned b = bp_ctx(st, node, split, st->xbp8[j]);
+        bb[NBP_MAX + j] = b;
+        c[m] = &M->xt[j][(int32_t)b * NNODE + (int32_t)node];
+    }
+    for (unsigned j = 0; j < st->nh; j++, m++) c[m] = &M->ht[j][(st->hb[j] + node) & H_MASK];
+    for (unsigned j = 0; j < st->npair; j++, m++)
+        c[m] = &M->pt[j][(bb[st->pa[j]] * NBB + bb[st->pb[j]]) * NNODE + node];
     int32_t *w = M->w[node];
     int32_t *w2 = &M->w2[((size_t)st->bq * NNODE + node) * NIN_MIX];
     int64_t dot = 0, dot2 = 0;
+    uint16_t *smp[NH_MAX + NPAIR_MAX];
+    const unsigned nmv4 = nm - st->nh - st->npair;
     for (unsigned i = 0; i < nm; i++) {
-        x[i] = st->tab->stretch[c[i]->p >> 4];
+        if (i >= nmv4) {   /* method 5: state map of (node, count, probability) */
+            const unsigned n = c[i]->n;
+            const unsigned nb = n < 12 ? n : n < 24 ? 12 : n < 64 ? 13 : n < 160 ? 14 : 15;
+            uint16_t *s = &M->sm[i - nmv4][(node * 16 + nb) * 32 + (c[i]->p >> 11)];
+            smp[i - nmv4] = s;
+            x[i] = st->tab->stretch[*s >> 4];
+        } else {
+            x[i] = st->tab->stretch[c[i]->p >> 4];
+        }
         dot += (int64_t)w[i] * x[i];
         dot2 += (int64_t)w2[i] * x[i];
     }
@@ -284,7 +357,17 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
     int32_t d1 = (int32_t)vdm_cm_clampi(dot >> 16, -2047, 2047);
     int32_t d2 = (int32_t)vdm_cm_clampi(dot2 >> 16, -2047, 2047);
     const int32_t pm1 = squash(d1), pm2 = squash(d2);
-    const int32_t d = (d1 + d2) >> 1;
+    int32_t d = (d1 + d2) >> 1;
+    int32_t *w3 = NULL, *wf = NULL, d3 = 0, pm3 = 0;
+    if (st->v5) {   /* mixer 3 (weight sets by node x msel3), then a learned final mix of the three */
+        w3 = &M->w3[((size_t)st->msel3 * NNODE + node) * NIN_MIX];
+        int64_t dot3 = 0;
+        for (unsigned i = 0; i < ni + 2; i++) dot3 += (int64_t)w3[i] * x[i];
+        d3 = (int32_t)vdm_cm_clampi(dot3 >> 16, -2047, 2047);
+        pm3 = squash(d3);
+        wf = M->wf[node];
+        d = (int32_t)vdm_cm_clampi(((int64_t)wf[0] * d1 + (int64_t)wf[1] * d2 + (int64_t)wf[2] * d3) >> 16, -2047, 2047);
+    }
     const int32_t pm = squash(d);
     const int32_t ai = (d + 2048) >> 7, af = (d + 2048) & 127;
     uint16_t *a = &M->apm[((uint32_t)st->asel + node * NAPMC) * 33];
@@ -292,6 +375,13 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
     const int32_t pa = (a[ai] * (128 - af) + a[ai + 1] * af) >> 7;
     const int32_t pa2 = (a2[ai] * (128 - af) + a2[ai + 1] * af) >> 7;
     int32_t p = (2 * pm + pa + pa2) >> 2;
+    uint16_t *a3 = NULL;
+    if (st->v5) {   /* APM 3: by texture pattern x node class; the four averaged */
+        const unsigned ncl = node < 4 ? node : node < NODE_MHI ? 4 : 5;
+        a3 = &M->apm3[((uint32_t)st->a3sel * 6 + ncl) * 33];
+        const int32_t pa3 = (a3[ai] * (128 - af) + a3[ai + 1] * af) >> 7;
+        p = (pm + pa + pa2 + pa3) >> 2;
+    }
     if (p < 32) p = 32;
     if (p > 65504) p = 65504;
     const uint32_t p0 = 65536u - (uint32_t)p;
@@ -299,13 +389,28 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
     else if (st->dec) bit = vdm_rc_decode_p0(st->dec, p0);
 
     const int32_t target = bit ? 65535 : 0;
+    const unsigned nm4 = nm - st->nh - st->npair;
     for (unsigned i = 0; i < nm; i++) {
         counter *qc = c[i];
         qc->p = (uint16_t)(qc->p + (int32_t)(((int64_t)(target - qc->p) * st->tab->rec[qc->n]) >> 16));
-        if (qc->n < COUNT_LIMIT) qc->n++;
+        if (qc->n < (i < nm4 ? COUNT_LIMIT : H_LIMIT)) qc->n++;
     }
+    if (st->v5)
+        for (unsigned i = nm4; i < nm; i++) {
+            uint16_t *s = smp[i - nm4];
+            *s = (uint16_t)(*s + ((target - *s) >> SM_RATE));
+        }
     const int32_t err1 = (((bit << 16) - pm1) >> 4) * MIX_LR;
     const int32_t err2 = (((bit << 16) - pm2) >> 4) * MIX2_LR;
+    if (w3) {
+        const int32_t err3 = (((bit << 16) - pm3) >> 4) * MIX_LR;
+        for (unsigned i = 0; i < ni + 2; i++)
+            w3[i] = vdm_cm_clampi((int64_t)w3[i] + ((x[i] * err3) >> 16), -MIX_WMAX, MIX_WMAX);
+        const int32_t errf = (((bit << 16) - pm) >> 4) * MIXF_LR;
+        wf[0] = vdm_cm_clampi((int64_t)wf[0] + ((d1 * errf) >> 16), -MIX_WMAX, MIX_WMAX);
+        wf[1] = vdm_cm_clampi((int64_t)wf[1] + ((d2 * errf) >> 16), -MIX_WMAX, MIX_WMAX);
+        wf[2] = vdm_cm_clampi((int64_t)wf[2] + ((d3 * errf) >> 16), -MIX_WMAX, MIX_WMAX);
+    }
     for (unsigned i = 0; i < ni + 2; i++) {
         w[i] = vdm_cm_clampi((int64_t)w[i] + ((x[i] * err1) >> 16), -MIX_WMAX, MIX_WMAX);
         w2[i] = vdm_cm_clampi((int64_t)w2[i] + ((x[i] * err2) >> 16), -MIX_WMAX, MIX_WMAX);
@@ -314,6 +419,10 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
     a[ai + 1] = (uint16_t)(a[ai + 1] + (((target - a[ai + 1]) * af) >> (7 + APM_RATE)));
     a2[ai] = (uint16_t)(a2[ai] + (((target - a2[ai]) * (128 - af)) >> (7 + APM_RATE)));
     a2[ai + 1] = (uint16_t)(a2[ai + 1] + (((target - a2[ai + 1]) * af) >> (7 + APM_RATE)));
+    if (a3) {
+        a3[ai] = (uint16_t)(a3[ai] + (((target - a3[ai]) * (128 - af)) >> (7 + A3_RATE)));
+        a3[ai + 1] = (uint16_t)(a3[ai + 1] + (((target - a3[ai + 1]) * af) >> (7 + A3_RATE)));
+    }
     return bit;
 }
 
@@ -702,6 +811,62 @@ static vdm_status cm_run(cm_state *st)
                     st->nbp = nb;
                 }
                 st->nm = NM_FIX + st->nbp + (side_here && st->use_z ? 1 : 0);
+                if (st->v5) {
+                    int32_t gW = 0, gN = 0, gNE = 0, gNW = 0;
+                    if (st->has_ref[k]) {
+                        const cm_rows *F = &st->rows[0];
+                        const nbhd f = get_nbhd(F, x, y, w);
+                        const int32_t rv = F->val[y % 3][x];
+                        gW = rv - f.W;
+                        gN = rv - f.N;
+                        gNE = rv - f.NE;
+                        gNW = rv - f.NW;
+                    }
+                    for (unsigned j = 0; j < st->nh; j++) {
+                        uint32_t hh = (uint32_t)st->hid[j] * 0x3C6EF372u + (uint32_t)k * 0x6A09E667u;
+#define HM(v) (hh = (hh ^ (uint32_t)(int32_t)(v)) * 0x9E3779B1u, hh ^= hh >> 15)
+                        switch (st->hid[j]) {
+                        case 0: HM(sq17(n.W - P)); HM(sq17(n.N - P)); HM(sq17(n.NW - P)); HM(sq17(n.NE - P)); break;
+                        case 1: HM((uint32_t)P * 64u / ((uint32_t)maxv + 1u)); HM(q); break;
+                        case 2: HM(sq17(n.N - n.NW)); HM(sq17(n.W - n.NW)); HM(sq17(n.NE - n.N)); break;
+                        case 3:
+                            if (k == 0) { HM(sq17(n.WW - n.W)); HM(sq17(n.NN - n.N)); HM(sq9(rW)); HM(sq9(rN)); }
+                            else { HM(sq17(gW)); HM(sq17(gN)); HM(sq17(n.W - P)); HM(sq17(n.N - P)); }
+                            break;
+                        case 4: HM(cl_(n.W - P, 15)); HM(cl_(n.N - P, 15)); break;
+                        case 5:
+                            HM(sq9(n.W - P)); HM(sq9(n.N - P)); HM(sq9(n.NW - P)); HM(sq9(n.NE - P));
+                            HM(sq9(n.WW - P)); HM(sq9(n.NN - P));
+                            break;
+                        default:
+                            if (k == 0) { HM(cl_(n.W - P, 15)); HM(cl_(n.N - P, 15)); HM(sq9(n.NE - P)); }
+                            else { HM(sq17(gW)); HM(sq17(gN)); HM(sq17(gNE)); HM(sq17(gNW)); }
+                            break;
+                        }
+#undef HM
+                        st->hb[j] = hh >> (32 - H_BITS);
+                    }
+                    for (unsigned j = 0; j < st->nxbp; j++) {
+                        uint32_t ix;
+                        switch (st->xid[j]) {
+                        case 0:
+                            ix = (uint32_t)(n.N > P) | (uint32_t)(n.W > P) << 1 | (uint32_t)(n.NW > P) << 2 |
+                                 (uint32_t)(n.NE > P) << 3 | (uint32_t)(n.NN > P) << 4 | (uint32_t)(n.WW > P) << 5 |
+                                 (uint32_t)(2 * n.N - n.NN > P) << 6 | (uint32_t)(2 * n.W - n.WW > P) << 7;
+                            ix = ix * 10u + (q >> 2);
+                            break;
+                        default: ix = ((sq9(n.W - P) * 9 + sq9(n.N - P)) * 9 + sq9(n.NW - P)) * 9 + sq9(n.NE - P); break;
+                        }
+                        st->xbi[j] = (int32_t)ix;
+                        const int32_t *e = &M->xb[j][ix * 2];
+                        st->xbp8[j] = e[1] > 0 ? (int32_t)vdm_cm_clampi(vdm_cm_floordiv((int64_t)e[0] + e[1] / 2, e[1]), -(1 << 24), 1 << 24) : 0;
+                    }
+                    st->nm += st->nxbp + st->nh + st->npair;
+                    st->a3sel = (int32_t)(((uint32_t)(n.N > P) | (uint32_t)(n.W > P) << 1 | (uint32_t)(n.NW > P) << 2 |
+                                 (uint32_t)(n.NE > P) << 3 | (uint32_t)(n.NN > P) << 4 | (uint32_t)(n.WW > P) << 5 |
+                                 (uint32_t)(2 * n.N - n.NN > P) << 6 | (uint32_t)(2 * n.W - n.WW > P) << 7) * 10u + (q >> 2));
+                    st->msel3 = (int32_t)(sq9(rW) * 9 + sq9(rN));
+                }
                 st->P = P;
                 const int use_z_save = st->use_z;
                 if (!side_here) st->use_z = 0;
@@ -758,6 +923,14 @@ static vdm_status cm_run(cm_state *st)
                 if (++bc2[1] >= BIAS_HALVE) {
                     bc2[0] = (int32_t)vdm_cm_floordiv(bc2[0], 2);
                     bc2[1] >>= 1;
+                }
+                for (unsigned j = 0; j < st->nxbp; j++) {
+                    int32_t *e = &M->xb[j][st->xbi[j] * 2];
+                    e[0] += (int32_t)(((int64_t)v - P) * 8);
+                    if (++e[1] >= XB_HALVE) {
+                        e[0] = (int32_t)vdm_cm_floordiv(e[0], 2);
+                        e[1] >>= 1;
+                    }
                 }
                 R->val[y % 3][x] = v;
                 res_cur[x] = r;
@@ -826,8 +999,14 @@ static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nl2)
 static void model_free(chan_model *M)
 {
     if (!M) return;
-    for (int m = 0; m < NM_MAX; m++) free(M->t[m]);
+    for (int m = 0; m < NM4_MAX; m++) free(M->t[m]);
+    for (int j = 0; j < NH_MAX; j++) free(M->ht[j]);
+    for (int j = 0; j < NPAIR_MAX; j++) free(M->pt[j]);
+    for (int j = 0; j < NXBP_MAX; j++) { free(M->xt[j]); free(M->xb[j]); }
     free(M->w2);
+    free(M->w3);
+    free(M->apm3);
+    for (int j = 0; j < NH_MAX + NPAIR_MAX; j++) free(M->sm[j]);
     free(M->apm);
     free(M->apm2);
     free(M);
@@ -848,33 +1027,61 @@ static void apm_init(uint16_t *a, size_t rows)
         }
 }
 
-static chan_model *model_alloc(unsigned nm)
+static counter *counters_new(size_t n)
+{
+    counter *t = malloc(n * sizeof(counter));
+    if (t)
+        for (size_t i = 0; i < n; i++) { t[i].p = 32768; t[i].n = 0; }
+    return t;
+}
+
+static chan_model *model_alloc(unsigned nm4, unsigned nh, unsigned npair, int v5)
 {
     chan_model *M = calloc(1, sizeof *M);
     if (!M) return NULL;
-    for (unsigned m = 0; m < nm; m++) {
-        const size_t n = (size_t)model_size((int)m) * NNODE;
-        if (!(M->t[m] = malloc(n * sizeof(counter)))) { model_free(M); return NULL; }
-        for (size_t i = 0; i < n; i++) { M->t[m][i].p = 32768; M->t[m][i].n = 0; }
-    }
+    const unsigned nm = nm4 + nh + npair;
+    for (unsigned m = 0; m < nm4; m++)
+        if (!(M->t[m] = counters_new((size_t)model_size((int)m) * NNODE))) { model_free(M); return NULL; }
+    for (unsigned j = 0; j < nh; j++)
+        if (!(M->ht[j] = counters_new((size_t)1 << H_BITS))) { model_free(M); return NULL; }
+    for (unsigned j = 0; j < npair; j++)
+        if (!(M->pt[j] = counters_new((size_t)NBB * NBB * NNODE))) { model_free(M); return NULL; }
     M->apm = malloc(sizeof(uint16_t) * NNODE * NAPMC * 33);
     M->apm2 = malloc(sizeof(uint16_t) * NNODE * NAPM2C * 33);
     M->w2 = malloc(sizeof(int32_t) * NBQ * NNODE * NIN_MIX);
     if (!M->apm || !M->apm2 || !M->w2) { model_free(M); return NULL; }
     /* the constant input is the last mixer input: nm + 1 */
     for (int s = 0; s < NNODE; s++)
-        for (unsigned i = 0; i < NIN_MIX; i++) M->w[s][i] = i < nm ? MIX_INIT : 0;
+        for (unsigned i = 0; i < NIN_MIX; i++) M->w[s][i] = i < nm4 ? MIX_INIT : i < nm ? H_WINIT : 0;
     for (size_t s = 0; s < (size_t)NBQ * NNODE; s++)
-        for (unsigned i = 0; i < NIN_MIX; i++) M->w2[s * NIN_MIX + i] = i < nm ? MIX_INIT : 0;
+        for (unsigned i = 0; i < NIN_MIX; i++) M->w2[s * NIN_MIX + i] = i < nm4 ? MIX_INIT : i < nm ? H_WINIT : 0;
     apm_init(M->apm, (size_t)NNODE * NAPMC);
     apm_init(M->apm2, (size_t)NNODE * NAPM2C);
+    if (v5) {
+        if (!(M->w3 = malloc(sizeof(int32_t) * NSEL3 * NNODE * NIN_MIX))) { model_free(M); return NULL; }
+        for (size_t s = 0; s < (size_t)NSEL3 * NNODE; s++)
+            for (unsigned i = 0; i < NIN_MIX; i++) M->w3[s * NIN_MIX + i] = i < nm4 ? MIX_INIT : i < nm ? H_WINIT : 0;
+        for (int s = 0; s < NNODE; s++) M->wf[s][0] = M->wf[s][1] = M->wf[s][2] = 21845;
+        if (!(M->apm3 = malloc(sizeof(uint16_t) * NA3 * 6 * 33))) { model_free(M); return NULL; }
+        apm_init(M->apm3, (size_t)NA3 * 6);
+        for (unsigned j = 0; j < nh + npair; j++) {
+            if (!(M->sm[j] = malloc(sizeof(uint16_t) * NNODE * 16 * 32))) { model_free(M); return NULL; }
+            for (size_t e = 0; e < (size_t)NNODE * 16 * 32; e++) M->sm[j][e] = (uint16_t)((e & 31) * 2048 + 1024);
+        }
+    }
     return M;
 }
 
-static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_side *side)
+static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_side *side, int v5)
 {
     memset(st, 0, sizeof *st);
     st->g = g;
+    st->v5 = v5;
+    if (v5) {
+        for (unsigned j = 0; j < NH_MAX; j++) st->hid[st->nh++] = (uint8_t)j;
+        for (unsigned j = 0; j < NXBP_MAX; j++) st->xid[st->nxbp++] = (uint8_t)j;
+        for (unsigned j = 0; j < NPAIR_MAX; j++) { st->pa[st->npair] = pair_a[j]; st->pb[st->npair] = pair_b[j]; st->npair++; }
+    }
     if (g->nch < 1 || g->nch > 4 || g->maxval > 65535 || (g->rgb && g->nch < 3) ||
         g->width == 0 || g->width > VDM_CM4_MAX_WIDTH || g->height == 0 || !g->data ||
         g->stride < 1 || g->stride > 4)
@@ -909,11 +1116,16 @@ static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_sid
     } else {
         for (unsigned c = 0; c < g->nch; c++) st->order[k++] = c;
     }
-    const unsigned nm = NM_FIX + NBP_PLAIN + (st->use_z ? 1 : 0) + (st->use_xhat ? 1 : 0) + (st->use_z ? NSIDE_M : 0);
+    const unsigned nm4 = NM_FIX + NBP_PLAIN + (st->use_z ? 1 : 0) + (st->use_xhat ? 1 : 0) + (st->use_z ? NSIDE_M : 0);
     for (unsigned kk = 0; kk < g->nch; kk++) {
         const unsigned nl = 9 + (st->has_ref[kk] ? 6 : 0) + (g->rgb && kk == 2 ? 2 : 0);
         const unsigned nl2 = 6 + (st->has_ref[kk] ? 4 : 0) + (g->rgb && kk == 2 ? 2 : 0);
-        if (!(st->cm[kk] = model_alloc(nm))) return VDM_ERR_NOMEM;
+        if (!(st->cm[kk] = model_alloc(nm4, st->nh, st->npair, v5))) return VDM_ERR_NOMEM;
+        for (unsigned j = 0; j < st->nxbp; j++) {
+            chan_model *M = st->cm[kk];
+            if (!(M->xt[j] = counters_new((size_t)NBB * NNODE))) return VDM_ERR_NOMEM;
+            if (!(M->xb[j] = calloc((size_t)XB_SIZE * 2, sizeof(int32_t)))) return VDM_ERR_NOMEM;
+        }
         if (!rows_alloc(&st->rows[kk], g->width, nl, nl2)) return VDM_ERR_NOMEM;
     }
     return VDM_OK;
@@ -926,11 +1138,11 @@ static void cm_teardown(cm_state *st)
     free(st->lik);
 }
 
-vdm_status vdm_cm4_encode(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
+static vdm_status cmx_encode(int v5, const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
 {
     VDM_RETURN_IF(!g || !out, VDM_ERR_ARG);
     cm_state st;
-    vdm_status rc = cm_setup(&st, g, side);
+    vdm_status rc = cm_setup(&st, g, side, v5);
     vdm_rc_enc enc;
     vdm_rc_enc_init(&enc);
     if (rc == VDM_OK) {
@@ -941,7 +1153,7 @@ vdm_status vdm_cm4_encode(const vdm_subimage *g, const vdm_cm_side *side, vdm_bu
     return vdm_cm_payload_done(g, &enc, out, rc);
 }
 
-vdm_status vdm_cm4_decode(const vdm_subimage *g0, const vdm_cm_side *side, const uint8_t *in, size_t n)
+static vdm_status cmx_decode(int v5, const vdm_subimage *g0, const vdm_cm_side *side, const uint8_t *in, size_t n)
 {
     VDM_RETURN_IF(!g0 || (!in && n), VDM_ERR_ARG);
     vdm_subimage g;
@@ -949,7 +1161,7 @@ vdm_status vdm_cm4_decode(const vdm_subimage *g0, const vdm_cm_side *side, const
     VDM_FORWARD(vdm_cm_payload_open(g0, in, n, &g, &dec));
     if (g.width > VDM_CM4_MAX_WIDTH) return VDM_ERR_CORRUPT;
     cm_state st;
-    vdm_status rc = cm_setup(&st, &g, side);
+    vdm_status rc = cm_setup(&st, &g, side, v5);
     if (rc == VDM_OK) {
         st.dec = &dec;
         rc = cm_run(&st);
@@ -958,13 +1170,13 @@ vdm_status vdm_cm4_decode(const vdm_subimage *g0, const vdm_cm_side *side, const
     return vdm_cm_payload_check(&dec, rc);
 }
 
-vdm_status vdm_cm4_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
+static vdm_status cmx_tiles_encode(int v5, const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
 {
     uint64_t nt;
     VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));
     VDM_RETURN_IF(!out, VDM_ERR_ARG);
     cm_state st;
-    vdm_status rc = cm_setup(&st, g, NULL);
+    vdm_status rc = cm_setup(&st, g, NULL, v5);
     vdm_rc_enc *enc = rc == VDM_OK ? vdm_cm_tiles_enc_new(nt) : NULL;
     if (rc == VDM_OK && !enc) rc = VDM_ERR_NOMEM;
     if (rc == VDM_OK) {
@@ -978,14 +1190,14 @@ vdm_status vdm_cm4_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th,
     return vdm_cm_tiles_enc_done(enc, nt, out, rc);
 }
 
-vdm_status vdm_cm4_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
-                                const uint8_t *const *in, const size_t *n)
+static vdm_status cmx_tiles_decode(int v5, const vdm_subimage *g, uint32_t tw, uint32_t th,
+                                   const uint8_t *const *in, const size_t *n)
 {
     uint64_t nt;
     VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));
     VDM_RETURN_IF(!in || !n, VDM_ERR_ARG);
     cm_state st;
-    vdm_status rc = cm_setup(&st, g, NULL);
+    vdm_status rc = cm_setup(&st, g, NULL, v5);
     vdm_rc_dec *dec = NULL;
     uint8_t *use = NULL;
     if (rc == VDM_OK) rc = vdm_cm_tiles_dec_new(in, n, nt, &dec, &use);
@@ -999,4 +1211,46 @@ vdm_status vdm_cm4_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
     }
     cm_teardown(&st);
     return vdm_cm_tiles_dec_done(dec, use, nt, rc);
+}
+
+vdm_status vdm_cm4_encode(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
+{
+    return cmx_encode(0, g, side, out);
+}
+
+vdm_status vdm_cm4_decode(const vdm_subimage *g, const vdm_cm_side *side, const uint8_t *in, size_t n)
+{
+    return cmx_decode(0, g, side, in, n);
+}
+
+vdm_status vdm_cm4_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
+{
+    return cmx_tiles_encode(0, g, tw, th, out);
+}
+
+vdm_status vdm_cm4_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
+                                const uint8_t *const *in, const size_t *n)
+{
+    return cmx_tiles_decode(0, g, tw, th, in, n);
+}
+
+vdm_status vdm_cm5_encode(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
+{
+    return cmx_encode(1, g, side, out);
+}
+
+vdm_status vdm_cm5_decode(const vdm_subimage *g, const vdm_cm_side *side, const uint8_t *in, size_t n)
+{
+    return cmx_decode(1, g, side, in, n);
+}
+
+vdm_status vdm_cm5_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
+{
+    return cmx_tiles_encode(1, g, tw, th, out);
+}
+
+vdm_status vdm_cm5_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
+                                const uint8_t *const *in, const size_t *n)
+{
+    return cmx_tiles_decode(1, g, tw, th, in, n);
 }

@@ -38,4 +38,17 @@ vdm_status vdm_cm4_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th,
 vdm_status vdm_cm4_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
                                 const uint8_t *const *in, const size_t *n);
 
+/* CM5: an experimental variant of CM4 (same cm_run, a variant switch):
+ * hashed context models with state maps, context-mean bit predictors, a
+ * bit-predictor pair model, a third mixer with a learned final mix and a
+ * third APM (cm4.c's header).  NOT a format method: no file written by
+ * vdmzip uses it and the container does not accept it; it exists for
+ * measurement (benchmarks/bench_cm 5, benchmarks/RESULTS.md "CM5 (session
+ * 5)").  Same interface and conventions as method 4. */
+vdm_status vdm_cm5_encode(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out);
+vdm_status vdm_cm5_decode(const vdm_subimage *g, const vdm_cm_side *side, const uint8_t *in, size_t n);
+vdm_status vdm_cm5_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
+vdm_status vdm_cm5_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
+                                const uint8_t *const *in, const size_t *n);
+
 #endif
