@@ -21,6 +21,9 @@ def load(d):
 def main():
     d = sys.argv[1]
     groups = load(d)
+    # the data term's coder (hybrid_curve.sh writes it; older folders: CM3)
+    cf = os.path.join(d, "coder.txt")
+    CM = open(cf).read().strip() if os.path.exists(cf) else "CM3"
     md, csv = [], ["group,k,t,noise_px,chain,data,total,cm_alone,vs_cm"]
     plots = []
     for g, ims in sorted(groups.items()):
@@ -31,8 +34,8 @@ def main():
         ks = [h["k"] for h in ims[0][2]["hybrid"]]
         T = len(ims[0][2]["steps"])
         md.append(f"### {g}: {len(ims)} images, {dims} sub-pixels\n")
-        md.append(f"Model alone (-VLB, T = {T}) **{model:.4f}**, CM3 alone **{cm:.4f}** bits per sub-pixel.\n")
-        md.append("| k | t* | noise (8-bit units) | chain above t* | CM3 given z_t* | hybrid bound | vs CM3 alone | best k (images) |")
+        md.append(f"Model alone (-VLB, T = {T}) **{model:.4f}**, {CM} alone **{cm:.4f}** bits per sub-pixel.\n")
+        md.append(f"| k | t* | noise (8-bit units) | chain above t* | {CM} given z_t* | hybrid bound | vs {CM} alone | best k (images) |")
         md.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
         best = {}
         for _, _, im in ims:
@@ -51,7 +54,7 @@ def main():
         steps = [sum(im["steps"][i] * w(im) for _, _, im in ims) / dims for i in range(T)]
         md.append("\nPer span of steps: what the chain's steps cost against what the CM coder gains from")
         md.append("knowing z at the lower noise level (positive = the model's steps lose to CM there):\n")
-        md.append("| steps | chain cost | CM3 gain from z | net |")
+        md.append(f"| steps | chain cost | {CM} gain from z | net |")
         md.append("|---|---:|---:|---:|")
         for a, b in zip(rows[:-1], rows[1:]):
             cost = a[3] - b[3]
@@ -74,12 +77,12 @@ def main():
                 f.write("\n\n")
         cmds = ["set terminal pngcairo size 900,560" if False else "set terminal png size 900,560",
                 f"set output '{os.path.join(d, 'curve.png')}'",
-                "set title 'Hybrid chain: bound against the truncation point t* (model to t*, CM3 given z_t*)'",
+                f"set title 'Hybrid chain: bound against the truncation point t* (model to t*, {CM} given z_t*)'",
                 "set xlabel 't* (k / T)'", "set ylabel 'bits per sub-pixel'", "set key top left", "set grid"]
         pl = []
         for i, (g, rows, cm, model) in enumerate(plots):
             pl.append(f"'{dat}' index {i} using 1:2 with linespoints lw 2 title '{g}: hybrid bound'")
-            pl.append(f"'{dat}' index {i} using 1:3 with lines dt 2 title '{g}: CM3 alone'")
+            pl.append(f"'{dat}' index {i} using 1:3 with lines dt 2 title '{g}: {CM} alone'")
         cmds.append("plot " + ", ".join(pl))
         subprocess.run(["gnuplot"], input="\n".join(cmds).encode(), check=True)
         os.remove(dat)
