@@ -1,5 +1,6 @@
 /* cli_util.c — input, atomic output, progress (see cli_util.h). */
 #include "cli/cli_util.h"
+#include "lib/lib_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -144,26 +145,12 @@ static void release_slot(int k)
     pthread_mutex_unlock(&g_tmp_mu);
 }
 
-static int write_fully(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t k = write(fd, p, n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 vdm_status vdm_cli_write_atomic(const char *path, const uint8_t *data, size_t size, int force,
                                 const char **why)
 {
     *why = "";
     if (!strcmp(path, "-")) {
-        if (write_fully(STDOUT_FILENO, data, size)) {
+        if (vdm_write_fully(STDOUT_FILENO, data, size)) {
             snprintf(g_why, sizeof g_why, "cannot write to standard output: %s", strerror(errno));
             *why = g_why;
             return VDM_ERR_IO;
@@ -205,7 +192,7 @@ vdm_status vdm_cli_write_atomic(const char *path, const uint8_t *data, size_t si
     mode_t um = g_umask;
     int err = 0;
     if (fchmod(fd, 0666 & ~um)) err = errno;
-    if (!err && write_fully(fd, data, size)) err = errno;
+    if (!err && vdm_write_fully(fd, data, size)) err = errno;
     if (!err && fsync(fd)) err = errno;
     if (close(fd) && !err) err = errno;
     vdm_status st = VDM_OK;

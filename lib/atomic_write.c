@@ -17,7 +17,7 @@ static void set_why(char *why, size_t cap, const char *what, int err)
     else snprintf(why, cap, "%s", what);
 }
 
-static int write_fully(int fd, const uint8_t *p, size_t n)
+int vdm_write_fully(int fd, const uint8_t *p, size_t n)
 {
     while (n) {
         ssize_t k = write(fd, p, n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n);
@@ -73,7 +73,7 @@ vdm_status vdm_write_file_atomic(const char *path, const void *data, size_t size
         free(tmp);
         return VDM_ERR_IO;
     }
-    if (write_fully(fd, data, size)) err = errno;
+    if (vdm_write_fully(fd, data, size)) err = errno;
     if (!err && fsync(fd)) err = errno;
     if (close(fd) && !err) err = errno;
     vdm_status st = VDM_OK;

@@ -18,6 +18,9 @@ extern "C" {
  * umask games, no signal handlers: a program that wants its temporary file
  * removed on SIGINT keeps its own handler).  Errors: VDM_ERR_EXISTS,
  * VDM_ERR_IO (why, if non-NULL, gets a short reason), VDM_ERR_ARG. */
+/* write(2) all n bytes, retrying short writes and EINTR: 0, or -1 with errno. */
+int vdm_write_fully(int fd, const uint8_t *p, size_t n);
+
 vdm_status vdm_write_file_atomic(const char *path, const void *data, size_t size, int overwrite,
                                  char *why, size_t why_cap);
 
