@@ -559,8 +559,8 @@ static vdm_status bb_estimate(void *ctx, const vdm_image *img, unsigned channel_
     return st;
 }
 
-static vdm_status bb_decode_progress(void *ctx, const vdm_model_payload *in, vdm_image *img,
-                                     unsigned threads, vdm_progress_fn progress, void *progress_user)
+static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *img,
+                            unsigned threads, vdm_progress_fn progress, void *progress_user)
 {
     bb_ctx *cx = ctx;
     memset(&cx->st, 0, sizeof cx->st);
@@ -658,11 +658,6 @@ static vdm_status bb_decode_progress(void *ctx, const vdm_model_payload *in, vdm
     return st;
 }
 
-static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *img, unsigned threads)
-{
-    return bb_decode_progress(ctx, in, img, threads, NULL, NULL);
-}
-
 vdm_status vdm_bb_path_wrap(vdm_model *m, const vdm_bb_params *p, unsigned threads, vdm_model_path *out)
 {
     memset(out, 0, sizeof *out);
@@ -686,7 +681,6 @@ vdm_status vdm_bb_path_wrap(vdm_model *m, const vdm_bb_params *p, unsigned threa
     out->channels_for = bb_channels_for;
     out->encode = bb_encode;
     out->decode = bb_decode;
-    out->decode_progress = bb_decode_progress;
     out->estimate = bb_estimate;
     return VDM_OK;
 }

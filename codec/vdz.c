@@ -913,13 +913,9 @@ vdm_status vdm_vdz_decode(const uint8_t *buf, size_t size, const vdm_decode_opts
             for (int k = 0; k < 3; k++) img->trns_key[k] = vdm_get_le16(d + 18 + 2 * k);
     }
     if (st == VDM_OK && p->have_mp) {
-        if (o->model->decode_progress) {
-            prog_span mspan = { pf, pu, 0.0, 0.8 };
-            st = o->model->decode_progress(o->model->ctx, &p->mp, img, o->threads ? o->threads : 1,
-                                           pf ? prog_cb : NULL, &mspan);
-        } else {
-            st = o->model->decode(o->model->ctx, &p->mp, img, o->threads ? o->threads : 1);
-        }
+        prog_span mspan = { pf, pu, 0.0, 0.8 };
+        st = o->model->decode(o->model->ctx, &p->mp, img, o->threads ? o->threads : 1,
+                              pf ? prog_cb : NULL, &mspan);
         if (st == VDM_OK && prog_at(pf, pu, 0.8)) st = VDM_ERR_CANCELLED;
     }
     for (uint32_t i = 0; i < p->nfbck && st == VDM_OK; i++) {

@@ -103,18 +103,16 @@ typedef struct vdm_model_path {
     unsigned (*channels_for)(void *ctx, const vdm_image *img);
     vdm_status (*encode)(void *ctx, const vdm_image *img, unsigned channel_mask,
                          const vdm_encode_opts *o, vdm_model_payload *out);
+    /* progress (may be NULL): fraction of the payload done; non-zero
+     * cancels (VDM_ERR_CANCELLED). */
     vdm_status (*decode)(void *ctx, const vdm_model_payload *in, vdm_image *img,
-                         unsigned threads);
+                         unsigned threads, vdm_progress_fn progress, void *progress_user);
     /* Optional (NULL: always try the model): a quick prediction, from a few
      * sampled tiles, of whether the model's file can beat the classical one
      * (vdm_model_estimate); deterministic, so the same image gives the same
      * file on every machine and thread count. */
     vdm_status (*estimate)(void *ctx, const vdm_image *img, unsigned channel_mask,
                            const vdm_encode_opts *o, vdm_model_estimate *out);
-    /* Optional (NULL: decode is used): decode with a progress callback
-     * (fraction of the payload done; non-zero cancels: VDM_ERR_CANCELLED). */
-    vdm_status (*decode_progress)(void *ctx, const vdm_model_payload *in, vdm_image *img,
-                                  unsigned threads, vdm_progress_fn progress, void *progress_user);
 } vdm_model_path;
 
 /* ---- encode / decode ------------------------------------------------------ */

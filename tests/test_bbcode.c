@@ -107,7 +107,7 @@ static void roundtrip_payload_v(uint32_t w, uint32_t h, unsigned ch, int T, vdm_
     memset(out.data, 0xA5, (size_t)w * h * ch);
     if (ch == 4) for (size_t i = 0; i < (size_t)w * h; i++) out.data[i * 4 + 3] = img->data[i * 4 + 3];
     pl.owns_streams = 1;
-    st = mp.decode(mp.ctx, &pl, &out, (unsigned)threads);
+    st = mp.decode(mp.ctx, &pl, &out, (unsigned)threads, NULL, NULL);
     cr_assert_eq(st, VDM_OK, "bb decode: %s", vdm_error_name(st));
     cr_assert(memcmp(out.data, img->data, (size_t)w * h * ch) == 0, "pixels differ after round trip");
     free(out.data);
@@ -241,7 +241,7 @@ Test(bbcode, corrupt_stream_rejected)
         ((uint8_t *)c->stream)[pos] ^= (uint8_t)(1u << (trial % 8));
         vdm_image out = *img;
         out.data = calloc((size_t)16 * 16 * 3, 1);
-        vdm_status st = mp.decode(mp.ctx, &pl, &out, 1);
+        vdm_status st = mp.decode(mp.ctx, &pl, &out, 1, NULL, NULL);
         if (st != VDM_OK || memcmp(out.data, img->data, 16 * 16 * 3)) rejected++;
         cr_assert(st == VDM_OK || st == VDM_ERR_CORRUPT || st == VDM_ERR_LIMIT, "status %s", vdm_error_name(st));
         free(out.data);
@@ -286,7 +286,7 @@ static size_t encode_mode_effort(int mode, int effort, const vdm_image *img, vdm
     for (uint32_t c = 0; c < pl.nchains; c++) bytes += pl.chains[c].stream_bytes;
     vdm_image out = *img;
     out.data = calloc((size_t)img->width * img->height * 3, 1);
-    cr_assert_eq(mp.decode(mp.ctx, &pl, &out, 1), VDM_OK, "mode %d", mode);
+    cr_assert_eq(mp.decode(mp.ctx, &pl, &out, 1, NULL, NULL), VDM_OK, "mode %d", mode);
     cr_assert(!memcmp(out.data, img->data, (size_t)img->width * img->height * 3), "mode %d", mode);
     free(out.data);
     if (keep) *keep = pl;
@@ -345,16 +345,16 @@ Test(bbcode, tile_choice_seed_and_choose)
     out.data = calloc(total, 1);
     cr_assert(pl.flags & VDM_MODL_TILE_CHOICE);
     pl.flags &= (uint8_t)~VDM_MODL_TILE_CHOICE;
-    cr_assert_eq(mp.decode(mp.ctx, &pl, &out, 1), VDM_ERR_CORRUPT);
+    cr_assert_eq(mp.decode(mp.ctx, &pl, &out, 1, NULL, NULL), VDM_ERR_CORRUPT);
     pl.flags |= VDM_MODL_TILE_CHOICE;
-    cr_assert_eq(mp.decode(mp.ctx, &pl, &out, 1), VDM_OK);
+    cr_assert_eq(mp.decode(mp.ctx, &pl, &out, 1, NULL, NULL), VDM_OK);
     cr_assert(!memcmp(out.data, img->data, total));
     /* flipped bits anywhere in a mixed stream: an error or other pixels, never a crash */
     vdm_model_chain *c = &pl.chains[0];
     for (int trial = 0; trial < 40; trial++) {
         size_t pos = (size_t)(trial * 7919 + 13) % c->stream_bytes;
         ((uint8_t *)c->stream)[pos] ^= (uint8_t)(1u << (trial % 8));
-        vdm_status st = mp.decode(mp.ctx, &pl, &out, 1);
+        vdm_status st = mp.decode(mp.ctx, &pl, &out, 1, NULL, NULL);
         cr_assert(st == VDM_OK || st == VDM_ERR_CORRUPT || st == VDM_ERR_LIMIT, "status %s", vdm_error_name(st));
         ((uint8_t *)c->stream)[pos] ^= (uint8_t)(1u << (trial % 8));
     }

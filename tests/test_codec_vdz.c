@@ -440,10 +440,13 @@ static vdm_status fake_encode(void *ctx, const vdm_image *img, unsigned mask, co
     return VDM_OK;
 }
 
-static vdm_status fake_decode(void *ctx, const vdm_model_payload *in, vdm_image *img, unsigned threads)
+static vdm_status fake_decode(void *ctx, const vdm_model_payload *in, vdm_image *img, unsigned threads,
+                              vdm_progress_fn progress, void *progress_user)
 {
     (void)ctx;
     (void)threads;
+    (void)progress;
+    (void)progress_user;
     if (in->nchains < 1 || in->chains[0].stream_bytes != 2 || in->chains[0].stream[0] != 0) return VDM_ERR_CORRUPT;
     for (uint32_t y = 0; y < img->height; y++)
         for (uint32_t x = 0; x < img->width; x++)
