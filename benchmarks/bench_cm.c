@@ -4,7 +4,7 @@
  * -d also decodes and checks.  Prints bits per sub-pixel per file and the
  * total, and seconds each way. */
 #include "codec/cm/cm4.h"
-#include "codec/fallback.h"
+#include "codec/cm/classical.h"
 #include "codec/png_io.h"
 
 #include <stdio.h>
@@ -41,7 +41,7 @@ int main(int argc, char **argv)
         g.data = img; g.stride = 3; g.chan[0] = 0; g.chan[1] = 1; g.chan[2] = 2;
         vdm_buf b = { 0 };
         double t0 = now();
-        vdm_status st = method == 3 ? vdm_fb_cm3_encode(&g, &b) : method == 5 ? vdm_cm5_encode(&g, NULL, &b) : vdm_cm4_encode(&g, NULL, &b);
+        vdm_status st = method == 3 ? vdm_cm3_encode(&g, &b) : method == 5 ? vdm_cm5_encode(&g, NULL, &b) : vdm_cm4_encode(&g, NULL, &b);
         double t1 = now();
         if (st != VDM_OK) { fprintf(stderr, "encode failed %d\n", st); return 1; }
         if (dec) {
@@ -49,7 +49,7 @@ int main(int argc, char **argv)
             vdm_subimage h = g;
             h.data = o;
             double t2 = now();
-            st = method == 3 ? vdm_fb_cm3_decode(&h, b.data, b.size) : method == 5 ? vdm_cm5_decode(&h, NULL, b.data, b.size) : vdm_cm4_decode(&h, NULL, b.data, b.size);
+            st = method == 3 ? vdm_cm3_decode(&h, b.data, b.size) : method == 5 ? vdm_cm5_decode(&h, NULL, b.data, b.size) : vdm_cm4_decode(&h, NULL, b.data, b.size);
             td += now() - t2;
             if (st != VDM_OK || memcmp(o, img, (size_t)cw * ch * 3)) { fprintf(stderr, "%s: DECODE MISMATCH (%d)\n", argv[ai], st); return 1; }
             free(o);

@@ -1,11 +1,12 @@
 /* bench_codec.c — the .vdz codec in-process on a folder of PNGs (default:
  * the 24 Kodak images): bits per sub-pixel, encode / decode seconds, the
- * fallback method chosen, peak memory; every round trip is verified.
+ * classical method chosen, peak memory; every round trip is verified.
  *
- * usage: bench_codec [--effort E] [--fallback-only] [--csv] [FOLDER]
- * It measures the fallback coder (no model is loaded; --fallback-only is
- * accepted for symmetry with the CLI).  For the model path use
- * `vdmzip encode -v --model M` or benchmarks/compare.sh --model M.
+ * usage: bench_codec [--effort E] [--classical-only] [--csv] [FOLDER]
+ * It measures the classical coder (no model is loaded; --classical-only, or
+ * its old name --fallback-only, is accepted for symmetry with the CLI).
+ * For the model path use `vdmzip encode -v --model M` or
+ * benchmarks/compare.sh --model M.
  * Times are wall clock of the library calls only (no file I/O, no PNG
  * writing), single thread. */
 #include <dirent.h>
@@ -33,7 +34,7 @@ int main(int argc, char **argv)
     int effort = 1, csv = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--effort") && i + 1 < argc) effort = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--fallback-only")) continue;
+        else if (!strcmp(argv[i], "--classical-only") || !strcmp(argv[i], "--fallback-only")) continue;
         else if (!strcmp(argv[i], "--csv")) csv = 1;
         else if (argv[i][0] == '-') { fprintf(stderr, "usage: bench_codec [--effort E] [--csv] [FOLDER]\n"); return 2; }
         else dir = argv[i];
@@ -81,7 +82,7 @@ int main(int argc, char **argv)
             fails++;
         } else {
             double bpsp = 8.0 * (double)fn / (double)s.samples;
-            const char *m = s.fallback_method >= 0 && s.fallback_method <= 2 ? mname[s.fallback_method] : "model";
+            const char *m = s.classical_method >= 0 && s.classical_method <= 2 ? mname[s.classical_method] : "model";
             if (csv)
                 printf("%s,%u,%u,%u,%zu,%.5f,%s,%.4f,%.4f\n", names[i], img->width, img->height, img->channels, fn,
                        bpsp, m, t1 - t0, t2 - t1);

@@ -10,8 +10,9 @@
 #   --optipng-level L  optipng -oL (overrides the default or --quick level)
 #   --webp-z Z         cwebp -z Z          --jxl-effort E   cjxl -e E
 #   --model M          vdmzip --model M    --steps T        vdmzip --steps T
-#   --fallback-only    vdmzip --fallback-only (the classical coder only)
-#   --effort E         vdmzip --effort E (fallback coder effort 0..2)
+#   --classical-only   vdmzip --classical-only (the classical coder only;
+#                      --fallback-only, its old name, is still accepted)
+#   --effort E         vdmzip --effort E (classical coder effort 0..2)
 #   --threads N        threads for every coder that has them: vdmzip --threads,
 #                      cjxl/djxl --num_threads, cwebp/dwebp -mt (N > 1);
 #                      optipng is single-threaded.  Default 1, so every coder
@@ -64,7 +65,7 @@ script_dir=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$script_dir/.." && pwd)
 
 quick=0; opt_level=""; webp_z=""; jxl_e=""; model=""; steps=""; threads=1
-fallback_only=0; effort=""; codecs="vdmzip,png,webp,jxl"; out=""; limit=0
+classical_only=0; effort=""; codecs="vdmzip,png,webp,jxl"; out=""; limit=0
 vdmzip="${VDMZIP:-}"; pngdiff="${BENCH_PNGDIFF:-}"; keep=0; folder=""
 
 need_arg() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
@@ -77,7 +78,7 @@ while [ $# -gt 0 ]; do
     --model) need_arg "$@"; model=$2; shift ;;
     --steps) need_arg "$@"; steps=$2; shift ;;
     --threads) need_arg "$@"; threads=$2; shift ;;
-    --fallback-only) fallback_only=1 ;;
+    --classical-only|--fallback-only) classical_only=1 ;;
     --effort) need_arg "$@"; effort=$2; shift ;;
     --codecs) need_arg "$@"; codecs=$2; shift ;;
     --out) need_arg "$@"; out=$2; shift ;;
@@ -144,7 +145,7 @@ for n in "${skipped_notes[@]+"${skipped_notes[@]}"}"; do note "$n"; done
 vdm_enc_opts=(-f -v)
 [ -n "$model" ] && vdm_enc_opts+=(--model "$model")
 [ -n "$steps" ] && vdm_enc_opts+=(--steps "$steps")
-[ "$fallback_only" = 1 ] && vdm_enc_opts+=(--fallback-only)
+[ "$classical_only" = 1 ] && vdm_enc_opts+=(--classical-only)
 [ -n "$effort" ] && vdm_enc_opts+=(--effort "$effort")
 vdm_enc_opts+=(--threads "$threads")
 vdm_dec_opts=(-f -v --threads "$threads")
@@ -211,14 +212,14 @@ loud_fail() {  # codec image stage logfile
   } >&2
 }
 
-# vdmzip's coder path from its -v output (the CLI prints "-VLB n/a: fallback
-# coder" or "-VLB X bits/sub-pixel (gap Y%)", and the methods of its
-# sections); `vdmzip info --json` is the fallback if that wording changes.
+# vdmzip's coder path from its -v output (the CLI prints "-VLB n/a: classical
+# coder ..." or "-VLB X bits/sub-pixel (gap Y%)", and the methods of its
+# sections); `vdmzip info --json` is the backup if that wording changes.
 vdm_path() {  # encoder log, .vdz
   local lf=$1 vdz=$2 p="" m gap
-  if grep -q -- '-VLB n/a: fallback coder' "$lf"; then
-    m=$(sed -n 's/.*fallback [0-9]* B (method \([^)]*\)).*/\1/p' "$lf" | head -n 1)
-    p="fallback${m:+:$m}"
+  if grep -q -- '-VLB n/a: classical coder' "$lf"; then
+    m=$(sed -n 's/.*classical [0-9]* B (method \([^)]*\)).*/\1/p' "$lf" | head -n 1)
+    p="classical${m:+:$m}"
   elif grep -q -- '-VLB [0-9]' "$lf"; then
     gap=$(sed -n 's/.*-VLB \([0-9.]*\) bits\/sub-pixel (gap \([^)]*\)).*/vlb \1 gap \2/p' "$lf" | head -n 1)
     p="model${gap:+ ($gap)}"
@@ -228,7 +229,7 @@ vdm_path() {  # encoder log, .vdz
     js=$("$vdmzip" info --json "$vdz" 2>/dev/null)
     case "$js" in
       *'"needs_model":true'*) p="model" ;;
-      *'"needs_model":false'*) p="fallback:$(printf '%s' "$js" | grep -o '"method":"[a-z0-9_]*","channel_mask"' | cut -d'"' -f4 | paste -sd+ -)" ;;
+      *'"needs_model":false'*) p="classical:$(printf '%s' "$js" | grep -o '"method":"[a-z0-9_]*","channel_mask"' | cut -d'"' -f4 | paste -sd+ -)" ;;
       *) p="unknown" ;;
     esac
   fi

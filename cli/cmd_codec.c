@@ -1127,7 +1127,7 @@ static void print_info(const char *name, const vdm_vdz_info *in, int json)
                "\"palette_size\":%u,\"trns_count\":%u,\"pixel_sha256\":\"%s\",\"needs_model\":%s,"
                "\"model_id\":%s%s%s,\"bits_per_subpixel\":%.6f,\"header_bytes\":%" PRIu64
                ",\"meta\":{\"bytes\":%" PRIu64 ",\"chunks\":%u,\"raw_bytes\":%u,\"method\":\"%s\"},"
-               "\"fallback\":[",
+               "\"fallback\":[",   /* the classical sections; the key keeps its historical name */
                in->file_bytes, in->version, in->width, in->height, in->color_type,
                color_name(in->color_type), in->bit_depth, in->channels, in->interlace,
                in->palette_size, in->trns_count, sha, in->needs_model ? "true" : "false",
@@ -1135,10 +1135,10 @@ static void print_info(const char *name, const vdm_vdz_info *in, int json)
                in->needs_model ? "\"" : "", bpsp, in->header_bytes, in->meta_bytes,
                in->meta_chunks, in->meta_raw_bytes,
                in->meta_bytes ? (in->meta_method ? "zstd" : "stored") : "none");
-        for (uint32_t i = 0; i < in->nfallback; i++)
+        for (uint32_t i = 0; i < in->nclassical; i++)
             printf("%s{\"method\":\"%s\",\"channel_mask\":%u,\"region\":%u,\"bytes\":%" PRIu64 "}",
-                   i ? "," : "", method_name(in->fallback[i].method), in->fallback[i].channel_mask,
-                   in->fallback[i].region, in->fallback[i].bytes);
+                   i ? "," : "", method_name(in->classical[i].method), in->classical[i].channel_mask,
+                   in->classical[i].region, in->classical[i].bytes);
         printf("]");
         if (in->has_model_section)
             printf(",\"model\":{\"bytes\":%" PRIu64 ",\"steps\":%u,\"channel_mask\":%u,\"flags\":%u,"
@@ -1171,10 +1171,10 @@ static void print_info(const char *name, const vdm_vdz_info *in, int json)
                in->meta_method ? "zstd" : "stored", in->meta_bytes);
     else
         printf("  metadata         none\n");
-    for (uint32_t i = 0; i < in->nfallback; i++)
+    for (uint32_t i = 0; i < in->nclassical; i++)
         printf("  classical        channels 0x%x, method %s, region %u, %" PRIu64 " bytes\n",
-               in->fallback[i].channel_mask, method_name(in->fallback[i].method),
-               in->fallback[i].region, in->fallback[i].bytes);
+               in->classical[i].channel_mask, method_name(in->classical[i].method),
+               in->classical[i].region, in->classical[i].bytes);
     if (in->has_model_section) {
         printf("  model payload    %" PRIu64 " bytes, T=%u, channels 0x%x, XOR cleaning %s\n",
                in->model_bytes, in->steps, in->model_channel_mask, (in->model_flags & 1) ? "on" : "off");

@@ -1,6 +1,6 @@
 /* bbcode.c — bits-back tile coder (see bbcode.h for the order of operations). */
 #include "codec/bbcode.h"
-#include "codec/fallback.h"
+#include "codec/cm/classical.h"
 #include "codec/cm/cm4.h"
 #include "codec/codec_internal.h"
 #include "ans/ans.h"
@@ -332,7 +332,7 @@ static unsigned bb_channels_for(void *ctx, const vdm_image *img)
  * speed (effort 0) or the image is too wide for it. */
 static uint8_t cm_tile_method(const vdm_image *img, const vdm_encode_opts *o)
 {
-    return o->effort >= 1 && img->width <= VDM_CM4_MAX_WIDTH ? VDM_FB_CM4 : VDM_FB_CM;
+    return o->effort >= 1 && img->width <= VDM_CM4_MAX_WIDTH ? VDM_CLASSICAL_CM4 : VDM_CLASSICAL_CM2;
 }
 
 /* Every tile's CM stream (cm: ntiles buffers) in one pass of method m. */
@@ -340,9 +340,9 @@ static vdm_status cm_tile_streams(const vdm_image *img, uint8_t m, uint32_t tw, 
 {
     vdm_subimage g;
     vdm_subimage_of(&g, img, 0x07);
-    if (m == VDM_FB_CM4) return vdm_cm4_tiles_encode(&g, tw, th, cm);
-    if (m == VDM_FB_CM3) return vdm_fb_cm3_tiles_encode(&g, tw, th, cm);
-    return vdm_fb_cm_tiles_encode(&g, tw, th, cm);
+    if (m == VDM_CLASSICAL_CM4) return vdm_cm4_tiles_encode(&g, tw, th, cm);
+    if (m == VDM_CLASSICAL_CM3) return vdm_cm3_tiles_encode(&g, tw, th, cm);
+    return vdm_cm2_tiles_encode(&g, tw, th, cm);
 }
 
 static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_mask,
@@ -635,12 +635,12 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
     if (st == VDM_OK && cx->st.cm_tiles) {
         vdm_subimage g;
         vdm_subimage_of(&g, img, 0x07);
-        if (in->cm_method == VDM_FB_CM4)
+        if (in->cm_method == VDM_CLASSICAL_CM4)
             st = vdm_cm4_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);
-        else if (in->cm_method == VDM_FB_CM3)
-            st = vdm_fb_cm3_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);
-        else if (in->cm_method == VDM_FB_CM)
-            st = vdm_fb_cm_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);
+        else if (in->cm_method == VDM_CLASSICAL_CM3)
+            st = vdm_cm3_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);
+        else if (in->cm_method == VDM_CLASSICAL_CM2)
+            st = vdm_cm2_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);
         else
             st = VDM_ERR_CORRUPT;
     }

@@ -21,7 +21,7 @@
  * initial words.
  *
  * CM tiles (vdz.md §6.2, the default): a tile may instead be coded by the
- * context-modelled fallback coder, its bytes pushed on the chain's stack at
+ * context-modelling classical coder, its bytes pushed on the chain's stack at
  * the tile's place.  The encoder tries the model on each tile and keeps
  * whichever adds fewer bits; at a chain's start the model's try pays the
  * initial bits it draws, so the first tiles usually go to CM and their bytes
@@ -52,7 +52,7 @@ extern "C" {
 #define VDM_BB_PREC 24            /* data, latent and prior precision (bits) */
 
 /* How the encoder uses CM tiles (vdz.md §6.2: a tile coded by the
- * context-modelled fallback coder, whose bytes ride on the chain's stack).
+ * context-modelling classical coder, whose bytes ride on the chain's stack).
  * The encoder codes every tile with the model, measures what it added to the
  * stack, and goes back to code the tile with CM instead when CM is smaller
  * (CHOOSE), or only while the model's attempt drew initial bits, i.e. at the

@@ -13,7 +13,7 @@ void vdm_codec_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 
 void vdm_codec_clear_error(void);
 const char *vdm_codec_error_buf(void);
 
-/* The channels `mask` of img as a sub-image for the fallback coders (their
+/* The channels `mask` of img as a sub-image for the classical coders (their
  * canonical order; "rgb" when the mask holds R, G and B of an RGB(A) image). */
 struct vdm_subimage;
 struct vdm_image;

@@ -1,6 +1,6 @@
 /* codec_util.c — per-thread error detail and CRC-32 for codec/. */
 #include "codec/codec_internal.h"
-#include "codec/fallback.h"
+#include "codec/cm/classical.h"
 #include "codec/png_io.h"
 #include <string.h>
 

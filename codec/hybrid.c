@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codec/hybrid.h"
-#include "codec/fallback.h"
+#include "codec/cm/classical.h"
 #include "codec/cm/cm4.h"
 #include "model/vdm_train.h"
 
@@ -26,12 +26,12 @@ static vdm_subimage rgb_subimage(uint8_t *rgb, int width, int height)
 
 static vdm_status cm_encode(int method, const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
 {
-    return method == 4 ? vdm_cm4_encode(g, side, out) : vdm_fb_cm3_encode_side(g, side, out);
+    return method == 4 ? vdm_cm4_encode(g, side, out) : vdm_cm3_encode_side(g, side, out);
 }
 
 static vdm_status cm_decode(int method, const vdm_subimage *g, const vdm_cm_side *side, const vdm_buf *in)
 {
-    return method == 4 ? vdm_cm4_decode(g, side, in->data, in->size) : vdm_fb_cm3_decode_side(g, side, in->data, in->size);
+    return method == 4 ? vdm_cm4_decode(g, side, in->data, in->size) : vdm_cm3_decode_side(g, side, in->data, in->size);
 }
 
 vdm_status vdm_hybrid_cm_alone(const uint8_t *rgb, int width, int height, int method, double *bits)

@@ -1,9 +1,9 @@
 /* vdz.c — the .vdz container (format-spec/vdz.md): framing, VHDR, META,
- * FBCK routing, MODL framing, checks.  The pixel coders live in
- * fallback*.c and behind vdm_model_path. */
+ * FBCK routing, MODL framing, checks.  The pixel coders live in codec/cm/
+ * (the classical coders) and behind vdm_model_path. */
 #include "codec/vdz.h"
 #include "codec/codec_internal.h"
-#include "codec/fallback.h"
+#include "codec/cm/classical.h"
 #include "codec/cm/cm4.h"
 
 #include <stdlib.h>
@@ -114,14 +114,14 @@ static int prog_at(vdm_progress_fn fn, void *user, double f)
 
 /* ---- FBCK encoding ---------------------------------------------------------- */
 
-/* Encode the channels `mask` of img with the best fallback method for this
+/* Encode the channels `mask` of img with the best classical method for this
  * effort; append the FBCK payload to *payload. */
-static vdm_status encode_fallback(const vdm_image *img, unsigned mask, const vdm_encode_opts *o,
-                                  prog_span *ps, vdm_buf *payload, int *method_out)
+static vdm_status encode_classical(const vdm_image *img, unsigned mask, const vdm_encode_opts *o,
+                                   prog_span *ps, vdm_buf *payload, int *method_out)
 {
     vdm_subimage g;
     vdm_subimage_of(&g, img, mask);
-    const uint64_t stored = vdm_fb_rowbytes(&g) * g.height;
+    const uint64_t stored = vdm_sub_rowbytes(&g) * g.height;
 
     vdm_buf cm = { 0 }, cm3 = { 0 }, zs = { 0 }, z2 = { 0 };
     vdm_status st = VDM_OK;
@@ -134,15 +134,15 @@ static vdm_status encode_fallback(const vdm_image *img, unsigned mask, const vdm
     g.progress_user = ps;
     if (try_cm3) st = vdm_cm4_encode(&g, NULL, &cm3);
     g.progress = try_cm3 ? NULL : prog_cb;
-    if (st == VDM_OK) st = vdm_fb_cm_encode(&g, &cm);
+    if (st == VDM_OK) st = vdm_cm2_encode(&g, &cm);
     g.progress = NULL;
     /* zstd is cheap to try at a low level; only when it comes close to CM
      * (flat graphics, screenshots, palettes) is the slow level worth it. */
     if (st == VDM_OK && o->effort >= 1) {
         int lvl = o->effort >= 2 ? 19 : 3;
-        st = vdm_fb_zstd_encode(&g, lvl, &zs);
+        st = vdm_zstd_encode(&g, lvl, &zs);
         if (st == VDM_OK && o->effort == 1 && (double)zs.size < 1.15 * (double)cm.size) {
-            st = vdm_fb_zstd_encode(&g, 19, &z2);
+            st = vdm_zstd_encode(&g, 19, &z2);
             if (st == VDM_OK && z2.size < zs.size) {
                 vdm_buf t = zs;
                 zs = z2;
@@ -151,16 +151,16 @@ static vdm_status encode_fallback(const vdm_image *img, unsigned mask, const vdm
         }
     }
     if (st == VDM_OK) {
-        int method = VDM_FB_CM;
+        int method = VDM_CLASSICAL_CM2;
         const vdm_buf *best = &cm;
-        if (cm3.size && cm3.size < best->size) { best = &cm3; method = VDM_FB_CM4; }
-        if (zs.size && zs.size < best->size) { best = &zs; method = VDM_FB_ZSTD; }
+        if (cm3.size && cm3.size < best->size) { best = &cm3; method = VDM_CLASSICAL_CM4; }
+        if (zs.size && zs.size < best->size) { best = &zs; method = VDM_CLASSICAL_ZSTD; }
         uint8_t hdr[4] = { 0, (uint8_t)mask, 0, 0 };
         if ((uint64_t)best->size >= stored) {
-            method = VDM_FB_STORED;
+            method = VDM_CLASSICAL_STORED;
             hdr[0] = (uint8_t)method;
             st = vdm_buf_append(payload, hdr, 4);
-            if (st == VDM_OK) st = vdm_fb_stored_encode(&g, payload);
+            if (st == VDM_OK) st = vdm_stored_encode(&g, payload);
         } else {
             hdr[0] = (uint8_t)method;
             st = vdm_buf_append(payload, hdr, 4);
@@ -237,13 +237,15 @@ static vdm_status check_model_payload(const vdm_model_payload *p, uint32_t w, ui
      * bit must be 0; with it they cover all tiles, CM tiles included (§6.2). */
     const int choice = (p->flags & VDM_MODL_TILE_CHOICE) != 0;
     /* the CM tiles' method: 2, 3 or 4 with tile choice, else the byte is 0 */
-    if (choice ? p->cm_method != VDM_FB_CM && p->cm_method != VDM_FB_CM3 && p->cm_method != VDM_FB_CM4
+    if (choice ? p->cm_method != VDM_CLASSICAL_CM2 && p->cm_method != VDM_CLASSICAL_CM3 &&
+                     p->cm_method != VDM_CLASSICAL_CM4
                : p->cm_method != 0) {
         seterr("MODL: CM tile method %u invalid", p->cm_method);
-        return choice && p->cm_method > VDM_FB_CM4 ? VDM_ERR_UNSUPPORTED : VDM_ERR_CORRUPT;
+        return choice && p->cm_method > VDM_CLASSICAL_CM4 ? VDM_ERR_UNSUPPORTED : VDM_ERR_CORRUPT;
     }
-    if (choice && (p->cm_method == VDM_FB_CM3 || p->cm_method == VDM_FB_CM4) && w > VDM_FB_CM3_MAX_WIDTH) {
-        seterr("MODL: CM tile method %u on an image wider than %u", p->cm_method, VDM_FB_CM3_MAX_WIDTH);
+    if (choice && (p->cm_method == VDM_CLASSICAL_CM3 || p->cm_method == VDM_CLASSICAL_CM4) &&
+        w > VDM_CM3_MAX_WIDTH) {
+        seterr("MODL: CM tile method %u on an image wider than %u", p->cm_method, VDM_CM3_MAX_WIDTH);
         return VDM_ERR_CORRUPT;
     }
     uint32_t nmodel = 0;
@@ -399,14 +401,14 @@ static vdm_status write_vhdr(vdm_buf *out, const vdm_image *img, const uint8_t s
     return st;
 }
 
-/* One complete candidate file: model payload (may be NULL) + fallback for
- * the channels it does not cover. */
+/* One complete candidate file: model payload (may be NULL) + classical
+ * sections for the channels it does not cover. */
 static vdm_status build_file(const vdm_image *img, const vdm_encode_opts *o, const uint8_t sha[32],
                              const vdm_model_payload *mp, const vdm_buf *meta, prog_span *ps,
                              vdm_buf *out, vdm_encode_stats *s)
 {
     memset(s, 0, sizeof *s);
-    s->fallback_method = -1;
+    s->classical_method = -1;
     VDM_FORWARD(vdm_buf_append(out, k_sig, 8));
     VDM_FORWARD(put_u16(out, VDM_VDZ_FORMAT_VERSION));
     VDM_FORWARD(put_u16(out, 0));
@@ -433,13 +435,13 @@ static vdm_status build_file(const vdm_image *img, const vdm_encode_opts *o, con
     if (rest) {
         vdm_buf f = { 0 };
         int method = -1;
-        st = encode_fallback(img, rest, o, ps, &f, &method);
+        st = encode_classical(img, rest, o, ps, &f, &method);
         size_t before = out->size;
         if (st == VDM_OK) st = put_section(out, "FBCK", f.data, f.size);
         vdm_buf_free(&f);
         VDM_FORWARD(st);
-        s->fallback_bytes = out->size - before;
-        s->fallback_method = method;
+        s->classical_bytes = out->size - before;
+        s->classical_method = method;
     }
     size_t before = out->size;
     VDM_FORWARD(put_section(out, "VEND", NULL, 0));
@@ -448,7 +450,7 @@ static vdm_status build_file(const vdm_image *img, const vdm_encode_opts *o, con
     s->samples = (uint64_t)img->width * img->height * img->channels;
     vdm_subimage g;
     vdm_subimage_of(&g, img, all_channels(img));
-    s->packed_bytes = vdm_fb_rowbytes(&g) * img->height;
+    s->packed_bytes = vdm_sub_rowbytes(&g) * img->height;
     return VDM_OK;
 }
 
@@ -474,7 +476,7 @@ vdm_status vdm_vdz_encode(const vdm_image *img, const vdm_encode_opts *o_in, uin
     if (o.keep_metadata && img->nchunks) st = encode_meta(img, &meta);
 
     /* Candidate with the model (when it can code some channels), then the
-     * fallback-only file; the smaller wins ("never much worse than the
+     * classical-only file; the smaller wins ("never much worse than the
      * classical way", and the model never makes a file bigger). */
     vdm_buf best = { 0 };
     vdm_encode_stats best_s;
@@ -730,15 +732,15 @@ static vdm_status parse_all(const uint8_t *buf, size_t size, parsed *p, int head
             if (s.n < 4) { seterr("FBCK too short"); return VDM_ERR_CORRUPT; }
             if (p->nfbck >= VDM_VDZ_MAX_FBCK) { seterr("too many FBCK sections"); return VDM_ERR_CORRUPT; }
             uint8_t method = s.d[0], mask = s.d[1], region = s.d[2];
-            if (method > VDM_FB_CM4) { seterr("FBCK: unknown method %u", method); return VDM_ERR_UNSUPPORTED; }
+            if (method > VDM_CLASSICAL_CM4) { seterr("FBCK: unknown method %u", method); return VDM_ERR_UNSUPPORTED; }
             if (region != 0) { seterr("FBCK: unknown region %u", region); return VDM_ERR_UNSUPPORTED; }
             if (s.d[3]) { seterr("FBCK: reserved byte set"); return VDM_ERR_CORRUPT; }
             if (!mask || (mask & ~((1u << in->channels) - 1u))) { seterr("FBCK: invalid channel mask 0x%02x", mask); return VDM_ERR_CORRUPT; }
-            in->fallback[p->nfbck].method = method;
-            in->fallback[p->nfbck].channel_mask = mask;
-            in->fallback[p->nfbck].region = region;
-            in->fallback[p->nfbck].bytes = framed;
-            in->fallback_bytes += framed;
+            in->classical[p->nfbck].method = method;
+            in->classical[p->nfbck].channel_mask = mask;
+            in->classical[p->nfbck].region = region;
+            in->classical[p->nfbck].bytes = framed;
+            in->classical_bytes += framed;
             p->fbck[p->nfbck++] = s;
             state = 4;
         } else if (!strcmp(type, "VEND")) {
@@ -753,7 +755,7 @@ static vdm_status parse_all(const uint8_t *buf, size_t size, parsed *p, int head
     }
     if (header_only) return VDM_OK;
     if (pos != size) { seterr("%zu bytes of trailing data after the end section", size - pos); return VDM_ERR_CORRUPT; }
-    in->nfallback = p->nfbck;
+    in->nclassical = p->nfbck;
     if (in->needs_model && !p->modl.d) { seterr("file needs a model but has no MODL section"); return VDM_ERR_CORRUPT; }
 
     unsigned model_mask = 0;
@@ -794,7 +796,7 @@ static vdm_status parse_all(const uint8_t *buf, size_t size, parsed *p, int head
     /* coverage: every channel exactly once */
     unsigned seen = model_mask;
     for (uint32_t i = 0; i < p->nfbck; i++) {
-        unsigned m = in->fallback[i].channel_mask;
+        unsigned m = in->classical[i].channel_mask;
         if (seen & m) { seterr("channel coded twice (sections overlap)"); return VDM_ERR_CORRUPT; }
         seen |= m;
     }
@@ -920,22 +922,22 @@ vdm_status vdm_vdz_decode(const uint8_t *buf, size_t size, const vdm_decode_opts
     }
     for (uint32_t i = 0; i < p->nfbck && st == VDM_OK; i++) {
         vdm_subimage g;
-        vdm_subimage_of(&g, img, in->fallback[i].channel_mask);
+        vdm_subimage_of(&g, img, in->classical[i].channel_mask);
         const double lo = p->have_mp ? 0.8 : 0.0, w = (0.95 - lo) / p->nfbck;   /* one share per section */
         prog_span ps = { pf, pu, lo + w * i, lo + w * (i + 1) };
         g.progress = prog_cb;
         g.progress_user = &ps;
         const uint8_t *pd = p->fbck[i].d + 4;
         size_t pn = p->fbck[i].n - 4;
-        switch (in->fallback[i].method) {
-        case VDM_FB_STORED: st = vdm_fb_stored_decode(&g, pd, pn); break;
-        case VDM_FB_ZSTD: st = vdm_fb_zstd_decode(&g, pd, pn); break;
-        case VDM_FB_CM3: st = vdm_fb_cm3_decode(&g, pd, pn); break;
-        case VDM_FB_CM4: st = vdm_cm4_decode(&g, NULL, pd, pn); break;
-        default: st = vdm_fb_cm_decode(&g, pd, pn); break;
+        switch (in->classical[i].method) {
+        case VDM_CLASSICAL_STORED: st = vdm_stored_decode(&g, pd, pn); break;
+        case VDM_CLASSICAL_ZSTD: st = vdm_zstd_decode(&g, pd, pn); break;
+        case VDM_CLASSICAL_CM3: st = vdm_cm3_decode(&g, pd, pn); break;
+        case VDM_CLASSICAL_CM4: st = vdm_cm4_decode(&g, NULL, pd, pn); break;
+        default: st = vdm_cm2_decode(&g, pd, pn); break;
         }
         if (st == VDM_ERR_CORRUPT && !vdm_codec_error_buf()[0])
-            seterr("fallback payload %u is damaged", i);
+            seterr("classical section %u is damaged", i);
     }
     if (st == VDM_OK) {
         uint8_t sha[32];

@@ -6,7 +6,7 @@
  *     structure, the coverage of every channel and the SHA-256 of the
  *     decoded samples have been checked; on any failure nothing is returned;
  *   - the same image and options give the same bytes on every machine and
- *     thread count (fallback method 1 and META additionally assume the same
+ *     thread count (classical method 1 and META additionally assume the same
  *     libzstd version: zstd's format is stable, its encoder output is not);
  *   - a file that needs a model says so in VHDR, which vdm_vdz_probe reads
  *     first: a decoder knows which model it needs before any pixel work.
@@ -52,7 +52,7 @@ typedef struct vdm_model_payload {
     uint8_t channel_mask;    /* canonical channels coded by the model */
     uint8_t flags;           /* VDM_MODL_* */
     uint8_t data_prec, latent_prec, prior_prec;   /* 8..24 */
-    uint8_t cm_method;       /* with VDM_MODL_TILE_CHOICE: the CM tiles' fallback method (2, 3, 4); else 0 */
+    uint8_t cm_method;       /* with VDM_MODL_TILE_CHOICE: the CM tiles' classical method (2, 3, 4); else 0 */
     uint16_t tile_w, tile_h;
     uint64_t xor_seed;
     double neg_vlb_bits;     /* informational */
@@ -118,7 +118,7 @@ typedef struct vdm_model_path {
 /* ---- encode / decode ------------------------------------------------------ */
 
 struct vdm_encode_opts {
-    const vdm_model_path *model;  /* NULL: fallback only */
+    const vdm_model_path *model;  /* NULL: classical coder only */
     uint32_t steps;               /* T for the model (0: the model's default) */
     uint32_t threads;             /* >= 1; never changes the output bytes */
     int effort;                   /* 0 fast (method 2 only, also for MODL CM
@@ -126,7 +126,7 @@ struct vdm_encode_opts {
                                      when it may win), 2 max (zstd at max too) */
     int keep_metadata;            /* 1: write META (default), 0: drop chunks */
     int model_only;               /* 1: keep the model's file even when the
-                                     fallback-only file would be smaller
+                                     classical-only file would be smaller
                                      (measuring the model; default 0) */
     int model_try;                /* VDM_MODEL_TRY_AUTO (default): try the
                                      model only when its estimate says it can
@@ -144,10 +144,10 @@ typedef struct vdm_encode_stats {
     uint64_t header_bytes;        /* signature + VHDR + VEND framing */
     uint64_t meta_bytes;          /* META section incl. framing (0: none) */
     uint64_t model_bytes;         /* MODL section incl. framing (0: none) */
-    uint64_t fallback_bytes;      /* all FBCK sections incl. framing */
+    uint64_t classical_bytes;      /* all FBCK sections incl. framing */
     uint64_t samples;             /* width*height*channels */
     uint64_t packed_bytes;        /* the samples packed as PNG packs them */
-    int fallback_method;          /* method of the (last) FBCK section, -1: none */
+    int classical_method;          /* method of the (last) FBCK section, -1: none */
     int used_model;               /* 1 when the file has a MODL section */
     double neg_vlb_bits;          /* the model's -VLB of what it coded (0: none) */
     int estimated;                /* 1: the model path's estimate ran (see estimate) */
@@ -188,11 +188,11 @@ typedef struct vdm_vdz_info {
     uint8_t pixel_sha256[32];
     int needs_model;
     uint8_t model_id[32];
-    uint64_t file_bytes, header_bytes, meta_bytes, model_bytes, fallback_bytes;
+    uint64_t file_bytes, header_bytes, meta_bytes, model_bytes, classical_bytes;
     uint32_t meta_chunks, meta_raw_bytes;
     uint8_t meta_method;
-    uint32_t nfallback;
-    struct { uint8_t method, channel_mask, region; uint64_t bytes; } fallback[VDM_VDZ_MAX_FBCK];
+    uint32_t nclassical;
+    struct { uint8_t method, channel_mask, region; uint64_t bytes; } classical[VDM_VDZ_MAX_FBCK];
     int has_model_section;
     /* MODL summary (valid when has_model_section) */
     uint16_t steps, tile_w, tile_h;

@@ -333,8 +333,8 @@ static vdmzip_error encode_image(vdmzip_encoder *enc, const vdm_image *img, uint
     z->metadata_bytes = s.meta_bytes;
     z->metadata_chunks = s.meta_bytes ? img->nchunks : 0;
     z->model_bytes = s.model_bytes;
-    z->classical_bytes = s.fallback_bytes;
-    z->classical_method = s.fallback_method;
+    z->classical_bytes = s.classical_bytes;
+    z->classical_method = s.classical_method;
     z->used_model = s.used_model;
     z->neg_vlb_bits = s.neg_vlb_bits;
     z->model_estimated = s.estimated;

@@ -19,7 +19,7 @@ echo "== decode"
 ./build/vdmzip decode "$OUT/sample.vdz" -o "$OUT/sample.png" --model "$MODEL" --threads "$THREADS" -v
 ./build/benchmarks/bench_pngdiff "$IN" "$OUT/sample.png"
 echo "== round trip verified: decoded pixels are identical to $IN"
-echo "== default encode (per 64x64 tile the model or the CM coder; then that file or the fallback-only file, whichever is smaller)"
+echo "== default encode (per 64x64 tile the model or the CM coder; then that file or the classical-only file, whichever is smaller)"
 ./build/vdmzip encode "$IN" -o "$OUT/best.vdz" --model "$MODEL" --threads "$THREADS" -v
 ./build/vdmzip decode "$OUT/best.vdz" -o "$OUT/best.png" --model "$MODEL" -q
 ./build/benchmarks/bench_pngdiff "$IN" "$OUT/best.png"

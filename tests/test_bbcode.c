@@ -84,7 +84,7 @@ static uint8_t *encode_with(vdm_model_path *mp, const vdm_image *img, int T, uns
     return buf;
 }
 
-/* Encode through the model path alone (no fallback competition) and decode. */
+/* Encode through the model path alone (no classical file competing) and decode. */
 static void roundtrip_payload_v(uint32_t w, uint32_t h, unsigned ch, int T, vdm_bb_params *bp, int threads,
                                 int var_out)
 {

@@ -275,9 +275,9 @@ Test(cli_codec, all_kodak_images_roundtrip, .timeout = 1700)
         snprintf(src, sizeof src, "%s/data/kodak/kodim%02d.png", VDM_SHARED_DIR, i);
         if (!tu_exists(src)) continue;
         /* The model costs ~10 s per Kodak image: two images take the default
-         * path (model and fallback compete; the shipped model is used when
-         * present) and one of them the model alone; the rest the fallback. */
-        const char *mode = (i == 3) ? "--threads 2" : (i == 23) ? "--threads 2 --model-only" : "--fallback-only";
+         * path (model and classical coder compete; the shipped model is used when
+         * present) and one of them the model alone; the rest the classical coder. */
+        const char *mode = (i == 3) ? "--threads 2" : (i == 23) ? "--threads 2 --model-only" : "--classical-only";
         int rc = tu_run("cd %s && %s encode -q -f %s -o k.vdz %s && %s decode -q -f --threads 2 -o k.png k.vdz",
                         g_dir, VDMZIP, mode, src, VDMZIP);
         cr_assert_eq(rc, 0, "kodim%02d: exit %d", i, rc);
@@ -298,10 +298,10 @@ Test(cli_codec, model_path_through_the_binary, .timeout = 300)
                     "--blocks 1 --batch 1 --crop 16 --threads 1 --log-every 1000 >/dev/null 2>&1",
                     g_dir, VDMZIP, VDM_SHARED_DIR);
     cr_assert_eq(rc, 0, "could not train a tiny model (exit %d)", rc);
-    /* a poor model loses to the fallback coder: the file has no MODL */
+    /* a poor model loses to the classical coder: the file has no MODL */
     cr_assert_eq(tu_run("cd %s && %s encode -q --model tiny.vdm -o plain.vdz m.png", g_dir, VDMZIP), 0);
     cr_assert_eq(tu_run("cd %s && %s info --json plain.vdz | grep -q '\"needs_model\":false'", g_dir, VDMZIP), 0);
-    /* forced: RGB through the model, alpha through the fallback */
+    /* forced: RGB through the model, alpha through the classical coder */
     cr_assert_eq(tu_run("cd %s && %s encode -q --model tiny.vdm --model-only -o m.vdz m.png", g_dir, VDMZIP), 0);
     cr_assert_eq(tu_run("cd %s && %s info --json m.vdz | grep -q '\"needs_model\":true'", g_dir, VDMZIP), 0);
     cr_assert_eq(tu_run("cd %s && %s info --json m.vdz | grep -q '\"steps\":3'", g_dir, VDMZIP), 0);
@@ -318,5 +318,6 @@ Test(cli_codec, model_path_through_the_binary, .timeout = 300)
                         "--iters 1 --seed 7 --width 4 --blocks 1 --batch 1 --crop 16 --threads 1 --log-every 1000 >/dev/null 2>&1 && rm -f other.vdm.ckpt",
                         g_dir, VDMZIP, VDM_SHARED_DIR), 0);
     expect_failure("decode --model other.vdm -o out.png m.vdz", 4, "out.png");
+    expect_failure("encode -f --classical-only --model-only m.png", 1, NULL);
     expect_failure("encode -f --fallback-only --model-only m.png", 1, NULL);
 }

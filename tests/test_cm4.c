@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codec/cm/cm4.h"
-#include "codec/fallback.h"
+#include "codec/cm/classical.h"
 #include "codec_testutil.h"
 
 typedef struct { vdm_subimage g; uint8_t *data; size_t bytes; } sub;

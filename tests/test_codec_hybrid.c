@@ -1,11 +1,11 @@
 /* test_codec_hybrid.c — method 3 given side information (the hybrid chain's
- * data term, codec/cm_side.h) and its measurement (codec/hybrid.h,
+ * data term, codec/cm/cm_side.h) and its measurement (codec/hybrid.h,
  * vdm_eval_latent, per-step bound terms). */
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "codec/fallback.h"
+#include "codec/cm/classical.h"
 #include "codec/hybrid.h"
 #include "codec/png_io.h"
 #include "model/vdm_model.h"
@@ -71,16 +71,16 @@ static size_t side_size(const uint8_t *px, int w, int h, const vdm_cm_side *side
 {
     vdm_subimage g = sub((uint8_t *)px, w, h);
     vdm_buf b = { 0 };
-    cr_assert_eq(vdm_fb_cm3_encode_side(&g, side, &b), VDM_OK);
+    cr_assert_eq(vdm_cm3_encode_side(&g, side, &b), VDM_OK);
     if (check) {
         const size_t n = (size_t)w * h * 3;
         uint8_t *back = calloc(n, 1);
         vdm_subimage d = sub(back, w, h);
-        cr_assert_eq(vdm_fb_cm3_decode_side(&d, side, b.data, b.size), VDM_OK);
+        cr_assert_eq(vdm_cm3_decode_side(&d, side, b.data, b.size), VDM_OK);
         cr_assert(!memcmp(back, px, n), "side-information round trip differs");
         /* truncated: a clean error, never a crash */
         memset(back, 0, n);
-        cr_assert_neq(vdm_fb_cm3_decode_side(&d, side, b.data, b.size / 2), VDM_OK);
+        cr_assert_neq(vdm_cm3_decode_side(&d, side, b.data, b.size / 2), VDM_OK);
         free(back);
     }
     const size_t s = b.size;
@@ -94,8 +94,8 @@ Test(codec_hybrid, no_side_is_method3_byte_for_byte)
     uint8_t *px = test_image(w, h);
     vdm_subimage g = sub(px, w, h);
     vdm_buf a = { 0 }, b = { 0 };
-    cr_assert_eq(vdm_fb_cm3_encode(&g, &a), VDM_OK);
-    cr_assert_eq(vdm_fb_cm3_encode_side(&g, NULL, &b), VDM_OK);
+    cr_assert_eq(vdm_cm3_encode(&g, &a), VDM_OK);
+    cr_assert_eq(vdm_cm3_encode_side(&g, NULL, &b), VDM_OK);
     cr_assert_eq(a.size, b.size);
     cr_assert(!memcmp(a.data, b.data, a.size));
     vdm_buf_free(&a);
@@ -143,14 +143,14 @@ Test(codec_hybrid, side_bad_arguments)
     vdm_buf b = { 0 };
     vdm_subimage g = sub(px, w, h);
     vdm_cm_side bad_alpha = { z, 0.0f, 1.0f, NULL }, bad_sigma = { z, 1.0f, -1.0f, NULL }, no_z = { NULL, 1.0f, 1.0f, NULL };
-    cr_assert_eq(vdm_fb_cm3_encode_side(&g, &bad_alpha, &b), VDM_ERR_ARG);
-    cr_assert_eq(vdm_fb_cm3_encode_side(&g, &bad_sigma, &b), VDM_ERR_ARG);
-    cr_assert_eq(vdm_fb_cm3_encode_side(&g, &no_z, &b), VDM_ERR_ARG);
+    cr_assert_eq(vdm_cm3_encode_side(&g, &bad_alpha, &b), VDM_ERR_ARG);
+    cr_assert_eq(vdm_cm3_encode_side(&g, &bad_sigma, &b), VDM_ERR_ARG);
+    cr_assert_eq(vdm_cm3_encode_side(&g, &no_z, &b), VDM_ERR_ARG);
     vdm_cm_side ok = { z, 1.0f, 1.0f, NULL };
     vdm_subimage gray = g;
     gray.nch = 1;
     gray.rgb = 0;
-    cr_assert_eq(vdm_fb_cm3_encode_side(&gray, &ok, &b), VDM_ERR_ARG);
+    cr_assert_eq(vdm_cm3_encode_side(&gray, &ok, &b), VDM_ERR_ARG);
     vdm_buf_free(&b);
     free(px);
 }
@@ -240,12 +240,12 @@ static vdm_image *rgb_image(const uint8_t *px, int w, int h)
     return img;
 }
 
-static size_t encode_with(const vdm_image *img, const vdm_model_path *mp, int try_mode, int fallback_only,
+static size_t encode_with(const vdm_image *img, const vdm_model_path *mp, int try_mode, int classical_only,
                           unsigned threads, vdm_encode_stats *s, uint8_t **out)
 {
     vdm_encode_opts o;
     vdm_encode_opts_default(&o);
-    o.model = fallback_only ? NULL : mp;
+    o.model = classical_only ? NULL : mp;
     o.model_try = try_mode;
     o.threads = threads;
     size_t n = 0;

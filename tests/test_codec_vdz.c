@@ -1,10 +1,10 @@
-/* test_codec_vdz.c — the container and the fallback coders: round trips of
- * every PNG type, each fallback method on its own, determinism, the size
+/* test_codec_vdz.c — the container and the classical coders: round trips of
+ * every PNG type, each classical method on its own, determinism, the size
  * bound, damaged / truncated / wrong-version files, MODL framing through a
  * test-double model path, metadata. */
 #include <criterion/criterion.h>
 
-#include "codec/fallback.h"
+#include "codec/cm/classical.h"
 #include "codec/cm/cm4.h"
 #include "codec/png_io.h"
 #include "codec/vdz.h"
@@ -109,9 +109,9 @@ Test(codec_vdz, every_type_roundtrips_at_every_effort)
             }
 }
 
-/* Every fallback method on its own, on every depth, including corner cases
+/* Every classical method on its own, on every depth, including corner cases
  * (a one-entry palette: maxval 0; 16-bit extremes). */
-Test(codec_vdz, each_fallback_method_alone)
+Test(codec_vdz, each_classical_method_alone)
 {
     for (size_t t = 0; t < NTYPES; t++) {
         vdm_image *img = make_image(k_types[t][0], k_types[t][1], 37, 23, t);
@@ -137,19 +137,19 @@ Test(codec_vdz, each_fallback_method_alone)
             h.data = out->data;
             memset(out->data, 0xAB, nb);
             vdm_buf b = { 0 };
-            vdm_status st = m == 0 ? vdm_fb_stored_encode(&g, &b) : m == 1 ? vdm_fb_zstd_encode(&g, 5, &b)
-                          : m == 2 ? vdm_fb_cm_encode(&g, &b) : m == 3 ? vdm_fb_cm3_encode(&g, &b)
+            vdm_status st = m == 0 ? vdm_stored_encode(&g, &b) : m == 1 ? vdm_zstd_encode(&g, 5, &b)
+                          : m == 2 ? vdm_cm2_encode(&g, &b) : m == 3 ? vdm_cm3_encode(&g, &b)
                           : vdm_cm4_encode(&g, NULL, &b);
             cr_assert_eq(st, VDM_OK);
-            st = m == 0 ? vdm_fb_stored_decode(&h, b.data, b.size) : m == 1 ? vdm_fb_zstd_decode(&h, b.data, b.size)
-                 : m == 2 ? vdm_fb_cm_decode(&h, b.data, b.size) : m == 3 ? vdm_fb_cm3_decode(&h, b.data, b.size)
+            st = m == 0 ? vdm_stored_decode(&h, b.data, b.size) : m == 1 ? vdm_zstd_decode(&h, b.data, b.size)
+                 : m == 2 ? vdm_cm2_decode(&h, b.data, b.size) : m == 3 ? vdm_cm3_decode(&h, b.data, b.size)
                  : vdm_cm4_decode(&h, NULL, b.data, b.size);
             cr_assert_eq(st, VDM_OK, "method %d type %zu", m, t);
             cr_assert(!memcmp(img->data, out->data, nb), "method %d type %zu differs", m, t);
             /* truncated payloads never decode */
             if (b.size > 1) {
-                st = m == 0 ? vdm_fb_stored_decode(&h, b.data, b.size - 1) : m == 1 ? vdm_fb_zstd_decode(&h, b.data, b.size - 1)
-                     : m == 2 ? vdm_fb_cm_decode(&h, b.data, b.size - 1) : m == 3 ? vdm_fb_cm3_decode(&h, b.data, b.size - 1)
+                st = m == 0 ? vdm_stored_decode(&h, b.data, b.size - 1) : m == 1 ? vdm_zstd_decode(&h, b.data, b.size - 1)
+                     : m == 2 ? vdm_cm2_decode(&h, b.data, b.size - 1) : m == 3 ? vdm_cm3_decode(&h, b.data, b.size - 1)
                      : vdm_cm4_decode(&h, NULL, b.data, b.size - 1);
                 cr_assert_neq(st, VDM_OK, "method %d accepted a truncated payload", m);
             }
@@ -205,8 +205,8 @@ Test(codec_vdz, never_much_bigger_than_raw)
                       (unsigned long long)s.file_bytes, (unsigned long long)s.packed_bytes,
                       (unsigned long long)overhead);
         if (k == 0) /* full-byte noise: nothing beats storing it */
-            cr_assert_eq(s.fallback_method, VDM_FB_STORED, "type %d/%d: method %d, %llu vs packed %llu", t[k][0], t[k][1],
-                     s.fallback_method, (unsigned long long)s.file_bytes, (unsigned long long)s.packed_bytes);
+            cr_assert_eq(s.classical_method, VDM_CLASSICAL_STORED, "type %d/%d: method %d, %llu vs packed %llu", t[k][0], t[k][1],
+                     s.classical_method, (unsigned long long)s.file_bytes, (unsigned long long)s.packed_bytes);
         vdm_image_free(img);
     }
 }
@@ -224,10 +224,10 @@ Test(codec_vdz, kodak_images_roundtrip_and_compress_well, .timeout = 120)
         vdm_encode_stats s;
         roundtrip(img, NULL, &s);
         double bpsp = 8.0 * (double)s.file_bytes / (double)s.samples;
-        /* PNG (optipng) needs about 4.4 bits/sub-pixel on Kodak; the fallback
+        /* PNG (optipng) needs about 4.4 bits/sub-pixel on Kodak; the classical
          * must do clearly better or it is not a useful floor. */
         cr_assert_lt(bpsp, 4.0, "%s: %.3f bits/sub-pixel", names[i], bpsp);
-        cr_assert_eq(s.fallback_method, VDM_FB_CM4);
+        cr_assert_eq(s.classical_method, VDM_CLASSICAL_CM4);
         vdm_image_free(img);
     }
 }
@@ -292,7 +292,7 @@ Test(codec_vdz, version_sections_and_limits)
     cr_assert_eq(info.width, 13);
     cr_assert_eq(info.color_type, 3);
     cr_assert_eq(info.meta_chunks, 2);
-    cr_assert_eq(info.nfallback, 1);
+    cr_assert_eq(info.nclassical, 1);
     cr_assert_eq(info.needs_model, 0);
 
     /* wrong version */
@@ -379,7 +379,7 @@ Test(codec_vdz, metadata_kept_or_stripped)
 
 /* ---- a test-double model path ------------------------------------------
  * "Knows" that the image is the hash pattern below, so its streams are tiny
- * and the container must prefer it; the fallback codes what it leaves (alpha).
+ * and the container must prefer it; the classical coder codes what it leaves (alpha).
  * This checks MODL framing, chain tables, coverage and model-id routing
  * without the real model. */
 static uint8_t pattern(uint32_t x, uint32_t y, unsigned c)
@@ -481,7 +481,7 @@ Test(codec_vdz, model_section_framing_with_a_test_double)
     cr_assert_eq(vdm_vdz_encode(img, &o, &f, &n, &s), VDM_OK, "%s", vdm_codec_last_error());
     cr_assert_eq(s.used_model, 1);
     cr_assert_gt(s.model_bytes, 0);
-    cr_assert_gt(s.fallback_bytes, 0);   /* alpha */
+    cr_assert_gt(s.classical_bytes, 0);   /* alpha */
 
     vdm_vdz_info info;
     cr_assert_eq(vdm_vdz_probe_header(f, 12 + 12 + 88, &info), VDM_OK);   /* VHDR alone is enough */
@@ -495,8 +495,8 @@ Test(codec_vdz, model_section_framing_with_a_test_double)
     cr_assert_eq(info.nchains, 2);
     cr_assert_eq(info.initial_bits, 64);
     cr_assert_eq(info.model_channel_mask, 7);
-    cr_assert_eq(info.nfallback, 1);
-    cr_assert_eq(info.fallback[0].channel_mask, 8);
+    cr_assert_eq(info.nclassical, 1);
+    cr_assert_eq(info.classical[0].channel_mask, 8);
 
     vdm_image *back = NULL;
     cr_assert_eq(vdm_vdz_decode(f, n, NULL, &back), VDM_ERR_MODEL_MISMATCH);
@@ -544,14 +544,14 @@ Test(codec_vdz, cm4_tiles_roundtrip_any_subset, .timeout = 240) { cm_tiles_round
 static vdm_status tiles_enc(int method, const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
 {
     return method == 4 ? vdm_cm4_tiles_encode(g, tw, th, out)
-         : method == 3 ? vdm_fb_cm3_tiles_encode(g, tw, th, out) : vdm_fb_cm_tiles_encode(g, tw, th, out);
+         : method == 3 ? vdm_cm3_tiles_encode(g, tw, th, out) : vdm_cm2_tiles_encode(g, tw, th, out);
 }
 
 static vdm_status tiles_dec(int method, const vdm_subimage *g, uint32_t tw, uint32_t th, const uint8_t *const *in,
                             const size_t *n)
 {
     return method == 4 ? vdm_cm4_tiles_decode(g, tw, th, in, n)
-         : method == 3 ? vdm_fb_cm3_tiles_decode(g, tw, th, in, n) : vdm_fb_cm_tiles_decode(g, tw, th, in, n);
+         : method == 3 ? vdm_cm3_tiles_decode(g, tw, th, in, n) : vdm_cm2_tiles_decode(g, tw, th, in, n);
 }
 
 static void cm_tiles_roundtrip_any_subset(int method)
@@ -584,8 +584,8 @@ static void cm_tiles_roundtrip_any_subset(int method)
     memset(&whole, 0, sizeof whole);
     cr_assert_eq(nt, 12);
     cr_assert_eq(tiles_enc(method, &g, tw, th, tiles), VDM_OK);
-    cr_assert_eq(method == 4 ? vdm_cm4_encode(&g, NULL, &whole) : method == 3 ? vdm_fb_cm3_encode(&g, &whole)
-                 : vdm_fb_cm_encode(&g, &whole), VDM_OK);
+    cr_assert_eq(method == 4 ? vdm_cm4_encode(&g, NULL, &whole) : method == 3 ? vdm_cm3_encode(&g, &whole)
+                 : vdm_cm2_encode(&g, &whole), VDM_OK);
     size_t sum = 0;
     for (uint32_t t = 0; t < nt; t++) { cr_assert_geq(tiles[t].size, 4); sum += tiles[t].size; }
     cr_log_info("method %d: whole image %zu bytes, 12 tile streams %zu bytes", method, whole.size, sum);
@@ -645,11 +645,11 @@ static void cm_tiles_roundtrip_any_subset(int method)
     cr_assert_eq(tiles_enc(method, &g, 0, th, tiles), VDM_ERR_ARG);
     if (method == 3) {   /* method 3's width limit */
         vdm_subimage wide = g;
-        wide.width = VDM_FB_CM3_MAX_WIDTH + 1;
+        wide.width = VDM_CM3_MAX_WIDTH + 1;
         vdm_buf b = { 0 };
-        cr_assert_eq(vdm_fb_cm3_encode(&wide, &b), VDM_ERR_ARG);
+        cr_assert_eq(vdm_cm3_encode(&wide, &b), VDM_ERR_ARG);
         uint8_t hdr[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
-        cr_assert_eq(vdm_fb_cm3_decode(&wide, hdr, sizeof hdr), VDM_ERR_CORRUPT);
+        cr_assert_eq(vdm_cm3_decode(&wide, hdr, sizeof hdr), VDM_ERR_CORRUPT);
     }
     if (method == 4) {   /* method 4's width limit */
         vdm_subimage wide = g;

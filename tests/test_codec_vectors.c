@@ -2,7 +2,7 @@
  * build must reproduce the valid ones byte for byte and decode them, and
  * must reject the invalid ones with the documented error.  Running this test
  * in differently built trees (gcc -O0 with sanitizers, gcc -O3, clang) is the
- * determinism guard of DESIGN.md for the fallback path. */
+ * determinism guard of DESIGN.md for the classical path. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <zstd.h>
@@ -81,7 +81,7 @@ Test(codec_vectors, valid_vectors_reencode_bytewise_and_decode)
 }
 
 /* Files of methods no longer written by default still decode: v1_rgb8_m3
- * is v1_rgb8 as sessions 2-3 wrote it (fallback method 3). */
+ * is v1_rgb8 as sessions 2-3 wrote it (classical method 3). */
 Test(codec_vectors, older_method_vectors_still_decode)
 {
     static const char *names[] = { "v1_rgb8_m3.vdz", "v1_rgb8_m2.vdz" };
@@ -94,7 +94,7 @@ Test(codec_vectors, older_method_vectors_still_decode)
         uint8_t *d = load(names[i], &n);
         vdm_vdz_info info;
         cr_assert_eq(vdm_vdz_probe(d, n, &info), VDM_OK);
-        cr_assert_eq(info.fallback[0].method, i == 0 ? 3 : 2, "%s", names[i]);
+        cr_assert_eq(info.classical[0].method, i == 0 ? 3 : 2, "%s", names[i]);
         vdm_image *x = NULL;
         cr_assert_eq(vdm_vdz_decode(d, n, NULL, &x), VDM_OK, "%s: %s", names[i], vdm_codec_last_error());
         cr_assert(same(x, ref), "%s decodes to other pixels", names[i]);

@@ -40,8 +40,8 @@
  * order (+ - * / sqrt; exp is vdm_exp, our own, no libm).  Build with
  * -ffp-contract=off, without -ffast-math, SSE2 floating point on x86-32. */
 #include "codec/cm/cm4.h"
-#include "codec/rangecoder.h"
-#include "codec/cm_common.h"
+#include "codec/cm/rangecoder.h"
+#include "codec/cm/cm_common.h"
 #include "common/detmath.h"
 
 #include <stddef.h>

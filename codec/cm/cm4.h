@@ -1,7 +1,7 @@
 /* cm4.h — method 4 (CM4): the classical context-mixing coder of vdmzip
  * (format-spec/vdz.md §8c is the normative text).  Internal to codec/.
  *
- * Same sub-image conventions as methods 2 and 3 (codec/fallback.h): the
+ * Same sub-image conventions as methods 2 and 3 (codec/cm/classical.h): the
  * coders read (encode) or write (decode) the coded channels of g->data in
  * place; decoders check that the payload is consumed exactly and every
  * sample is in range (VDM_ERR_CORRUPT otherwise).
@@ -18,14 +18,13 @@
 #define VDM_CODEC_CM_CM4_H
 #include <stddef.h>
 #include <stdint.h>
-#include "codec/fallback.h"
+#include "codec/cm/classical.h"
 
-/* FBCK method and MODL cm_method byte of CM4. */
-#define VDM_FB_CM4 4
+/* FBCK method and MODL cm_method byte of CM4: VDM_CLASSICAL_CM4 (classical.h). */
 /* Like method 3, CM4 keeps least-squares sums per column. */
 #define VDM_CM4_MAX_WIDTH 16384u
 
-/* vdm_cm_side: codec/cm_side.h (through fallback.h), shared with method 3. */
+/* vdm_cm_side: codec/cm/cm_side.h (through classical.h), shared with method 3. */
 
 /* Whole sub-image: payload = flags byte (bit 0: rgb order), 3 zero bytes,
  * the range coder's bytes (§8.1).  Width <= VDM_CM4_MAX_WIDTH (VDM_ERR_ARG
@@ -33,7 +32,7 @@
 vdm_status vdm_cm4_encode(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out);
 vdm_status vdm_cm4_decode(const vdm_subimage *g, const vdm_cm_side *side, const uint8_t *in, size_t n);
 
-/* Tile mode (vdz.md §6.2), conventions of vdm_fb_cm_tiles_* in fallback.h. */
+/* Tile mode (vdz.md §6.2), conventions of vdm_cm2_tiles_* in classical.h. */
 vdm_status vdm_cm4_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
 vdm_status vdm_cm4_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
                                 const uint8_t *const *in, const size_t *n);

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st == VDM_OK) {
         if (info.width < 1 || info.width > VDM_IMAGE_MAX_DIM || info.height < 1 ||
             info.height > VDM_IMAGE_MAX_DIM || info.channels < 1 || info.channels > 4 ||
-            info.file_bytes != size || info.nfallback > VDM_VDZ_MAX_FBCK)
+            info.file_bytes != size || info.nclassical > VDM_VDZ_MAX_FBCK)
             abort();
         if (info.needs_model != info.has_model_section) abort();
     }

@@ -1,7 +1,7 @@
 # make_model_pngs.py — source PNGs of the model-path golden vectors
 # (tests/test_golden_model.c): crops of Kodak images (unrestricted licence):
 # from kodim23 one RGB 80x72 (partial edge tiles) and one RGBA 37x23 (alpha
-# goes to the fallback coder); from kodim20 one RGB 144x100 whose tiles split
+# goes to the classical coder); from kodim20 one RGB 144x100 whose tiles split
 # between CM (method 2, effort 0) and the model under --tiles choose.  Run from the repository root:
 #   python3 tests/vectors/tools/make_model_pngs.py ../shared/data/kodak/kodim23.png ../shared/data/kodak/kodim20.png
 import struct, sys, zlib

@@ -10,8 +10,8 @@
  * Both are only read.  A coder given side information codes exactly the
  * bytes its decoder needs with the same side information; without it
  * (NULL) it is the plain classical coder, byte for byte.  Internal to codec/. */
-#ifndef VDM_CODEC_CM_SIDE_H
-#define VDM_CODEC_CM_SIDE_H
+#ifndef VDM_CODEC_CM_CM_SIDE_H
+#define VDM_CODEC_CM_CM_SIDE_H
 
 typedef struct vdm_cm_side {
     const float *z;      /* noisy observation per sub-pixel (NULL: none) */

@@ -1,4 +1,4 @@
-/* fallback_cm.c — fallback method 2: context-modelled lossless coding.
+/* cm2.c — classical method 2 (CM): context-modelled lossless coding.
  *
  * Per sample (pixels in raster order, the channels of a pixel in coding
  * order: G, R, B, then the rest when the sub-image is RGB, else 0..n-1):
@@ -16,9 +16,9 @@
  * Encoder and decoder run the SAME function (cm_run), which either codes the
  * known sample or decodes it, so the two cannot drift apart.
  * format-spec/vdz.md §8 restates every rule and constant below. */
-#include "codec/fallback.h"
-#include "codec/rangecoder.h"
-#include "codec/cm_common.h"
+#include "codec/cm/classical.h"
+#include "codec/cm/rangecoder.h"
+#include "codec/cm/cm_common.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -55,7 +55,7 @@ typedef struct {
     int has_ref[4];
     cm_rows rows[4];
     cm_ctx *ctx;                /* one per coding position */
-    /* tile mode (vdm_fb_cm_tiles_*): the coder of the current pixel's tile
+    /* tile mode (vdm_cm2_tiles_*): the coder of the current pixel's tile
      * goes into enc/dec; neither = an observed sample (update only) */
     uint32_t tw, th, ntx;
     vdm_rc_enc *tenc;           /* encode: one per tile */
@@ -290,7 +290,7 @@ static void cm_teardown(cm_state *st)
 
 /* Payload: u8 flags (bit 0 = rgb coding order), 3 reserved bytes, then the
  * range coder's bytes (cm_common.h). */
-vdm_status vdm_fb_cm_encode(const vdm_subimage *g, vdm_buf *out)
+vdm_status vdm_cm2_encode(const vdm_subimage *g, vdm_buf *out)
 {
     VDM_RETURN_IF(!g || !out, VDM_ERR_ARG);
     cm_state st;
@@ -305,7 +305,7 @@ vdm_status vdm_fb_cm_encode(const vdm_subimage *g, vdm_buf *out)
     return vdm_cm_payload_done(g, &enc, out, rc);
 }
 
-vdm_status vdm_fb_cm_decode(const vdm_subimage *g0, const uint8_t *in, size_t n)
+vdm_status vdm_cm2_decode(const vdm_subimage *g0, const uint8_t *in, size_t n)
 {
     VDM_RETURN_IF(!g0 || (!in && n), VDM_ERR_ARG);
     vdm_subimage g;
@@ -324,7 +324,7 @@ vdm_status vdm_fb_cm_decode(const vdm_subimage *g0, const uint8_t *in, size_t n)
 /* ---- tile mode: one pass, one state; tile t's samples coded into tile t's
  * stream, every other sample only observed (the state updated as if coded) */
 
-vdm_status vdm_fb_cm_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
+vdm_status vdm_cm2_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
 {
     uint64_t nt;
     VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));
@@ -344,8 +344,8 @@ vdm_status vdm_fb_cm_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t t
     return vdm_cm_tiles_enc_done(enc, nt, out, rc);
 }
 
-vdm_status vdm_fb_cm_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
-                            const uint8_t *const *in, const size_t *n)
+vdm_status vdm_cm2_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
+                                const uint8_t *const *in, const size_t *n)
 {
     uint64_t nt;
     VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));

@@ -1,6 +1,6 @@
-/* fallback_basic.c — growable buffers and fallback methods 0 (stored) and
- * 1 (PNG-filtered rows + zstd).  See fallback.h and format-spec/vdz.md §5. */
-#include "codec/fallback.h"
+/* basic.c — growable buffers and classical methods 0 (stored) and 1
+ * (PNG-filtered rows + zstd).  See classical.h and format-spec/vdz.md §5. */
+#include "codec/cm/classical.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +39,7 @@ void vdm_buf_free(vdm_buf *b)
     b->size = b->cap = 0;
 }
 
-uint64_t vdm_fb_rowbytes(const vdm_subimage *g)
+uint64_t vdm_sub_rowbytes(const vdm_subimage *g)
 {
     return ((uint64_t)g->width * g->nch * g->bit_depth + 7) / 8;
 }
@@ -106,10 +106,10 @@ static vdm_status geom_ok(const vdm_subimage *g)
     return VDM_OK;
 }
 
-vdm_status vdm_fb_stored_encode(const vdm_subimage *g, vdm_buf *out)
+vdm_status vdm_stored_encode(const vdm_subimage *g, vdm_buf *out)
 {
     VDM_FORWARD(geom_ok(g));
-    const size_t rb = (size_t)vdm_fb_rowbytes(g);
+    const size_t rb = (size_t)vdm_sub_rowbytes(g);
     VDM_FORWARD(vdm_buf_reserve(out, rb * g->height));
     for (uint32_t y = 0; y < g->height; y++) {
         pack_row(g, y, out->data + out->size, rb);
@@ -118,10 +118,10 @@ vdm_status vdm_fb_stored_encode(const vdm_subimage *g, vdm_buf *out)
     return VDM_OK;
 }
 
-vdm_status vdm_fb_stored_decode(const vdm_subimage *g, const uint8_t *in, size_t n)
+vdm_status vdm_stored_decode(const vdm_subimage *g, const uint8_t *in, size_t n)
 {
     VDM_FORWARD(geom_ok(g));
-    const size_t rb = (size_t)vdm_fb_rowbytes(g);
+    const size_t rb = (size_t)vdm_sub_rowbytes(g);
     if ((uint64_t)n != (uint64_t)rb * g->height) return VDM_ERR_CORRUPT;
     for (uint32_t y = 0; y < g->height; y++)
         if (!unpack_row(g, y, in + y * rb, rb)) return VDM_ERR_CORRUPT;
@@ -159,10 +159,10 @@ static void unfilter_row(int f, uint8_t *cur, const uint8_t *prev, size_t rb, si
 /* Payload: u32 raw_size, then one zstd frame of the filtered rows.  Filter
  * choice: None below 8 bits and for palette indices (PNG's own advice),
  * else per row the filter with the smallest sum of |signed residual byte|. */
-vdm_status vdm_fb_zstd_encode(const vdm_subimage *g, int level, vdm_buf *out)
+vdm_status vdm_zstd_encode(const vdm_subimage *g, int level, vdm_buf *out)
 {
     VDM_FORWARD(geom_ok(g));
-    const size_t rb = (size_t)vdm_fb_rowbytes(g);
+    const size_t rb = (size_t)vdm_sub_rowbytes(g);
     const size_t bpp = ((size_t)g->nch * g->bit_depth + 7) / 8;
     const uint64_t raw64 = (uint64_t)g->height * (rb + 1);
     if (raw64 > 0xFFFFFFFFu) return VDM_ERR_LIMIT;
@@ -214,10 +214,10 @@ vdm_status vdm_fb_zstd_encode(const vdm_subimage *g, int level, vdm_buf *out)
     return st;
 }
 
-vdm_status vdm_fb_zstd_decode(const vdm_subimage *g, const uint8_t *in, size_t n)
+vdm_status vdm_zstd_decode(const vdm_subimage *g, const uint8_t *in, size_t n)
 {
     VDM_FORWARD(geom_ok(g));
-    const size_t rb = (size_t)vdm_fb_rowbytes(g);
+    const size_t rb = (size_t)vdm_sub_rowbytes(g);
     const size_t bpp = ((size_t)g->nch * g->bit_depth + 7) / 8;
     if (n < 4) return VDM_ERR_CORRUPT;
     const uint64_t raw64 = (uint64_t)g->height * (rb + 1);

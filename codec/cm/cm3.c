@@ -1,16 +1,16 @@
-/* fallback_cm3.c — fallback method 3: context mixing with least-squares
+/* cm3.c — classical method 3 (CM3): context mixing with least-squares
  * prediction (format-spec/vdz.md §8b is the normative text).  Same
- * sub-image conventions as method 2 (fallback_cm.c / fallback.h).
+ * sub-image conventions as method 2 (cm2.c / classical.h).
  *
  * Per sample (raster order; channels of a pixel in coding order G, R, B, rest
  * when rgb, else 0..n-1), all state per coding position k:
  *   1. predictors: the 5 (+3 from G, +2 more from R for B) simple predictors
- *      of fallback_cm.c, 2 NLMS predictors and one least-squares (OLS)
+ *      of cm2.c, 2 NLMS predictors and one least-squares (OLS)
  *      predictor over a 2-D exponentially weighted causal window;
  *   2. blend by 1/(local error + 4)^2 (the OLS predictor's local error scaled
  *      by 6/16), kept in 1/8 units, plus a bias correction (mean of the
  *      blend's past errors in a small context);
- *   3. residual binarised as in fallback_cm.c (zero, sign, unary exponent,
+ *   3. residual binarised as in cm2.c (zero, sign, unary exponent,
  *      mantissa); each binary decision's probability is a logistic mix of 7
  *      adaptive counters chosen by 7 contexts, refined by an APM.
  *   The OLS normal equations are accumulated with sample weight
@@ -25,9 +25,9 @@
  * It is bit-exact across machines provided the compiler neither contracts
  * (a*b+c -> fma) nor reassociates: build with -ffp-contract=off, without
  * -ffast-math, and with SSE2 (not x87) floating point on 32-bit x86. */
-#include "codec/fallback.h"
-#include "codec/rangecoder.h"
-#include "codec/cm_common.h"
+#include "codec/cm/classical.h"
+#include "codec/cm/rangecoder.h"
+#include "codec/cm/cm_common.h"
 #include "common/detmath.h"
 
 #include <stddef.h>
@@ -252,7 +252,7 @@ static inline int sgn3(int32_t v) { return (v > 0) - (v < 0) + 1; }
 
 typedef struct { int32_t W, N, NW, NE, WW, NN, NNE, NWW, NNW, NEE; } nbhd;
 
-/* Causal neighbourhood with the border rule of fallback_cm.c, extended:
+/* Causal neighbourhood with the border rule of cm2.c, extended:
  * WW = W, NWW = NW, NEE = NE where outside; before row 2: NN = N, NNE = NE,
  * NNW = NW; inside row 2+: NNE = NN, NNW = NN at the right / left edge. */
 static inline nbhd get_nbhd(const cm_rows *r, uint32_t x, uint32_t y, uint32_t w)
@@ -804,7 +804,7 @@ static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_sid
     st->nm = side ? NM + 1 : NM;
     st->nmix = side ? NM + 3 : NIN;
     if (g->nch < 1 || g->nch > 4 || g->maxval > 65535 || (g->rgb && g->nch < 3) ||
-        g->width == 0 || g->width > VDM_FB_CM3_MAX_WIDTH || g->height == 0 || !g->data ||
+        g->width == 0 || g->width > VDM_CM3_MAX_WIDTH || g->height == 0 || !g->data ||
         g->stride < 1 || g->stride > 4)
         return VDM_ERR_ARG;
     if (side && (!g->rgb || g->nch != 3 || g->bit_depth != 8 || g->maxval != 255 || !side->z ||
@@ -842,17 +842,17 @@ static void cm_teardown(cm_state *st)
 
 /* Payload: u8 flags (bit 0 = rgb coding order), 3 reserved bytes, then the
  * range coder's bytes (cm_common.h). */
-vdm_status vdm_fb_cm3_encode(const vdm_subimage *g, vdm_buf *out)
+vdm_status vdm_cm3_encode(const vdm_subimage *g, vdm_buf *out)
 {
-    return vdm_fb_cm3_encode_side(g, NULL, out);
+    return vdm_cm3_encode_side(g, NULL, out);
 }
 
-vdm_status vdm_fb_cm3_decode(const vdm_subimage *g0, const uint8_t *in, size_t n)
+vdm_status vdm_cm3_decode(const vdm_subimage *g0, const uint8_t *in, size_t n)
 {
-    return vdm_fb_cm3_decode_side(g0, NULL, in, n);
+    return vdm_cm3_decode_side(g0, NULL, in, n);
 }
 
-vdm_status vdm_fb_cm3_encode_side(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
+vdm_status vdm_cm3_encode_side(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
 {
     VDM_RETURN_IF(!g || !out, VDM_ERR_ARG);
     cm_state st;
@@ -867,14 +867,14 @@ vdm_status vdm_fb_cm3_encode_side(const vdm_subimage *g, const vdm_cm_side *side
     return vdm_cm_payload_done(g, &enc, out, rc);
 }
 
-vdm_status vdm_fb_cm3_decode_side(const vdm_subimage *g0, const vdm_cm_side *side,
-                                  const uint8_t *in, size_t n)
+vdm_status vdm_cm3_decode_side(const vdm_subimage *g0, const vdm_cm_side *side,
+                               const uint8_t *in, size_t n)
 {
     VDM_RETURN_IF(!g0 || (!in && n), VDM_ERR_ARG);
     vdm_subimage g;
     vdm_rc_dec dec;
     VDM_FORWARD(vdm_cm_payload_open(g0, in, n, &g, &dec));
-    if (g.width > VDM_FB_CM3_MAX_WIDTH) return VDM_ERR_CORRUPT;
+    if (g.width > VDM_CM3_MAX_WIDTH) return VDM_ERR_CORRUPT;
     if (side && !g.rgb) return VDM_ERR_CORRUPT;
     cm_state st;
     vdm_status rc = cm_setup(&st, &g, side);
@@ -889,7 +889,7 @@ vdm_status vdm_fb_cm3_decode_side(const vdm_subimage *g0, const vdm_cm_side *sid
 /* ---- tile mode: one pass, one state; tile t's samples coded into tile t's
  * stream, every other sample only observed (the state updated as if coded) */
 
-vdm_status vdm_fb_cm3_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
+vdm_status vdm_cm3_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
 {
     uint64_t nt;
     VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));
@@ -909,8 +909,8 @@ vdm_status vdm_fb_cm3_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t 
     return vdm_cm_tiles_enc_done(enc, nt, out, rc);
 }
 
-vdm_status vdm_fb_cm3_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
-                            const uint8_t *const *in, const size_t *n)
+vdm_status vdm_cm3_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
+                                const uint8_t *const *in, const size_t *n)
 {
     uint64_t nt;
     VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));

@@ -1,4 +1,5 @@
-/* rangecoder.h — the binary adaptive range coder of fallback method 2 (CM).
+/* rangecoder.h — the binary adaptive range coder of classical method 2 (CM)
+ * (and of methods 3 and 4, which code each bit with a computed probability).
  * Internal to codec/ (format-spec/vdz.md §8.1 is the normative text).
  *
  * Invariants:
@@ -14,8 +15,8 @@
  *   - the probability state is two 16-bit estimates adapting at rates 2^-5
  *     and 2^-8; the coded probability is their mean, kept in [32, 65504].
  * All integer arithmetic: identical on every machine. */
-#ifndef VDM_CODEC_RANGECODER_H
-#define VDM_CODEC_RANGECODER_H
+#ifndef VDM_CODEC_CM_RANGECODER_H
+#define VDM_CODEC_CM_RANGECODER_H
 #include <stdint.h>
 #include <stddef.h>
 #include <stdlib.h>

@@ -1,5 +1,8 @@
-/* fallback.h — the lossless coders used without the model (FBCK section).
- * Internal to codec/; format-spec/vdz.md §5 and §8 are the normative text.
+/* classical.h — the classical (non-model) lossless coders of the FBCK
+ * ("classical") sections: methods 0 stored, 1 zstd, 2 CM, 3 CM3 declared
+ * here, method 4 CM4 in cm4.h.  They code whole images, what the model does
+ * not cover, and the model file's CM tiles.  Internal to codec/;
+ * format-spec/vdz.md §5 and §8 are the normative text.
  *
  * All coders work on a "sub-image": some channels (1..4) of a canonical
  * image, width x height pixels, each sample <= maxval, where
@@ -14,12 +17,12 @@
  * Encoders append to a growable byte buffer; decoders write the coded
  * channels of g->data and check that they consume their whole payload and
  * that every sample is in range (VDM_ERR_CORRUPT otherwise). */
-#ifndef VDM_CODEC_FALLBACK_H
-#define VDM_CODEC_FALLBACK_H
+#ifndef VDM_CODEC_CM_CLASSICAL_H
+#define VDM_CODEC_CM_CLASSICAL_H
 #include <stddef.h>
 #include <stdint.h>
 #include "common/vdm_common.h"
-#include "codec/cm_side.h"
+#include "codec/cm/cm_side.h"
 
 typedef struct vdm_buf {
     uint8_t *data;   /* malloc; owner frees with free() (vdm_buf_free) */
@@ -65,24 +68,32 @@ static inline void vdm_sub_put(const vdm_subimage *g, size_t pixel, unsigned c, 
     else g->data[i] = (uint8_t)v;
 }
 
-/* Fallback methods (FBCK.method). */
-enum { VDM_FB_STORED = 0, VDM_FB_ZSTD = 1, VDM_FB_CM = 2, VDM_FB_CM3 = 3 };
+/* Classical methods: FBCK.method, and MODL.cm_method for the CM tiles (2..4). */
+enum {
+    VDM_CLASSICAL_STORED = 0,
+    VDM_CLASSICAL_ZSTD = 1,
+    VDM_CLASSICAL_CM2 = 2,
+    VDM_CLASSICAL_CM3 = 3,
+    VDM_CLASSICAL_CM4 = 4   /* cm4.h */
+};
 /* Method 3 keeps least-squares sums per column (about 2.7 KiB per column and
  * channel), so it is defined for sub-images up to this width only. */
-#define VDM_FB_CM3_MAX_WIDTH 16384u
+#define VDM_CM3_MAX_WIDTH 16384u
+
+/* Bytes of one packed row (as PNG packs the sub-image's samples). */
+uint64_t vdm_sub_rowbytes(const vdm_subimage *g);
 
 /* Method 0: packed rows.  Bytes = height * rowbytes. */
-uint64_t vdm_fb_rowbytes(const vdm_subimage *g);
-vdm_status vdm_fb_stored_encode(const vdm_subimage *g, vdm_buf *out);
-vdm_status vdm_fb_stored_decode(const vdm_subimage *g, const uint8_t *in, size_t n);
+vdm_status vdm_stored_encode(const vdm_subimage *g, vdm_buf *out);
+vdm_status vdm_stored_decode(const vdm_subimage *g, const uint8_t *in, size_t n);
 
 /* Method 1: PNG-filtered packed rows in one zstd frame. */
-vdm_status vdm_fb_zstd_encode(const vdm_subimage *g, int level, vdm_buf *out);
-vdm_status vdm_fb_zstd_decode(const vdm_subimage *g, const uint8_t *in, size_t n);
+vdm_status vdm_zstd_encode(const vdm_subimage *g, int level, vdm_buf *out);
+vdm_status vdm_zstd_decode(const vdm_subimage *g, const uint8_t *in, size_t n);
 
 /* Method 2: context-modelled prediction + binary range coding (§8). */
-vdm_status vdm_fb_cm_encode(const vdm_subimage *g, vdm_buf *out);
-vdm_status vdm_fb_cm_decode(const vdm_subimage *g, const uint8_t *in, size_t n);
+vdm_status vdm_cm2_encode(const vdm_subimage *g, vdm_buf *out);
+vdm_status vdm_cm2_decode(const vdm_subimage *g, const uint8_t *in, size_t n);
 
 /* Method 2 tile by tile, for the CM tiles of a MODL section (vdz.md §6.2).
  * One pass over the whole sub-image in raster order with ONE adaptive state
@@ -96,30 +107,30 @@ vdm_status vdm_fb_cm_decode(const vdm_subimage *g, const uint8_t *in, size_t n);
  *   decode: in[t] / n[t] is tile t's stream, or in[t] == NULL when tile t's
  *           samples are already in g (they are read, never written).  Each
  *           stream must be consumed exactly (VDM_ERR_CORRUPT otherwise). */
-vdm_status vdm_fb_cm_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
-vdm_status vdm_fb_cm_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
-                                  const uint8_t *const *in, const size_t *n);
+vdm_status vdm_cm2_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
+vdm_status vdm_cm2_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
+                                const uint8_t *const *in, const size_t *n);
 
 /* Method 3: method 2's prediction plus NLMS and least-squares predictors,
  * bias correction, and a logistic mix of 7 context models with an APM per
- * binary decision (§8b).  Width <= VDM_FB_CM3_MAX_WIDTH (VDM_ERR_ARG when
+ * binary decision (§8b).  Width <= VDM_CM3_MAX_WIDTH (VDM_ERR_ARG when
  * encoding, VDM_ERR_CORRUPT when decoding a wider one).  About 2 s per
  * megapixel of RGB on one core, each way.  The tiles variants are method 3's
- * tile mode, with the conventions of vdm_fb_cm_tiles_* above. */
-vdm_status vdm_fb_cm3_encode(const vdm_subimage *g, vdm_buf *out);
-vdm_status vdm_fb_cm3_decode(const vdm_subimage *g, const uint8_t *in, size_t n);
-vdm_status vdm_fb_cm3_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
-vdm_status vdm_fb_cm3_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
-                                   const uint8_t *const *in, const size_t *n);
+ * tile mode, with the conventions of vdm_cm2_tiles_* above. */
+vdm_status vdm_cm3_encode(const vdm_subimage *g, vdm_buf *out);
+vdm_status vdm_cm3_decode(const vdm_subimage *g, const uint8_t *in, size_t n);
+vdm_status vdm_cm3_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
+vdm_status vdm_cm3_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
+                                const uint8_t *const *in, const size_t *n);
 /* Method 3 given side information (cm_side.h; 8-bit RGB sub-images only,
  * VDM_ERR_ARG otherwise): z and xhat enter as predictors and least-squares
  * inputs, the posterior of each sample given its z and the causal
  * prediction as a mixer input for every binary decision, and the
  * disagreement of z with the prediction as a context.  side == NULL is
- * vdm_fb_cm3_encode / _decode exactly.  The hybrid measurement's data term
+ * vdm_cm3_encode / _decode exactly.  The hybrid measurement's data term
  * (vdmzip eval --hybrid); not yet a container method. */
-vdm_status vdm_fb_cm3_encode_side(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out);
-vdm_status vdm_fb_cm3_decode_side(const vdm_subimage *g, const vdm_cm_side *side,
-                                  const uint8_t *in, size_t n);
+vdm_status vdm_cm3_encode_side(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out);
+vdm_status vdm_cm3_decode_side(const vdm_subimage *g, const vdm_cm_side *side,
+                               const uint8_t *in, size_t n);
 
 #endif

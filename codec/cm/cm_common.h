@@ -1,15 +1,15 @@
-/* cm_common.h — what fallback methods 2 (fallback_cm.c) and 3
- * (fallback_cm3.c) share: integer helpers of their contexts, and the
+/* cm_common.h — what the context-modelling methods 2 (cm2.c), 3 (cm3.c)
+ * and 4 (cm4.c) share: integer helpers of their contexts, and the
  * framing of their range-coder streams — the whole-sub-image payload
  * (vdz.md §8.1: flags byte, 3 zero bytes, the coder's bytes) and the tile
  * mode's per-tile streams (§6.2: one coder per tile, stored without the
  * first byte, each consumed exactly).  Internal to codec/. */
-#ifndef VDM_CODEC_CM_COMMON_H
-#define VDM_CODEC_CM_COMMON_H
+#ifndef VDM_CODEC_CM_CM_COMMON_H
+#define VDM_CODEC_CM_CM_COMMON_H
 #include <stdint.h>
 #include <stdlib.h>
-#include "codec/fallback.h"
-#include "codec/rangecoder.h"
+#include "codec/cm/classical.h"
+#include "codec/cm/rangecoder.h"
 
 static inline unsigned vdm_cm_bitlen(uint32_t v) { return v ? 32u - (unsigned)__builtin_clz(v) : 0u; }
 
