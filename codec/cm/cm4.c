@@ -24,9 +24,10 @@
  *      OLS - prediction and by activity), averaged with the mix.
  * Encoder and decoder run the same function (cm_run).
  *
- * CM5 (st->v5; vdm_cm5_*, experimental, not a format method) adds, per
- * coding position: 7 hashed context models (quantised neighbourhood shapes
- * around P, intensity, texture, cross-channel gradients; tables of 2^18
+ * CM5 (st->v5; vdm_cm5_*, method 5) solves the two OLS systems only at
+ * even x (odd x predict with the weights of x - 1) and adds, per coding
+ * position: 4 hashed context models (quantised neighbourhood shape around P,
+ * intensity x activity, texture, cross-channel gradients; tables of 2^18
  * counters indexed by hash + node) whose counters feed the mixer through
  * state maps keyed by (node, count, probability); 2 "context-mean" bit
  * predictors (P + the mean error of P in a texture-pattern context and in a
@@ -81,7 +82,7 @@ static const double ols_nu[NOLS] = { 3.0, 1.0 };
 #define NSIDE_M 1       /* side-information context model (Gaussian probability x noise level) */
 #define NM4_MAX (NM_FIX + NBP_MAX + NSIDE_M)   /* models of method 4 */
 /* method 5 (CM5): hashed context models and bit-predictor pair models */
-#define NH_MAX 7       /* hashed context models */
+#define NH_MAX 4       /* hashed context models */
 #define H_BITS 18       /* a hashed model's table: 2^H_BITS counters */
 #define H_MASK ((1u << H_BITS) - 1u)
 #define NXBP_MAX 2      /* context-mean bit predictors */
@@ -120,7 +121,10 @@ static inline int32_t squash(int32_t d)
     return squash_tab[i] + (((squash_tab[i + 1] - squash_tab[i]) * f) >> 7);
 }
 
-typedef struct { int16_t stretch[4096]; int32_t rec[COUNT_LIMIT + 1]; } cm4_tabs;
+/* blend weights WEIGHT_ONE / e^2 are tabulated for e < NBLENDW (the same
+ * quotients as the division: a table only saves time) */
+#define NBLENDW 2048
+typedef struct { int16_t stretch[4096]; int32_t rec[COUNT_LIMIT + 1]; int64_t blendw[NBLENDW]; } cm4_tabs;
 
 static void init_tabs(cm4_tabs *T)
 {
@@ -132,6 +136,8 @@ static void init_tabs(cm4_tabs *T)
     }
     for (int j = pi; j < 4096; j++) T->stretch[j] = 2047;
     for (int n = 0; n <= COUNT_LIMIT; n++) T->rec[n] = 131072 / (2 * n + 3);
+    T->blendw[0] = WEIGHT_ONE;
+    for (int64_t e = 1; e < NBLENDW; e++) T->blendw[e] = WEIGHT_ONE / (e * e);
 }
 
 /* ---- state ---------------------------------------------------------------- */
@@ -246,7 +252,6 @@ static inline unsigned sq17(int32_t r)
     return r < 0 ? 8 - b : 8 + b;
 }
 
-static inline int32_t cl_(int32_t v, int32_t a) { return v < -a ? -a : v > a ? a : v; }
 
 static inline unsigned sq9(int32_t r)
 {
@@ -493,12 +498,14 @@ static void ols_row_start(ols_t *R, uint32_t w)
     }
 }
 
-static double ols_predict(ols_t *R, uint32_t x, const int32_t *in)
+/* solve == 0: predict with the weights of the last solve (method 5 solves
+ * at even x only) */
+static double ols_predict(ols_t *R, uint32_t x, const int32_t *in, int solve)
 {
     const unsigned nl = R->nl;
     const double *hh = &R->hacc[(size_t)x * OLS_T];
     double L[NIN_MAX][NIN_MAX], z[NIN_MAX];
-    int ok = 1;
+    int ok = solve;
     for (unsigned i = 0; i < nl && ok; i++) {
         for (unsigned j = 0; j <= i; j++) {
             const unsigned o = ols_idx(nl, i, j);
@@ -551,9 +558,9 @@ static void ols_update(ols_t *R, uint32_t x, const int32_t *in, int32_t target, 
 }
 
 /* OLS prediction in 1/8 units, relative to W */
-static int64_t ols_p8(ols_t *R, uint32_t x, const int32_t *in, int32_t W)
+static int64_t ols_p8(ols_t *R, uint32_t x, const int32_t *in, int32_t W, int solve)
 {
-    double sp = ols_predict(R, x, in);
+    double sp = ols_predict(R, x, in, solve);
     if (sp != sp) sp = 0;
     if (sp > 1e6) sp = 1e6;
     if (sp < -1e6) sp = -1e6;
@@ -712,8 +719,9 @@ static vdm_status cm_run(cm_state *st)
                     lp8[li] = (int64_t)n.W * 8 + vdm_cm_floordiv(s, 1 << 11);
                     pred[np++] = (int32_t)vdm_cm_floordiv(lp8[li] + 4, 8);
                 }
-                const int64_t op8 = ols_p8(&R->ols[0], x, in, n.W);
-                const int64_t o2p8 = ols_p8(&R->ols[1], x, in2, n.W);
+                const int solve = !st->v5 || (x & 1) == 0;
+                const int64_t op8 = ols_p8(&R->ols[0], x, in, n.W, solve);
+                const int64_t o2p8 = ols_p8(&R->ols[1], x, in2, n.W, solve);
                 pred[np++] = (int32_t)vdm_cm_floordiv(o2p8 + 4, 8);
                 pred[np++] = (int32_t)vdm_cm_floordiv(op8 + 4, 8);
                 for (unsigned i = 0; i < np; i++) pred[i] = vdm_cm_clampi(pred[i], 0, maxv);
@@ -736,7 +744,7 @@ static vdm_status cm_run(cm_state *st)
                     if (i == np - 2) { eraw2 = e; e = e * OLS_ERR_SCALE / 16; }
                     if (e < emin) emin = e;
                     const int64_t eo = (int64_t)e + BLEND_OFS;
-                    int64_t wt = WEIGHT_ONE / (eo * eo);
+                    int64_t wt = eo < NBLENDW ? st->tab->blendw[eo] : WEIGHT_ONE / (eo * eo);
                     if (wt < 1) wt = 1;
                     num += wt * pred[i];
                     den += wt;
@@ -789,7 +797,15 @@ static vdm_status cm_run(cm_state *st)
                 ctx[4] = (int32_t)(((uint32_t)P * 16u / ((uint32_t)maxv + 1u)) * NQ + q);
                 ctx[5] = (int32_t)(frac * NQ + q);
                 ctx[6] = (int32_t)vdm_cm_quant_activity((uint32_t)(emin > 0xFFFFFFFu ? 0xFFFFFFFu : emin));
-                for (int m = 0; m < NM_FIX; m++) st->base[m] = ctx[m] * NNODE;
+                for (int m = 0; m < NM_FIX; m++) {
+                    st->base[m] = ctx[m] * NNODE;
+                    /* the counters of the first nodes (zero, sign, exponents, first
+                     * mantissa bits) are likely cache misses: fetch them now */
+                    const counter *cb = &M->t[m][st->base[m]];
+                    __builtin_prefetch(cb);
+                    __builtin_prefetch(cb + 16);
+                    __builtin_prefetch(cb + 32);
+                }
                 st->asel = (int32_t)sq17((int32_t)vdm_cm_clampi((op8 - Pc) / 2, -65536, 65536));
                 st->bq = (int32_t)(q >> 2);
 
@@ -812,15 +828,13 @@ static vdm_status cm_run(cm_state *st)
                 }
                 st->nm = NM_FIX + st->nbp + (side_here && st->use_z ? 1 : 0);
                 if (st->v5) {
-                    int32_t gW = 0, gN = 0, gNE = 0, gNW = 0;
+                    int32_t gW = 0, gN = 0;
                     if (st->has_ref[k]) {
                         const cm_rows *F = &st->rows[0];
                         const nbhd f = get_nbhd(F, x, y, w);
                         const int32_t rv = F->val[y % 3][x];
                         gW = rv - f.W;
                         gN = rv - f.N;
-                        gNE = rv - f.NE;
-                        gNW = rv - f.NW;
                     }
                     for (unsigned j = 0; j < st->nh; j++) {
                         uint32_t hh = (uint32_t)st->hid[j] * 0x3C6EF372u + (uint32_t)k * 0x6A09E667u;
@@ -829,22 +843,16 @@ static vdm_status cm_run(cm_state *st)
                         case 0: HM(sq17(n.W - P)); HM(sq17(n.N - P)); HM(sq17(n.NW - P)); HM(sq17(n.NE - P)); break;
                         case 1: HM((uint32_t)P * 64u / ((uint32_t)maxv + 1u)); HM(q); break;
                         case 2: HM(sq17(n.N - n.NW)); HM(sq17(n.W - n.NW)); HM(sq17(n.NE - n.N)); break;
-                        case 3:
+                        default:   /* 3 */
                             if (k == 0) { HM(sq17(n.WW - n.W)); HM(sq17(n.NN - n.N)); HM(sq9(rW)); HM(sq9(rN)); }
                             else { HM(sq17(gW)); HM(sq17(gN)); HM(sq17(n.W - P)); HM(sq17(n.N - P)); }
-                            break;
-                        case 4: HM(cl_(n.W - P, 15)); HM(cl_(n.N - P, 15)); break;
-                        case 5:
-                            HM(sq9(n.W - P)); HM(sq9(n.N - P)); HM(sq9(n.NW - P)); HM(sq9(n.NE - P));
-                            HM(sq9(n.WW - P)); HM(sq9(n.NN - P));
-                            break;
-                        default:
-                            if (k == 0) { HM(cl_(n.W - P, 15)); HM(cl_(n.N - P, 15)); HM(sq9(n.NE - P)); }
-                            else { HM(sq17(gW)); HM(sq17(gN)); HM(sq17(gNE)); HM(sq17(gNW)); }
                             break;
                         }
 #undef HM
                         st->hb[j] = hh >> (32 - H_BITS);
+                        __builtin_prefetch(&M->ht[j][st->hb[j]]);
+                        __builtin_prefetch(&M->ht[j][(st->hb[j] + 16) & H_MASK]);
+                        __builtin_prefetch(&M->ht[j][(st->hb[j] + 32) & H_MASK]);
                     }
                     for (unsigned j = 0; j < st->nxbp; j++) {
                         uint32_t ix;
@@ -866,6 +874,15 @@ static vdm_status cm_run(cm_state *st)
                                  (uint32_t)(n.NE > P) << 3 | (uint32_t)(n.NN > P) << 4 | (uint32_t)(n.WW > P) << 5 |
                                  (uint32_t)(2 * n.N - n.NN > P) << 6 | (uint32_t)(2 * n.W - n.WW > P) << 7) * 10u + (q >> 2));
                     st->msel3 = (int32_t)(sq9(rW) * 9 + sq9(rN));
+                    for (unsigned nd = 0; nd < 4; nd++) {
+                        const int32_t *p3 = &M->w3[((size_t)st->msel3 * NNODE + nd) * NIN_MIX];
+                        const int32_t *p2 = &M->w2[((size_t)st->bq * NNODE + nd) * NIN_MIX];
+                        __builtin_prefetch(p3);
+                        __builtin_prefetch(p3 + 16);
+                        __builtin_prefetch(p2);
+                        __builtin_prefetch(p2 + 16);
+                        __builtin_prefetch(&M->apm3[((uint32_t)st->a3sel * 6 + nd) * 33]);
+                    }
                 }
                 st->P = P;
                 const int use_z_save = st->use_z;
