@@ -2,7 +2,9 @@
  * the 24 Kodak images): bits per sub-pixel, encode / decode seconds, the
  * classical method chosen, peak memory; every round trip is verified.
  *
- * usage: bench_codec [--effort E] [--classical-only] [--csv] [FOLDER]
+ * usage: bench_codec [--effort E] [--cm 4|5] [--classical-only] [--csv] [FOLDER]
+ * --cm 4 makes the encoder write method 4 (CM4) where it writes method 5
+ * (CM5) by default (vdm_encode_opts.cm_method).
  * It measures the classical coder (no model is loaded; --classical-only, or
  * its old name --fallback-only, is accepted for symmetry with the CLI).
  * For the model path use `vdmzip encode -v --model M` or
@@ -31,12 +33,16 @@ static int cmpstr(const void *a, const void *b) { return strcmp(*(char *const *)
 int main(int argc, char **argv)
 {
     const char *dir = VDM_SHARED_DIR "/data/kodak";
-    int effort = 1, csv = 0;
+    int effort = 1, csv = 0, cm = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--effort") && i + 1 < argc) effort = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--cm") && i + 1 < argc) cm = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--classical-only") || !strcmp(argv[i], "--fallback-only")) continue;
         else if (!strcmp(argv[i], "--csv")) csv = 1;
-        else if (argv[i][0] == '-') { fprintf(stderr, "usage: bench_codec [--effort E] [--csv] [FOLDER]\n"); return 2; }
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "usage: bench_codec [--effort E] [--cm 4|5] [--classical-only] [--csv] [FOLDER]\n");
+            return 2;
+        }
         else dir = argv[i];
     }
     DIR *d = opendir(dir);
@@ -54,7 +60,7 @@ int main(int argc, char **argv)
     else printf("%-14s %9s %8s %-7s %8s %8s\n", "image", "bytes", "bpsp", "method", "enc s", "dec s");
     double tot_bits = 0, tot_samples = 0, tot_enc = 0, tot_dec = 0;
     int fails = 0;
-    static const char *mname[] = { "stored", "zstd", "cm" };
+    static const char *mname[] = { "stored", "zstd", "cm", "cm3", "cm4", "cm5" };
     for (int i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -67,6 +73,7 @@ int main(int argc, char **argv)
         vdm_encode_opts o;
         vdm_encode_opts_default(&o);
         o.effort = effort;
+        o.cm_method = cm;
         uint8_t *f = NULL;
         size_t fn = 0;
         vdm_encode_stats s;
@@ -82,7 +89,8 @@ int main(int argc, char **argv)
             fails++;
         } else {
             double bpsp = 8.0 * (double)fn / (double)s.samples;
-            const char *m = s.classical_method >= 0 && s.classical_method <= 2 ? mname[s.classical_method] : "model";
+            const char *m = s.used_model ? "model"
+                          : s.classical_method >= 0 && s.classical_method <= 5 ? mname[s.classical_method] : "?";
             if (csv)
                 printf("%s,%u,%u,%u,%zu,%.5f,%s,%.4f,%.4f\n", names[i], img->width, img->height, img->channels, fn,
                        bpsp, m, t1 - t0, t2 - t1);
@@ -101,8 +109,8 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     if (!csv)
-        printf("%-14s %9s %8.4f %-7s %8.3f %8.3f   (effort %d; bpsp = total bits / total sub-pixels; peak RSS %ld MiB)\n",
+        printf("%-14s %9s %8.4f %-7s %8.3f %8.3f   (effort %d, cm %d; bpsp = total bits / total sub-pixels; peak RSS %ld MiB)\n",
                "ALL", "", tot_bits / (tot_samples > 0 ? tot_samples : 1), "", tot_enc, tot_dec, effort,
-               ru.ru_maxrss / 1024);
+               cm ? cm : 5, ru.ru_maxrss / 1024);
     return fails ? 1 : 0;
 }

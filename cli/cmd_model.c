@@ -113,7 +113,8 @@ const char vdm_help_eval[] =
     "                      CM3 alone; k = T is CM3 given an almost pure-noise z\n"
     "  --no-xhat           with --hybrid: z only, without the denoised prediction\n"
     "  --verify            with --hybrid: decode each CM-given-z stream and compare\n"
-    "  --cm 3|4            with --hybrid: the data term's coder (default 4, CM4)\n"
+    "  --cm 3|4|5          with --hybrid: the data term's coder (default 4, CM4;\n"
+    "                      5: CM5, the classical coder's default)\n"
     "  --data-only         with --hybrid: skip the bound (chain terms print as 0):\n"
     "                      only the data terms and the CM coder alone\n";
 
@@ -777,7 +778,7 @@ int vdm_cmd_eval(int argc, char **argv)
         else if (!strcmp(o, "--threads")) ok = parse_long(v, 1, 256, &threads);
         else if (!strcmp(o, "--grid")) ok = parse_long(v, 1, 1024, &grid);
         else if (!strcmp(o, "--hybrid")) hybrid_list = v;
-        else if (!strcmp(o, "--cm")) ok = parse_long(v, 3, 4, &cm_method);
+        else if (!strcmp(o, "--cm")) ok = parse_long(v, 3, 5, &cm_method);
         else if (!strcmp(o, "--seed")) {
             char *end;
             errno = 0;

@@ -328,11 +328,12 @@ static unsigned bb_channels_for(void *ctx, const vdm_image *img)
     return 0;
 }
 
-/* The CM tiles' method: method 4 (the strongest) unless the caller asked for
- * speed (effort 0) or the image is too wide for it. */
+/* The CM tiles' method: the container's context-mixing method (5, the
+ * strongest, or 4 when the options ask for it) unless the caller asked for
+ * speed (effort 0, method 2) or the image is too wide for it. */
 static uint8_t cm_tile_method(const vdm_image *img, const vdm_encode_opts *o)
 {
-    return o->effort >= 1 && img->width <= VDM_CM4_MAX_WIDTH ? VDM_CLASSICAL_CM4 : VDM_CLASSICAL_CM2;
+    return (uint8_t)vdm_encode_cm_method(o, img->width);
 }
 
 /* Every tile's CM stream (cm: ntiles buffers) in one pass of method m. */
@@ -340,6 +341,7 @@ static vdm_status cm_tile_streams(const vdm_image *img, uint8_t m, uint32_t tw, 
 {
     vdm_subimage g;
     vdm_subimage_of(&g, img, 0x07);
+    if (m == VDM_CLASSICAL_CM5) return vdm_cm5_tiles_encode(&g, tw, th, cm);
     if (m == VDM_CLASSICAL_CM4) return vdm_cm4_tiles_encode(&g, tw, th, cm);
     if (m == VDM_CLASSICAL_CM3) return vdm_cm3_tiles_encode(&g, tw, th, cm);
     return vdm_cm2_tiles_encode(&g, tw, th, cm);
@@ -635,7 +637,9 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
     if (st == VDM_OK && cx->st.cm_tiles) {
         vdm_subimage g;
         vdm_subimage_of(&g, img, 0x07);
-        if (in->cm_method == VDM_CLASSICAL_CM4)
+        if (in->cm_method == VDM_CLASSICAL_CM5)
+            st = vdm_cm5_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);
+        else if (in->cm_method == VDM_CLASSICAL_CM4)
             st = vdm_cm4_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);
         else if (in->cm_method == VDM_CLASSICAL_CM3)
             st = vdm_cm3_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);

@@ -114,6 +114,13 @@ static int prog_at(vdm_progress_fn fn, void *user, double f)
 
 /* ---- FBCK encoding ---------------------------------------------------------- */
 
+/* (vdz.h) VDM_CLASSICAL_CM_DEFAULT is the default (classical.h). */
+unsigned vdm_encode_cm_method(const vdm_encode_opts *o, uint32_t width)
+{
+    if (o->effort < 1 || width > VDM_CM4_MAX_WIDTH) return VDM_CLASSICAL_CM2;
+    return o->cm_method ? (unsigned)o->cm_method : VDM_CLASSICAL_CM_DEFAULT;
+}
+
 /* Encode the channels `mask` of img with the best classical method for this
  * effort; append the FBCK payload to *payload. */
 static vdm_status encode_classical(const vdm_image *img, unsigned mask, const vdm_encode_opts *o,
@@ -123,17 +130,19 @@ static vdm_status encode_classical(const vdm_image *img, unsigned mask, const vd
     vdm_subimage_of(&g, img, mask);
     const uint64_t stored = vdm_sub_rowbytes(&g) * g.height;
 
-    vdm_buf cm = { 0 }, cm3 = { 0 }, zs = { 0 }, z2 = { 0 };
+    vdm_buf cm = { 0 }, cmx = { 0 }, zs = { 0 }, z2 = { 0 };
     vdm_status st = VDM_OK;
-    /* method 4 (CM4, about 8 s per megapixel) from effort 1 on; method 2
-     * (fast) always: it is what effort 0 gives and the floor for any image.
-     * Method 3 is no longer written (CM4 beats it everywhere we measured);
-     * it still decodes. */
-    const int try_cm3 = o->effort >= 1 && g.width <= VDM_CM4_MAX_WIDTH;
+    /* method 5 (CM5, about 13 s per megapixel; or method 4 when the options
+     * ask for it) from effort 1 on; method 2 (fast) always: it is what
+     * effort 0 gives and the floor for any image.  Method 3 is no longer
+     * written (CM4 beats it everywhere we measured); it still decodes. */
+    const unsigned strong = vdm_encode_cm_method(o, g.width);
+    const int try_strong = strong != VDM_CLASSICAL_CM2;
     g.progress = prog_cb;
     g.progress_user = ps;
-    if (try_cm3) st = vdm_cm4_encode(&g, NULL, &cm3);
-    g.progress = try_cm3 ? NULL : prog_cb;
+    if (try_strong)
+        st = strong == VDM_CLASSICAL_CM5 ? vdm_cm5_encode(&g, NULL, &cmx) : vdm_cm4_encode(&g, NULL, &cmx);
+    g.progress = try_strong ? NULL : prog_cb;
     if (st == VDM_OK) st = vdm_cm2_encode(&g, &cm);
     g.progress = NULL;
     /* zstd is cheap to try at a low level; only when it comes close to CM
@@ -153,7 +162,7 @@ static vdm_status encode_classical(const vdm_image *img, unsigned mask, const vd
     if (st == VDM_OK) {
         int method = VDM_CLASSICAL_CM2;
         const vdm_buf *best = &cm;
-        if (cm3.size && cm3.size < best->size) { best = &cm3; method = VDM_CLASSICAL_CM4; }
+        if (cmx.size && cmx.size < best->size) { best = &cmx; method = (int)strong; }
         if (zs.size && zs.size < best->size) { best = &zs; method = VDM_CLASSICAL_ZSTD; }
         uint8_t hdr[4] = { 0, (uint8_t)mask, 0, 0 };
         if ((uint64_t)best->size >= stored) {
@@ -169,7 +178,7 @@ static vdm_status encode_classical(const vdm_image *img, unsigned mask, const vd
         *method_out = method;
     }
     vdm_buf_free(&cm);
-    vdm_buf_free(&cm3);
+    vdm_buf_free(&cmx);
     vdm_buf_free(&zs);
     vdm_buf_free(&z2);
     return st;
@@ -236,16 +245,15 @@ static vdm_status check_model_payload(const vdm_model_payload *p, uint32_t w, ui
     /* Without tile choice the chains cover the model-coded tiles and every map
      * bit must be 0; with it they cover all tiles, CM tiles included (§6.2). */
     const int choice = (p->flags & VDM_MODL_TILE_CHOICE) != 0;
-    /* the CM tiles' method: 2, 3 or 4 with tile choice, else the byte is 0 */
-    if (choice ? p->cm_method != VDM_CLASSICAL_CM2 && p->cm_method != VDM_CLASSICAL_CM3 &&
-                     p->cm_method != VDM_CLASSICAL_CM4
-               : p->cm_method != 0) {
+    /* the CM tiles' method: 2, 3, 4 or 5 with tile choice, else the byte is 0 */
+    if (choice ? p->cm_method < VDM_CLASSICAL_CM2 || p->cm_method > VDM_CLASSICAL_CM5 : p->cm_method != 0) {
         seterr("MODL: CM tile method %u invalid", p->cm_method);
-        return choice && p->cm_method > VDM_CLASSICAL_CM4 ? VDM_ERR_UNSUPPORTED : VDM_ERR_CORRUPT;
+        return choice && p->cm_method > VDM_CLASSICAL_CM5 ? VDM_ERR_UNSUPPORTED : VDM_ERR_CORRUPT;
     }
-    if (choice && (p->cm_method == VDM_CLASSICAL_CM3 || p->cm_method == VDM_CLASSICAL_CM4) &&
-        w > VDM_CM3_MAX_WIDTH) {
-        seterr("MODL: CM tile method %u on an image wider than %u", p->cm_method, VDM_CM3_MAX_WIDTH);
+    /* methods 3, 4 and 5 keep least-squares sums per column: a width limit */
+    const uint32_t wmax = p->cm_method == VDM_CLASSICAL_CM3 ? VDM_CM3_MAX_WIDTH : VDM_CM4_MAX_WIDTH;
+    if (choice && p->cm_method >= VDM_CLASSICAL_CM3 && w > wmax) {
+        seterr("MODL: CM tile method %u on an image wider than %u", p->cm_method, wmax);
         return VDM_ERR_CORRUPT;
     }
     uint32_t nmodel = 0;
@@ -466,6 +474,10 @@ vdm_status vdm_vdz_encode(const vdm_image *img, const vdm_encode_opts *o_in, uin
     else vdm_encode_opts_default(&o);
     if (o.threads < 1) o.threads = 1;
     if (o.effort < 0 || o.effort > 2) { seterr("effort must be 0, 1 or 2"); return VDM_ERR_ARG; }
+    if (o.cm_method != 0 && o.cm_method != VDM_CLASSICAL_CM4 && o.cm_method != VDM_CLASSICAL_CM5) {
+        seterr("cm_method must be 0 (the default), 4 or 5");
+        return VDM_ERR_ARG;
+    }
     if (o.steps > VDM_VDZ_MAX_STEPS) { seterr("steps must be at most %u", VDM_VDZ_MAX_STEPS); return VDM_ERR_ARG; }
     VDM_FORWARD(vdm_image_validate(img));
 
@@ -732,7 +744,7 @@ static vdm_status parse_all(const uint8_t *buf, size_t size, parsed *p, int head
             if (s.n < 4) { seterr("FBCK too short"); return VDM_ERR_CORRUPT; }
             if (p->nfbck >= VDM_VDZ_MAX_FBCK) { seterr("too many FBCK sections"); return VDM_ERR_CORRUPT; }
             uint8_t method = s.d[0], mask = s.d[1], region = s.d[2];
-            if (method > VDM_CLASSICAL_CM4) { seterr("FBCK: unknown method %u", method); return VDM_ERR_UNSUPPORTED; }
+            if (method > VDM_CLASSICAL_MAX) { seterr("FBCK: unknown method %u", method); return VDM_ERR_UNSUPPORTED; }
             if (region != 0) { seterr("FBCK: unknown region %u", region); return VDM_ERR_UNSUPPORTED; }
             if (s.d[3]) { seterr("FBCK: reserved byte set"); return VDM_ERR_CORRUPT; }
             if (!mask || (mask & ~((1u << in->channels) - 1u))) { seterr("FBCK: invalid channel mask 0x%02x", mask); return VDM_ERR_CORRUPT; }
@@ -934,6 +946,7 @@ vdm_status vdm_vdz_decode(const uint8_t *buf, size_t size, const vdm_decode_opts
         case VDM_CLASSICAL_ZSTD: st = vdm_zstd_decode(&g, pd, pn); break;
         case VDM_CLASSICAL_CM3: st = vdm_cm3_decode(&g, pd, pn); break;
         case VDM_CLASSICAL_CM4: st = vdm_cm4_decode(&g, NULL, pd, pn); break;
+        case VDM_CLASSICAL_CM5: st = vdm_cm5_decode(&g, NULL, pd, pn); break;
         default: st = vdm_cm2_decode(&g, pd, pn); break;
         }
         if (st == VDM_ERR_CORRUPT && !vdm_codec_error_buf()[0])

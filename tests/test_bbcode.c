@@ -260,13 +260,16 @@ Test(bbcode, corrupt_stream_rejected)
  * SEED's file is smaller than the old layout's and CHOOSE's no larger than
  * SEED's, both draw fewer initial bits; the decoder reads a mixed file
  * whichever way it was made, and refuses CM tiles without the flag. */
-static size_t encode_mode_effort(int mode, int effort, const vdm_image *img, vdm_bb_stats *bs, vdm_model_payload *keep);
+static size_t encode_mode_effort(int mode, int effort, int cm_method, const vdm_image *img, vdm_bb_stats *bs,
+                                 vdm_model_payload *keep);
 static size_t encode_mode(int mode, const vdm_image *img, vdm_bb_stats *bs, vdm_model_payload *keep)
 {
-    return encode_mode_effort(mode, 1, img, bs, keep);
+    return encode_mode_effort(mode, 1, 0, img, bs, keep);
 }
 
-static size_t encode_mode_effort(int mode, int effort, const vdm_image *img, vdm_bb_stats *bs, vdm_model_payload *keep)
+/* cm_method: vdm_encode_opts.cm_method (0: the default, method 5) */
+static size_t encode_mode_effort(int mode, int effort, int cm_method, const vdm_image *img, vdm_bb_stats *bs,
+                                 vdm_model_payload *keep)
 {
     vdm_bb_params p;
     vdm_bb_params_default(&p);
@@ -277,11 +280,12 @@ static size_t encode_mode_effort(int mode, int effort, const vdm_image *img, vdm
     vdm_encode_opts o;
     vdm_encode_opts_default(&o);
     o.effort = effort;
+    o.cm_method = cm_method;
     vdm_model_payload pl;
     cr_assert_eq(mp.encode(mp.ctx, img, 0x07, &o, &pl), VDM_OK);
     vdm_bb_path_stats(&mp, bs);
-    /* CM tiles use method 3, or method 2 at effort 0; none in the old layout */
-    cr_assert_eq(pl.cm_method, mode == VDM_BB_TILES_MODEL ? 0 : effort >= 1 ? 4 : 2);
+    /* CM tiles use method 5 (or 4 when asked), method 2 at effort 0; none in the old layout */
+    cr_assert_eq(pl.cm_method, mode == VDM_BB_TILES_MODEL ? 0 : effort >= 1 ? (cm_method ? cm_method : 5) : 2);
     size_t bytes = 0;
     for (uint32_t c = 0; c < pl.nchains; c++) bytes += pl.chains[c].stream_bytes;
     vdm_image out = *img;
@@ -314,9 +318,12 @@ Test(bbcode, tile_choice_seed_and_choose)
     size_t n_seed = encode_mode(VDM_BB_TILES_SEED, img, &sd, NULL);
     size_t n_choose = encode_mode(VDM_BB_TILES_CHOOSE, img, &ch, &pl);
     vdm_bb_stats c2;
-    size_t n_choose2 = encode_mode_effort(VDM_BB_TILES_CHOOSE, 0, img, &c2, NULL);   /* method-2 CM tiles */
+    size_t n_choose2 = encode_mode_effort(VDM_BB_TILES_CHOOSE, 0, 0, img, &c2, NULL);   /* method-2 CM tiles */
     cr_assert_geq(c2.cm_tiles, 6);
     cr_log_info("choose with method-2 CM tiles: %zu bytes", n_choose2);
+    size_t n_choose4 = encode_mode_effort(VDM_BB_TILES_CHOOSE, 1, 4, img, &c2, NULL);   /* method-4 CM tiles */
+    cr_assert_geq(c2.cm_tiles, 6);
+    cr_log_info("choose with method-4 CM tiles: %zu bytes", n_choose4);
     cr_log_info("bytes: model %zu (initial bits %llu), seed %zu (%llu CM tiles, initial %llu), choose %zu (%llu CM tiles, initial %llu)",
                 n_model, (unsigned long long)m.initial_bits, n_seed, (unsigned long long)sd.cm_tiles,
                 (unsigned long long)sd.initial_bits, n_choose, (unsigned long long)ch.cm_tiles,

@@ -1,8 +1,8 @@
-/* Method 4 (CM4, codec/cm/cm4.c) on its own: round trips on every kind of
- * sub-image and on degenerate sizes, damaged and truncated payloads, and the
- * side-information path (noisy observation z, denoised prediction xhat).
- * The experimental CM5 variant (same file, not a format method) gets the
- * same round-trip and damage tests. */
+/* Methods 4 (CM4) and 5 (CM5, the default), codec/cm/cm4.c, on their own:
+ * round trips on every kind of sub-image and on degenerate sizes, damaged
+ * and truncated payloads, and the side-information path (noisy observation
+ * z, denoised prediction xhat).  The container-level tests of method 5 are
+ * in test_codec_vdz.c. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>

@@ -6,6 +6,7 @@
 
 #include "codec/cm/classical.h"
 #include "codec/cm/cm4.h"
+#include "codec/codec_internal.h"
 #include "codec/png_io.h"
 #include "codec/vdz.h"
 #include "codec_testutil.h"
@@ -120,7 +121,7 @@ Test(codec_vdz, each_classical_method_alone)
         cr_assert_eq(vdm_image_create(img->width, img->height, img->color_type, img->bit_depth, &out), VDM_OK);
         out->palette_size = img->palette_size;
         size_t nb = (size_t)vdm_image_sample_bytes(img->width, img->height, img->channels, img->bit_depth);
-        for (int m = 0; m < 5; m++) {
+        for (int m = 0; m <= 5; m++) {
             vdm_subimage g, h;
             memset(&g, 0, sizeof g);
             g.width = img->width;
@@ -139,18 +140,19 @@ Test(codec_vdz, each_classical_method_alone)
             vdm_buf b = { 0 };
             vdm_status st = m == 0 ? vdm_stored_encode(&g, &b) : m == 1 ? vdm_zstd_encode(&g, 5, &b)
                           : m == 2 ? vdm_cm2_encode(&g, &b) : m == 3 ? vdm_cm3_encode(&g, &b)
-                          : vdm_cm4_encode(&g, NULL, &b);
+                          : m == 4 ? vdm_cm4_encode(&g, NULL, &b) : vdm_cm5_encode(&g, NULL, &b);
             cr_assert_eq(st, VDM_OK);
             st = m == 0 ? vdm_stored_decode(&h, b.data, b.size) : m == 1 ? vdm_zstd_decode(&h, b.data, b.size)
                  : m == 2 ? vdm_cm2_decode(&h, b.data, b.size) : m == 3 ? vdm_cm3_decode(&h, b.data, b.size)
-                 : vdm_cm4_decode(&h, NULL, b.data, b.size);
+                 : m == 4 ? vdm_cm4_decode(&h, NULL, b.data, b.size) : vdm_cm5_decode(&h, NULL, b.data, b.size);
             cr_assert_eq(st, VDM_OK, "method %d type %zu", m, t);
             cr_assert(!memcmp(img->data, out->data, nb), "method %d type %zu differs", m, t);
             /* truncated payloads never decode */
             if (b.size > 1) {
                 st = m == 0 ? vdm_stored_decode(&h, b.data, b.size - 1) : m == 1 ? vdm_zstd_decode(&h, b.data, b.size - 1)
                      : m == 2 ? vdm_cm2_decode(&h, b.data, b.size - 1) : m == 3 ? vdm_cm3_decode(&h, b.data, b.size - 1)
-                     : vdm_cm4_decode(&h, NULL, b.data, b.size - 1);
+                     : m == 4 ? vdm_cm4_decode(&h, NULL, b.data, b.size - 1)
+                     : vdm_cm5_decode(&h, NULL, b.data, b.size - 1);
                 cr_assert_neq(st, VDM_OK, "method %d accepted a truncated payload", m);
             }
             vdm_buf_free(&b);
@@ -211,7 +213,7 @@ Test(codec_vdz, never_much_bigger_than_raw)
     }
 }
 
-Test(codec_vdz, kodak_images_roundtrip_and_compress_well, .timeout = 120)
+Test(codec_vdz, kodak_images_roundtrip_and_compress_well, .timeout = 400)
 {
     static const char *names[] = { "kodim03.png", "kodim23.png" };
     for (int i = 0; i < 2; i++) {
@@ -227,9 +229,182 @@ Test(codec_vdz, kodak_images_roundtrip_and_compress_well, .timeout = 120)
         /* PNG (optipng) needs about 4.4 bits/sub-pixel on Kodak; the classical
          * must do clearly better or it is not a useful floor. */
         cr_assert_lt(bpsp, 4.0, "%s: %.3f bits/sub-pixel", names[i], bpsp);
-        cr_assert_eq(s.classical_method, VDM_CLASSICAL_CM4);
+        cr_assert_eq(s.classical_method, VDM_CLASSICAL_CM5);
         vdm_image_free(img);
     }
+}
+
+/* ---- every context-mixing method through the container -----------------
+ * The encoder writes whichever method is smallest, so these files are made
+ * by hand: the encoder's own file (no metadata, no model) with its classical
+ * section replaced by one of method m over all channels (payload `pl` when
+ * given, else m's coder run on img).  *n gets the size. */
+static uint8_t *file_with_method(const vdm_image *img, int m, const vdm_buf *pl, size_t *n)
+{
+    vdm_encode_opts o;
+    vdm_encode_opts_default(&o);
+    o.keep_metadata = 0;
+    o.effort = 0;
+    uint8_t *f;
+    size_t fn;
+    cr_assert_eq(vdm_vdz_encode(img, &o, &f, &fn, NULL), VDM_OK);
+    const size_t fbck = 12 + 12 + vdm_get_le32(f + 12);   /* signature, VHDR */
+    cr_assert(!memcmp(f + fbck + 4, "FBCK", 4));
+    const unsigned mask = (1u << img->channels) - 1u;
+    vdm_buf b = { 0 };
+    if (!pl) {
+        vdm_subimage g;
+        vdm_subimage_of(&g, img, mask);
+        vdm_status st = m == 2 ? vdm_cm2_encode(&g, &b) : m == 3 ? vdm_cm3_encode(&g, &b)
+                      : m == 4 ? vdm_cm4_encode(&g, NULL, &b) : vdm_cm5_encode(&g, NULL, &b);
+        cr_assert_eq(st, VDM_OK, "method %d", m);
+        pl = &b;
+    }
+    *n = fbck + 12 + 4 + pl->size + 12;
+    uint8_t *out = malloc(*n);
+    memcpy(out, f, fbck);
+    vdm_put_le32(out + fbck, (uint32_t)(4 + pl->size));
+    memcpy(out + fbck + 4, "FBCK", 4);
+    const uint8_t hdr[4] = { (uint8_t)m, (uint8_t)mask, 0, 0 };
+    memcpy(out + fbck + 8, hdr, 4);
+    memcpy(out + fbck + 12, pl->data, pl->size);
+    fix_crc(out, fbck);
+    memcpy(out + *n - 12, f + fn - 12, 12);   /* VEND */
+    vdm_buf_free(&b);
+    free(f);
+    return out;
+}
+
+/* The classical section's payload length changed by `delta` (CRC fixed). */
+static uint8_t *resize_payload(const uint8_t *f, size_t n, long delta, size_t *n2)
+{
+    const size_t fbck = 12 + 12 + vdm_get_le32(f + 12);
+    const uint32_t len = vdm_get_le32(f + fbck);
+    *n2 = (size_t)((long)n + delta);
+    uint8_t *g = calloc(*n2, 1);
+    const size_t keep = fbck + 8 + (size_t)((long)len + (delta < 0 ? delta : 0));
+    memcpy(g, f, keep);
+    vdm_put_le32(g + fbck, (uint32_t)((long)len + delta));
+    fix_crc(g, fbck);
+    memcpy(g + *n2 - 12, f + n - 12, 12);
+    return g;
+}
+
+/* Method 5 (and 2..4) for every PNG kind and a few sizes: the file decodes
+ * to the image; a payload one byte short or long is VDM_ERR_CORRUPT; a
+ * changed byte is an error or the same pixels (never a crash); an unknown
+ * method is VDM_ERR_UNSUPPORTED. */
+Test(codec_vdz, every_cm_method_through_the_container, .timeout = 600)
+{
+    static const uint32_t sizes[][2] = { { 1, 1 }, { 31, 9 }, { 64, 48 } };
+    for (size_t t = 0; t < NTYPES; t++)
+        for (int z = 0; z < 3; z++)
+            for (int m = 2; m <= 5; m++) {
+                if (m < 5 && z != 1) continue;   /* the older methods: one size */
+                vdm_image *img = make_image(k_types[t][0], k_types[t][1], sizes[z][0], sizes[z][1], t * 7 + (size_t)z);
+                size_t n;
+                uint8_t *f = file_with_method(img, m, NULL, &n);
+                vdm_vdz_info info;
+                cr_assert_eq(vdm_vdz_probe(f, n, &info), VDM_OK);
+                cr_assert_eq(info.classical[0].method, m);
+                vdm_image *back = NULL;
+                vdm_status st = vdm_vdz_decode(f, n, NULL, &back);
+                cr_assert_eq(st, VDM_OK, "method %d type %d/%d %ux%u: %s (%s)", m, k_types[t][0], k_types[t][1],
+                             img->width, img->height, vdm_error_name(st), vdm_codec_last_error());
+                cr_assert(images_equal(img, back), "method %d type %d/%d differs", m, k_types[t][0], k_types[t][1]);
+                vdm_image_free(back);
+                back = NULL;
+                for (long delta = -1; delta <= 1; delta += 2) {
+                    size_t n2;
+                    uint8_t *g = resize_payload(f, n, delta, &n2);
+                    st = vdm_vdz_decode(g, n2, NULL, &back);
+                    cr_assert_eq(st, VDM_ERR_CORRUPT, "method %d type %d/%d, payload %+ld byte: %s", m,
+                                 k_types[t][0], k_types[t][1], delta, vdm_error_name(st));
+                    cr_assert_null(back);
+                    free(g);
+                }
+                const size_t fbck = 12 + 12 + vdm_get_le32(f + 12);
+                const uint32_t len = vdm_get_le32(f + fbck);
+                for (uint32_t i = 4; z == 1 && i < len; i += len / 3) {
+                    uint8_t *g = malloc(n);
+                    memcpy(g, f, n);
+                    g[fbck + 8 + i] ^= 0x21;
+                    fix_crc(g, fbck);
+                    st = vdm_vdz_decode(g, n, NULL, &back);
+                    cr_assert(st == VDM_ERR_CORRUPT || st == VDM_ERR_CHECKSUM || (st == VDM_OK && images_equal(img, back)),
+                              "method %d: byte %u changed: %s", m, i, vdm_error_name(st));
+                    vdm_image_free(back);
+                    back = NULL;
+                    free(g);
+                }
+                if (m == 5 && z == 1) {   /* a method this decoder does not know */
+                    f[fbck + 8] = 6;
+                    fix_crc(f, fbck);
+                    cr_assert_eq(vdm_vdz_decode(f, n, NULL, &back), VDM_ERR_UNSUPPORTED);
+                    cr_assert_null(back);
+                }
+                free(f);
+                vdm_image_free(img);
+            }
+}
+
+/* Methods 3, 4 and 5 are defined up to VDM_CM4_MAX_WIDTH: a wider
+ * sub-image with one of them is corrupt (the payload is not even read). */
+Test(codec_vdz, cm_methods_width_limit_in_the_container)
+{
+    vdm_image *img;
+    cr_assert_eq(vdm_image_create(VDM_CM4_MAX_WIDTH + 1, 2, VDM_PNG_GRAY, 8, &img), VDM_OK);
+    for (size_t i = 0; i < (size_t)img->width * 2; i++) img->data[i] = (uint8_t)(i * 7 / 3);
+    const uint8_t zeros[16] = { 0 };
+    const vdm_buf pl = { (uint8_t *)(uintptr_t)zeros, sizeof zeros, sizeof zeros };
+    for (int m = 3; m <= 5; m++) {
+        size_t n;
+        uint8_t *f = file_with_method(img, m, &pl, &n);
+        vdm_image *back = NULL;
+        cr_assert_eq(vdm_vdz_decode(f, n, NULL, &back), VDM_ERR_CORRUPT, "method %d", m);
+        cr_assert_null(back);
+        free(f);
+    }
+    /* and the encoder does not write them there */
+    vdm_encode_stats s;
+    roundtrip(img, NULL, &s);
+    cr_assert(s.classical_method < VDM_CLASSICAL_CM3, "method %d", s.classical_method);
+    vdm_image_free(img);
+}
+
+/* The encoder's context-mixing method: 5 by default, 4 on request (tests,
+ * benchmarks), 2 at effort 0 whatever is asked; anything else is refused. */
+Test(codec_vdz, cm_method_option)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/vectors/v1_rgb8.png", VDM_SOURCE_DIR);
+    vdm_image *img;
+    cr_assert_eq(vdm_png_read_file(path, &img), VDM_OK);
+    static const struct { int effort, cm_method, want; } c[] = {
+        { 1, 0, VDM_CLASSICAL_CM5 }, { 1, 5, VDM_CLASSICAL_CM5 }, { 1, 4, VDM_CLASSICAL_CM4 },
+        { 2, 4, VDM_CLASSICAL_CM4 }, { 0, 4, VDM_CLASSICAL_CM2 }, { 0, 5, VDM_CLASSICAL_CM2 },
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        vdm_encode_opts o;
+        vdm_encode_opts_default(&o);
+        o.effort = c[i].effort;
+        o.cm_method = c[i].cm_method;
+        vdm_encode_stats s;
+        roundtrip(img, &o, &s);
+        cr_assert_eq(s.classical_method, c[i].want, "effort %d cm_method %d: method %d", c[i].effort,
+                     c[i].cm_method, s.classical_method);
+    }
+    static const int bad[] = { 1, 2, 3, 6, -1 };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        vdm_encode_opts o;
+        vdm_encode_opts_default(&o);
+        o.cm_method = bad[i];
+        uint8_t *f = NULL;
+        size_t n = 0;
+        cr_assert_eq(vdm_vdz_encode(img, &o, &f, &n, NULL), VDM_ERR_ARG, "cm_method %d", bad[i]);
+        cr_assert_null(f);
+    }
+    vdm_image_free(img);
 }
 
 /* A small file with everything: palette, tRNS, metadata. */
@@ -532,7 +707,7 @@ Test(codec_vdz, model_section_framing_with_a_test_double)
     vdm_image_free(img);
 }
 
-/* Method 2 tile by tile (MODL CM tiles, vdz.md §6.2): every tile's stream
+/* Methods 2..5 tile by tile (MODL CM tiles, vdz.md §6.2): every tile's stream
  * comes from one pass with one state, so the tiles together cost about what
  * the whole image costs (a few bytes of flush per tile), any subset decodes
  * while the other tiles are only observed, and a damaged stream is an error. */
@@ -540,17 +715,18 @@ static void cm_tiles_roundtrip_any_subset(int method);
 Test(codec_vdz, cm_tiles_roundtrip_any_subset, .timeout = 60) { cm_tiles_roundtrip_any_subset(2); }
 Test(codec_vdz, cm3_tiles_roundtrip_any_subset, .timeout = 120) { cm_tiles_roundtrip_any_subset(3); }
 Test(codec_vdz, cm4_tiles_roundtrip_any_subset, .timeout = 240) { cm_tiles_roundtrip_any_subset(4); }
+Test(codec_vdz, cm5_tiles_roundtrip_any_subset, .timeout = 400) { cm_tiles_roundtrip_any_subset(5); }
 
 static vdm_status tiles_enc(int method, const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
 {
-    return method == 4 ? vdm_cm4_tiles_encode(g, tw, th, out)
+    return method == 5 ? vdm_cm5_tiles_encode(g, tw, th, out) : method == 4 ? vdm_cm4_tiles_encode(g, tw, th, out)
          : method == 3 ? vdm_cm3_tiles_encode(g, tw, th, out) : vdm_cm2_tiles_encode(g, tw, th, out);
 }
 
 static vdm_status tiles_dec(int method, const vdm_subimage *g, uint32_t tw, uint32_t th, const uint8_t *const *in,
                             const size_t *n)
 {
-    return method == 4 ? vdm_cm4_tiles_decode(g, tw, th, in, n)
+    return method == 5 ? vdm_cm5_tiles_decode(g, tw, th, in, n) : method == 4 ? vdm_cm4_tiles_decode(g, tw, th, in, n)
          : method == 3 ? vdm_cm3_tiles_decode(g, tw, th, in, n) : vdm_cm2_tiles_decode(g, tw, th, in, n);
 }
 
@@ -584,8 +760,8 @@ static void cm_tiles_roundtrip_any_subset(int method)
     memset(&whole, 0, sizeof whole);
     cr_assert_eq(nt, 12);
     cr_assert_eq(tiles_enc(method, &g, tw, th, tiles), VDM_OK);
-    cr_assert_eq(method == 4 ? vdm_cm4_encode(&g, NULL, &whole) : method == 3 ? vdm_cm3_encode(&g, &whole)
-                 : vdm_cm2_encode(&g, &whole), VDM_OK);
+    cr_assert_eq(method == 5 ? vdm_cm5_encode(&g, NULL, &whole) : method == 4 ? vdm_cm4_encode(&g, NULL, &whole)
+                 : method == 3 ? vdm_cm3_encode(&g, &whole) : vdm_cm2_encode(&g, &whole), VDM_OK);
     size_t sum = 0;
     for (uint32_t t = 0; t < nt; t++) { cr_assert_geq(tiles[t].size, 4); sum += tiles[t].size; }
     cr_log_info("method %d: whole image %zu bytes, 12 tile streams %zu bytes", method, whole.size, sum);
@@ -651,13 +827,14 @@ static void cm_tiles_roundtrip_any_subset(int method)
         uint8_t hdr[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
         cr_assert_eq(vdm_cm3_decode(&wide, hdr, sizeof hdr), VDM_ERR_CORRUPT);
     }
-    if (method == 4) {   /* method 4's width limit */
+    if (method >= 4) {   /* methods 4 and 5's width limit */
         vdm_subimage wide = g;
         wide.width = VDM_CM4_MAX_WIDTH + 1;
         vdm_buf b = { 0 };
-        cr_assert_eq(vdm_cm4_encode(&wide, NULL, &b), VDM_ERR_ARG);
+        cr_assert_eq(method == 5 ? vdm_cm5_encode(&wide, NULL, &b) : vdm_cm4_encode(&wide, NULL, &b), VDM_ERR_ARG);
         uint8_t hdr[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
-        cr_assert_eq(vdm_cm4_decode(&wide, NULL, hdr, sizeof hdr), VDM_ERR_CORRUPT);
+        cr_assert_eq(method == 5 ? vdm_cm5_decode(&wide, NULL, hdr, sizeof hdr) : vdm_cm4_decode(&wide, NULL, hdr, sizeof hdr),
+                     VDM_ERR_CORRUPT);
     }
     free(longer);
     free(orig);

@@ -42,12 +42,13 @@ static int same(const vdm_image *a, const vdm_image *b)
 
 Test(codec_vectors, valid_vectors_reencode_bytewise_and_decode)
 {
-    /* name, source PNG, encoder effort, uses zstd */
-    static const struct { const char *name, *png; int effort, uses_zstd; } v[] = {
-        { "v1_rgb8", "v1_rgb8", 1, 0 },          /* method 4 (CM4) */
-        { "v1_rgb8_m2", "v1_rgb8", 0, 0 },       /* method 2 (effort 0) */
-        { "v1_rgba8_flat", "v1_rgba8_flat", 1, 1 }, { "v1_pal4_meta", "v1_pal4_meta", 1, 1 },
-        { "v1_gray16", "v1_gray16", 1, 0 }, { "v1_gray1_1x1", "v1_gray1_1x1", 1, 0 },
+    /* name, source PNG, encoder effort, cm_method option, uses zstd */
+    static const struct { const char *name, *png; int effort, cm_method, uses_zstd; } v[] = {
+        { "v1_rgb8", "v1_rgb8", 1, 0, 0 },          /* method 5 (CM5) */
+        { "v1_rgb8_m2", "v1_rgb8", 0, 0, 0 },       /* method 2 (effort 0) */
+        { "v1_rgb8_m4", "v1_rgb8", 1, 4, 0 },       /* method 4 (CM4), still written on request */
+        { "v1_rgba8_flat", "v1_rgba8_flat", 1, 0, 1 }, { "v1_pal4_meta", "v1_pal4_meta", 1, 0, 1 },
+        { "v1_gray16", "v1_gray16", 1, 0, 0 }, { "v1_gray1_1x1", "v1_gray1_1x1", 1, 0, 0 },
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         char name[128];
@@ -63,6 +64,7 @@ Test(codec_vectors, valid_vectors_reencode_bytewise_and_decode)
         vdm_encode_opts eo;
         vdm_encode_opts_default(&eo);
         eo.effort = v[i].effort;
+        eo.cm_method = v[i].cm_method;
         cr_assert_eq(vdm_vdz_encode(img, &eo, &enc, &en, NULL), VDM_OK);
         int equal = en == vn && !memcmp(enc, vdz, vn);
         if (!v[i].uses_zstd || ZSTD_versionNumber() == VECTORS_ZSTD_VERSION)
@@ -81,10 +83,13 @@ Test(codec_vectors, valid_vectors_reencode_bytewise_and_decode)
 }
 
 /* Files of methods no longer written by default still decode: v1_rgb8_m3
- * is v1_rgb8 as sessions 2-3 wrote it (classical method 3). */
+ * is v1_rgb8 as sessions 2-3 wrote it (classical method 3), v1_rgb8_m4 as
+ * sessions 4-5 wrote it (method 4, CM4, the default until method 5).  The
+ * list also pins each v1_rgb8 file's method (v1_rgb8 itself: method 5). */
 Test(codec_vectors, older_method_vectors_still_decode)
 {
-    static const char *names[] = { "v1_rgb8_m3.vdz", "v1_rgb8_m2.vdz" };
+    static const char *names[] = { "v1_rgb8_m3.vdz", "v1_rgb8_m2.vdz", "v1_rgb8_m4.vdz", "v1_rgb8.vdz" };
+    static const int methods[] = { 3, 2, 4, 5 };
     size_t pn;
     uint8_t *png = load("v1_rgb8.png", &pn);
     vdm_image *ref;
@@ -94,7 +99,7 @@ Test(codec_vectors, older_method_vectors_still_decode)
         uint8_t *d = load(names[i], &n);
         vdm_vdz_info info;
         cr_assert_eq(vdm_vdz_probe(d, n, &info), VDM_OK);
-        cr_assert_eq(info.classical[0].method, i == 0 ? 3 : 2, "%s", names[i]);
+        cr_assert_eq(info.classical[0].method, methods[i], "%s", names[i]);
         vdm_image *x = NULL;
         cr_assert_eq(vdm_vdz_decode(d, n, NULL, &x), VDM_OK, "%s: %s", names[i], vdm_codec_last_error());
         cr_assert(same(x, ref), "%s decodes to other pixels", names[i]);
@@ -103,6 +108,29 @@ Test(codec_vectors, older_method_vectors_still_decode)
     }
     vdm_image_free(ref);
     free(png);
+}
+
+/* MODL's cm_method byte (vdz.md §6): 2..5 with the tile-choice flag; a
+ * method this decoder does not know is "unsupported", 0 or 1 corrupt. */
+Test(codec_vectors, modl_cm_method_byte)
+{
+    size_t n;
+    uint8_t *d = load("model_80x72.vdz", &n);
+    const size_t modl = 12 + 12 + vdm_get_le32(d + 12);
+    cr_assert(!memcmp(d + modl + 4, "MODL", 4));
+    cr_assert_eq(d[modl + 8 + 39], 5);
+    static const struct { uint8_t m; vdm_status want; } c[] = {
+        { 5, VDM_OK }, { 4, VDM_OK }, { 3, VDM_OK }, { 2, VDM_OK },
+        { 6, VDM_ERR_UNSUPPORTED }, { 255, VDM_ERR_UNSUPPORTED }, { 1, VDM_ERR_CORRUPT }, { 0, VDM_ERR_CORRUPT },
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        d[modl + 8 + 39] = c[i].m;
+        const uint32_t len = vdm_get_le32(d + modl);
+        vdm_put_le32(d + modl + 8 + len, (uint32_t)crc32(0, d + modl + 4, 4 + len));
+        vdm_vdz_info info;
+        cr_assert_eq(vdm_vdz_probe(d, n, &info), c[i].want, "cm_method %u", c[i].m);
+    }
+    free(d);
 }
 
 Test(codec_vectors, invalid_vectors_give_the_documented_error)

@@ -1,5 +1,5 @@
-/* cm4.h — method 4 (CM4): the classical context-mixing coder of vdmzip
- * (format-spec/vdz.md §8c is the normative text).  Internal to codec/.
+/* cm4.h — methods 4 (CM4) and 5 (CM5): the context-mixing coders of vdmzip
+ * (format-spec/vdz.md §8c and §8d are the normative text).  Internal to codec/.
  *
  * Same sub-image conventions as methods 2 and 3 (codec/cm/classical.h): the
  * coders read (encode) or write (decode) the coded channels of g->data in
@@ -20,8 +20,8 @@
 #include <stdint.h>
 #include "codec/cm/classical.h"
 
-/* FBCK method and MODL cm_method byte of CM4: VDM_CLASSICAL_CM4 (classical.h). */
-/* Like method 3, CM4 keeps least-squares sums per column. */
+/* FBCK method and MODL cm_method byte: VDM_CLASSICAL_CM4 and _CM5 (classical.h). */
+/* Like method 3, CM4 and CM5 keep least-squares sums per column. */
 #define VDM_CM4_MAX_WIDTH 16384u
 
 /* vdm_cm_side: codec/cm/cm_side.h (through classical.h), shared with method 3. */
@@ -37,13 +37,11 @@ vdm_status vdm_cm4_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th,
 vdm_status vdm_cm4_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
                                 const uint8_t *const *in, const size_t *n);
 
-/* CM5: an experimental variant of CM4 (same cm_run, a variant switch):
+/* Method 5 (CM5), the encoder's default context-mixing method: CM4 plus
  * hashed context models with state maps, context-mean bit predictors, a
  * bit-predictor pair model, a third mixer with a learned final mix and a
- * third APM (cm4.c's header).  NOT a format method: no file written by
- * vdmzip uses it and the container does not accept it; it exists for
- * measurement (benchmarks/bench_cm 5, benchmarks/RESULTS.md "CM5 (session
- * 5)").  Same interface and conventions as method 4. */
+ * third APM (cm4.c's header, vdz.md §8d); the same cm_run with a variant
+ * switch.  Same interface, conventions and width limit as method 4. */
 vdm_status vdm_cm5_encode(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out);
 vdm_status vdm_cm5_decode(const vdm_subimage *g, const vdm_cm_side *side, const uint8_t *in, size_t n);
 vdm_status vdm_cm5_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
