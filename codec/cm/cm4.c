@@ -1056,7 +1056,7 @@ static chan_model *model_alloc(unsigned nm4, unsigned nh, unsigned npair, int v5
 {
     chan_model *M = calloc(1, sizeof *M);
     if (!M) return NULL;
-    const unsigned nm = nm4 + nh + npair;
+    const unsigned nm = nm4 + (v5 ? NXBP_MAX : 0) + nh + npair;   /* every model input */
     for (unsigned m = 0; m < nm4; m++)
         if (!(M->t[m] = counters_new((size_t)model_size((int)m) * NNODE))) { model_free(M); return NULL; }
     for (unsigned j = 0; j < nh; j++)
