@@ -2,11 +2,14 @@
  * round trips on every kind of sub-image and on degenerate sizes, damaged
  * and truncated payloads, and the side-information path (noisy observation
  * z, denoised prediction xhat).  The container-level tests of method 5 are
- * in test_codec_vdz.c. */
+ * in test_codec_vdz.c.  The mixers' SIMD twin (codec/cm/cm4_mix_avx2.c) is
+ * held against the scalar code, kernel by kernel and as whole encodes, byte
+ * for byte. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 #include "codec/cm/cm4.h"
+#include "codec/cm/cm4_mix.h"
 #include "codec/cm/classical.h"
 #include "codec_testutil.h"
 
@@ -236,3 +239,131 @@ Test(cm4, side_information_small_sigma_pays_large_sigma_costs_little, .timeout =
     free(xh);
     free(s.data);
 }
+
+/* ---- the mixers' SIMD twin against the scalar code ---------------------------- */
+
+/* The twin is used where the CPU has AVX2 (and VDMZIP_CM_SCALAR is unset);
+ * elsewhere both runs would be the scalar code and prove nothing. */
+static int twin_available(void)
+{
+    return vdm_cm4_simd_level() >= VDM_SIMD_AVX2;
+}
+
+#define ROW VDM_CM4_MIX_ROW
+#define WMAX VDM_CM4_MIX_WMAX
+
+/* an input in [-2047, 2047], extremes often */
+static int32_t pick_x(uint64_t *r)
+{
+    static const int32_t ex[] = { -2047, 2047, 0, 256, -1, 1 };
+    const uint64_t u = tu_rng(r);
+    return u % 4 == 0 ? ex[(u >> 8) % 6] : (int32_t)((u >> 8) % 4095) - 2047;
+}
+
+/* a weight in [-2^24, 2^24], extremes often */
+static int32_t pick_w(uint64_t *r)
+{
+    static const int32_t ex[] = { -WMAX, WMAX, -WMAX + 1, WMAX - 1, 0, -4096, 4095, 5000 };
+    const uint64_t u = tu_rng(r);
+    return u % 3 == 0 ? ex[(u >> 8) % 8] : (int32_t)((u >> 8) % (2u * WMAX + 1)) - WMAX;
+}
+
+Test(cm4_simd, mixer_twin_matches_the_scalar_code)
+{
+#if !VDM_CM4_HAVE_AVX2
+    cr_skip_test("no SIMD twin on this target");
+#else
+    if (!twin_available()) cr_skip_test("no AVX2 here (or VDMZIP_CM_SCALAR set): nothing to compare");
+    uint64_t r = 2024;
+    _Alignas(32) int32_t x[ROW], ws[3][ROW], wv[3][ROW];
+    for (int it = 0; it < 200000; it++) {
+        const unsigned n = 1 + (unsigned)(tu_rng(&r) % ROW);
+        const int all_max = it % 97 == 0;   /* the largest sums: every |w x| at its bound */
+        for (unsigned i = 0; i < ROW; i++) x[i] = i >= n ? 0 : all_max ? ((it / 97) & 1 ? -2047 : 2047) : pick_x(&r);
+        for (int k = 0; k < 3; k++)
+            for (unsigned i = 0; i < ROW; i++) ws[k][i] = wv[k][i] = all_max ? (k == 1 ? -WMAX : WMAX) : pick_w(&r);
+        const int three = it & 1;
+        int64_t ds[3] = { 0, 0, 0 }, dv[3] = { 0, 0, 0 };
+        vdm_cm4_mix_dot_scalar(x, n, ws[0], ws[1], three ? ws[2] : NULL, ds);
+        vdm_cm4_mix_dot_avx2(x, n, wv[0], wv[1], three ? wv[2] : NULL, dv);
+        for (int k = 0; k < (three ? 3 : 2); k++)
+            cr_assert_eq(ds[k], dv[k], "dot %d, n %u, iteration %d: scalar %lld, twin %lld", k, n, it,
+                         (long long)ds[k], (long long)dv[k]);
+        /* errors as cbit makes them: (((bit << 16) - p) >> 4) * 24, p in [22, 65514] */
+        int32_t err[3];
+        for (int k = 0; k < 3; k++) {
+            const uint64_t u = tu_rng(&r);
+            const int32_t e4 = u % 5 == 0 ? ((u >> 8) & 1 ? 4094 : -4095) : (int32_t)((u >> 8) % 8190) - 4095;
+            err[k] = e4 * 24;
+        }
+        vdm_cm4_mix_train_scalar(x, n, ws[0], err[0], ws[1], err[1], three ? ws[2] : NULL, err[2]);
+        vdm_cm4_mix_train_avx2(x, n, wv[0], err[0], wv[1], err[1], three ? wv[2] : NULL, err[2]);
+        /* whole rows: the padding the twin also writes must stay as it was */
+        cr_assert(!memcmp(ws, wv, sizeof ws), "weights differ after the update, n %u, iteration %d", n, it);
+    }
+#endif
+}
+
+/* encode with the scalar mixers and with the twin: the same bytes; each
+ * payload decodes with the other path */
+static void same_bytes_both_paths(const sub *s, const vdm_cm_side *side, const char *what)
+{
+    vdm_buf bs = { 0 }, bv = { 0 };
+    const vdm_simd_level old = vdm_cm4_simd_cap(VDM_SIMD_SCALAR);
+    cr_assert_eq(vdm_cm4_simd_level(), VDM_SIMD_SCALAR);
+    cr_assert_eq(cm_enc(&s->g, side, &bs), VDM_OK, "%s", what);
+    vdm_cm4_simd_cap(old);
+    cr_assert_eq(vdm_cm4_simd_level(), VDM_SIMD_AVX2);
+    cr_assert_eq(cm_enc(&s->g, side, &bv), VDM_OK, "%s", what);
+    cr_assert(bs.size == bv.size && !memcmp(bs.data, bv.data, bs.size),
+              "CM%d %s: the SIMD mixers' payload differs from the scalar one (%zu vs %zu bytes)",
+              use5 ? 5 : 4, what, bv.size, bs.size);
+    uint8_t *out = malloc(s->bytes + 1);
+    vdm_subimage h = s->g;
+    h.data = out;
+    cr_assert_eq(cm_dec(&h, side, bs.data, bs.size), VDM_OK, "%s", what);   /* twin decodes scalar */
+    cr_assert(!memcmp(out, s->data, s->bytes), "%s", what);
+    vdm_cm4_simd_cap(VDM_SIMD_SCALAR);
+    memset(out, 0xAB, s->bytes);
+    cr_assert_eq(cm_dec(&h, side, bv.data, bv.size), VDM_OK, "%s", what);   /* scalar decodes twin */
+    cr_assert(!memcmp(out, s->data, s->bytes), "%s", what);
+    vdm_cm4_simd_cap(old);
+    cr_log_info("CM%d %s: %zu bytes, same on both paths", use5 ? 5 : 4, what, bs.size);
+    free(out);
+    vdm_buf_free(&bs);
+    vdm_buf_free(&bv);
+}
+
+static void both_paths_every_input_count(void)
+{
+    if (!twin_available()) cr_skip_test("no AVX2 here (or VDMZIP_CM_SCALAR set): nothing to compare");
+    /* the mixers see 18 inputs (plain), up to 28 (side information, CM5's
+     * models): 3 and 4 vectors, partly and wholly filled */
+    sub p = make_photo(96, 64);
+    same_bytes_both_paths(&p, NULL, "RGB photo-like 96x64");
+    vdm_cm_side side = { 0 };
+    side.alpha = 1.0f;
+    side.sigma = 4.0f / 127.5f;
+    float *z = make_z(&p, side.alpha, side.sigma, 3);
+    float *xh = malloc(p.bytes * sizeof *xh);
+    for (size_t i = 0; i < p.bytes; i++) xh[i] = (2.0f * (float)p.data[i] - 255.0f) / 255.0f + 0.01f * (float)(i % 7);
+    side.z = z;
+    side.xhat = xh;
+    same_bytes_both_paths(&p, &side, "RGB with z and xhat");
+    free(z);
+    free(xh);
+    free(p.data);
+    static const unsigned kinds[][4] = {
+        { 1, 16, 65535, 0 }, { 2, 8, 255, 0 }, { 4, 8, 255, 1 }, { 3, 16, 65535, 1 }, { 1, 8, 15, 0 },
+    };
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        sub s = make_sub(48, 40, kinds[k][0], kinds[k][1], kinds[k][2], (int)kinds[k][3], 40 + k);
+        char what[64];
+        snprintf(what, sizeof what, "nch %u, %u-bit, maxval %u", kinds[k][0], kinds[k][1], kinds[k][2]);
+        same_bytes_both_paths(&s, NULL, what);
+        free(s.data);
+    }
+}
+
+Test(cm4_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 300) { use5 = 0; both_paths_every_input_count(); }
+Test(cm5_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 600) { use5 = 1; both_paths_every_input_count(); }

@@ -39,12 +39,17 @@
  * Exactness: as method 3 — integers, except the OLS solves and the side
  * information's likelihoods, which use IEEE binary64 in a fixed operation
  * order (+ - * / sqrt; exp is vdm_exp, our own, no libm).  Build with
- * -ffp-contract=off, without -ffast-math, SSE2 floating point on x86-32. */
+ * -ffp-contract=off, without -ffast-math, SSE2 floating point on x86-32.
+ * The mixers' AVX2 twin (cm4_mix_avx2.c, chosen at run time) computes the
+ * same integers as their scalar code (cm4_mix.h), so the bytes do not
+ * depend on the CPU. */
 #include "codec/cm/cm4.h"
 #include "codec/cm/rangecoder.h"
 #include "codec/cm/cm_common.h"
+#include "codec/cm/cm4_mix.h"
 #include "common/detmath.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,11 +95,16 @@ static const double ols_nu[NOLS] = { 3.0, 1.0 };
 #define NPAIR_MAX 1     /* bit-predictor pair models: NBB * NBB * NNODE counters */
 #define NM_MAX (NM4_MAX + NXBP_MAX + NH_MAX + NPAIR_MAX)
 #define NIN_MIX (NM_MAX + 2)   /* mixer inputs: the models, the side likelihood, a constant */
+/* A mixer's weight row: NIN_MIX rounded up to whole 8-lane vectors, rows
+ * 64-byte aligned (cm4_mix.h: the SIMD twin reads and writes whole
+ * vectors; a 128-byte row is exactly two cache lines). */
+#define MIX_ROW VDM_CM4_MIX_ROW
+_Static_assert(MIX_ROW >= NIN_MIX && MIX_ROW % 8 == 0, "mixer rows hold NIN_MIX inputs in whole vectors");
 #define COUNT_LIMIT 1023
 #define MIX_LR 24
 #define MIX2_LR 24
 #define MIX_INIT 5000   /* ~0.076 in 16.16: many inputs, start humble */
-#define MIX_WMAX (1 << 24)
+#define MIX_WMAX VDM_CM4_MIX_WMAX   /* (1 << 24) */
 #define APM_RATE 7
 #define NAPMC 17        /* APM 1 contexts: sq17((OLS - P) / 2) */
 #define NAPM2C 40       /* APM 2 contexts: (q >> 2) * 4 + OLS bit-predictor bucket * 4 / 17 */
@@ -149,11 +159,11 @@ typedef struct {
     counter *pt[NPAIR_MAX];      /* method 5: pair models, NBB * NBB * NNODE */
     counter *xt[NXBP_MAX];       /* method 5: context-mean bit-predictor models, NBB * NNODE */
     int32_t *xb[NXBP_MAX];       /* method 5: context means (sum, count), 2 * XB_SIZE */
-    int32_t w[NNODE][NIN_MIX];   /* mixer 1 (by node), 16.16 */
-    int32_t *w2;                 /* mixer 2 (by q, node): NQ * NNODE * NIN_MIX */
+    _Alignas(64) int32_t w[NNODE][MIX_ROW];   /* mixer 1 (by node), 16.16 */
+    int32_t *w2;                 /* mixer 2 (by q, node): NBQ * NNODE * MIX_ROW, 64-byte aligned */
     uint16_t *apm;               /* NNODE * NAPMC * 33 */
     uint16_t *apm2;              /* NNODE * NQ * 33 */
-    int32_t *w3;                 /* method 5: mixer 3, NSEL3 * NNODE * NIN_MIX */
+    int32_t *w3;                 /* method 5: mixer 3, NSEL3 * NNODE * MIX_ROW, 64-byte aligned */
     uint16_t *sm[NH_MAX + NPAIR_MAX];   /* method 5: state maps, NNODE * 16 * 32 */
     uint16_t *apm3;              /* method 5: APM 3, NA3 * 6 * 33 */
     int32_t wf[NNODE][3];        /* method 5: final mix of mixers 1-3, 16.16 */
@@ -218,6 +228,7 @@ typedef struct {
     unsigned nxbp;
     int32_t xbi[NXBP_MAX], xbp8[NXBP_MAX];
     uint8_t xid[NXBP_MAX];
+    int mix_simd;                /* mixers: 1 the AVX2 twin, 0 the scalar code (same numbers) */
 } cm_state;
 
 /* method 5's pair models: bit predictors (by index) whose buckets are joined */
@@ -237,7 +248,11 @@ static const uint8_t pair_b[NPAIR_MAX] = { 6 };
 static inline unsigned bp_bucket(int32_t t, int32_t s8)
 {
     const uint32_t a = (uint32_t)(t < 0 ? -t : t);
-    uint32_t u = (uint32_t)(((uint64_t)a * 4) / (uint32_t)s8);
+    /* floor(4a / s8), in 32 bits where 4a fits -- always, in practice (the
+     * bit predictors are clamped to +-2^24 and 8 * split <= 2^20): the same
+     * quotient, and a 32-bit division is much cheaper than a 64-bit one on
+     * many x86 cores (up to 13 of them per decision) */
+    const uint32_t u = a < (1u << 30) ? a * 4u / (uint32_t)s8 : (uint32_t)(((uint64_t)a * 4) / (uint32_t)s8);
     unsigned b = vdm_cm_bitlen(u);
     if (b > 7) b = 7;
     return t < 0 ? 7 - b : 9 + b;    /* 0..7, 9..16 (8 unused) */
@@ -282,6 +297,54 @@ static inline unsigned bp_ctx(const cm_state *st, unsigned node, uint32_t split,
     return bp_bucket(t, 8 * (int32_t)(split - st->alo));
 }
 
+/* ---- mixers: the scalar code and the dispatch to its SIMD twin ------------ */
+/* The scalar code (vdm_cm4_mix_*_scalar, cm4_mix.h) is the definition;
+ * cm4_mix_avx2.c computes the same numbers with whole vectors.  Rows are
+ * MIX_ROW long, x is 0 from n on.  st->mix_simd is chosen once per coder
+ * (cm_setup), so the branch is always predicted. */
+static inline void mix_dot(const cm_state *st, const int32_t *x, unsigned n, const int32_t *w1,
+                           const int32_t *w2, const int32_t *w3, int64_t dot[3])
+{
+#if VDM_CM4_HAVE_AVX2
+    if (st->mix_simd) { vdm_cm4_mix_dot_avx2(x, n, w1, w2, w3, dot); return; }
+#else
+    (void)st;
+#endif
+    vdm_cm4_mix_dot_scalar(x, n, w1, w2, w3, dot);
+}
+
+static inline void mix_train(const cm_state *st, const int32_t *x, unsigned n, int32_t *w1, int32_t err1,
+                             int32_t *w2, int32_t err2, int32_t *w3, int32_t err3)
+{
+#if VDM_CM4_HAVE_AVX2
+    if (st->mix_simd) { vdm_cm4_mix_train_avx2(x, n, w1, err1, w2, err2, w3, err3); return; }
+#else
+    (void)st;
+#endif
+    vdm_cm4_mix_train_scalar(x, n, w1, err1, w2, err2, w3, err3);
+}
+
+static atomic_int g_mix_cap = VDM_SIMD_AVX512;
+
+vdm_simd_level vdm_cm4_simd_cap(vdm_simd_level max_level)
+{
+    return (vdm_simd_level)atomic_exchange(&g_mix_cap, (int)max_level);
+}
+
+vdm_simd_level vdm_cm4_simd_level(void)
+{
+    static atomic_int env_scalar = -1;   /* VDMZIP_CM_SCALAR, read once */
+    int es = atomic_load(&env_scalar);
+    if (es < 0) {
+        const char *e = getenv("VDMZIP_CM_SCALAR");
+        es = e && *e && strcmp(e, "0") != 0;
+        atomic_store(&env_scalar, es);
+    }
+    const int cpu = (int)vdm_cpu_simd_level(), cap = atomic_load(&g_mix_cap);
+    return VDM_CM4_HAVE_AVX2 && !es && cpu >= VDM_SIMD_AVX2 && cap >= VDM_SIMD_AVX2 ? VDM_SIMD_AVX2
+                                                                                   : VDM_SIMD_SCALAR;
+}
+
 /* Code (or decode, or only observe) one binary decision at node `node`:
  * bit = 1 means "a >= split" for the magnitude decisions (a >= alo known),
  * r != 0 at the zero node, r < 0 at the sign node. */
@@ -289,7 +352,7 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
 {
     chan_model *M = st->M;
     counter *c[NM_MAX];
-    int32_t x[NIN_MIX];
+    _Alignas(32) int32_t x[MIX_ROW];
     unsigned bb[NBP_MAX + NXBP_MAX];
     const unsigned nm = st->nm;
     unsigned m = 0;
@@ -335,40 +398,33 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
     for (unsigned j = 0; j < st->npair; j++, m++)
         c[m] = &M->pt[j][(bb[st->pa[j]] * NBB + bb[st->pb[j]]) * NNODE + node];
     int32_t *w = M->w[node];
-    int32_t *w2 = &M->w2[((size_t)st->bq * NNODE + node) * NIN_MIX];
-    int64_t dot = 0, dot2 = 0;
+    int32_t *w2 = &M->w2[((size_t)st->bq * NNODE + node) * MIX_ROW];
+    /* method 5: mixer 3 (weight sets by node x msel3), then a learned final mix of the three */
+    int32_t *w3 = st->v5 ? &M->w3[((size_t)st->msel3 * NNODE + node) * MIX_ROW] : NULL;
     uint16_t *smp[NH_MAX + NPAIR_MAX];
     const unsigned nmv4 = nm - st->nh - st->npair;
-    for (unsigned i = 0; i < nm; i++) {
-        if (i >= nmv4) {   /* method 5: state map of (node, count, probability) */
-            const unsigned n = c[i]->n;
-            const unsigned nb = n < 12 ? n : n < 24 ? 12 : n < 64 ? 13 : n < 160 ? 14 : 15;
-            uint16_t *s = &M->sm[i - nmv4][(node * 16 + nb) * 32 + (c[i]->p >> 11)];
-            smp[i - nmv4] = s;
-            x[i] = st->tab->stretch[*s >> 4];
-        } else {
-            x[i] = st->tab->stretch[c[i]->p >> 4];
-        }
-        dot += (int64_t)w[i] * x[i];
-        dot2 += (int64_t)w2[i] * x[i];
+    const int16_t *stretch = st->tab->stretch;
+    for (unsigned i = 0; i < nmv4; i++) x[i] = stretch[c[i]->p >> 4];
+    for (unsigned i = nmv4; i < nm; i++) {   /* method 5: state map of (node, count, probability) */
+        const unsigned n = c[i]->n;
+        const unsigned nb = n < 12 ? n : n < 24 ? 12 : n < 64 ? 13 : n < 160 ? 14 : 15;
+        uint16_t *sp = &M->sm[i - nmv4][(node * 16 + nb) * 32 + (c[i]->p >> 11)];
+        smp[i - nmv4] = sp;
+        x[i] = stretch[*sp >> 4];
     }
-    const unsigned ni = nm;
+    const unsigned ni = nm, nx = ni + 2;
     x[ni] = xs;
     x[ni + 1] = 256;
-    for (unsigned i = ni; i < ni + 2; i++) {
-        dot += (int64_t)w[i] * x[i];
-        dot2 += (int64_t)w2[i] * x[i];
-    }
-    int32_t d1 = (int32_t)vdm_cm_clampi(dot >> 16, -2047, 2047);
-    int32_t d2 = (int32_t)vdm_cm_clampi(dot2 >> 16, -2047, 2047);
+    for (unsigned i = nx; i < MIX_ROW; i++) x[i] = 0;   /* the SIMD twin sums whole rows */
+    int64_t dot[3];
+    mix_dot(st, x, nx, w, w2, w3, dot);
+    int32_t d1 = (int32_t)vdm_cm_clampi(dot[0] >> 16, -2047, 2047);
+    int32_t d2 = (int32_t)vdm_cm_clampi(dot[1] >> 16, -2047, 2047);
     const int32_t pm1 = squash(d1), pm2 = squash(d2);
     int32_t d = (d1 + d2) >> 1;
-    int32_t *w3 = NULL, *wf = NULL, d3 = 0, pm3 = 0;
-    if (st->v5) {   /* mixer 3 (weight sets by node x msel3), then a learned final mix of the three */
-        w3 = &M->w3[((size_t)st->msel3 * NNODE + node) * NIN_MIX];
-        int64_t dot3 = 0;
-        for (unsigned i = 0; i < ni + 2; i++) dot3 += (int64_t)w3[i] * x[i];
-        d3 = (int32_t)vdm_cm_clampi(dot3 >> 16, -2047, 2047);
+    int32_t *wf = NULL, d3 = 0, pm3 = 0;
+    if (w3) {
+        d3 = (int32_t)vdm_cm_clampi(dot[2] >> 16, -2047, 2047);
         pm3 = squash(d3);
         wf = M->wf[node];
         d = (int32_t)vdm_cm_clampi(((int64_t)wf[0] * d1 + (int64_t)wf[1] * d2 + (int64_t)wf[2] * d3) >> 16, -2047, 2047);
@@ -394,31 +450,30 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
     else if (st->dec) bit = vdm_rc_decode_p0(st->dec, p0);
 
     const int32_t target = bit ? 65535 : 0;
-    const unsigned nm4 = nm - st->nh - st->npair;
-    for (unsigned i = 0; i < nm; i++) {
+    /* counters: method 4's models count to COUNT_LIMIT, the hashed and pair
+     * models (after them) to H_LIMIT -- two loops, no test per counter */
+    const int32_t *rec = st->tab->rec;
+    for (unsigned i = 0; i < nmv4; i++) {
         counter *qc = c[i];
-        qc->p = (uint16_t)(qc->p + (int32_t)(((int64_t)(target - qc->p) * st->tab->rec[qc->n]) >> 16));
-        if (qc->n < (i < nm4 ? COUNT_LIMIT : H_LIMIT)) qc->n++;
+        qc->p = (uint16_t)(qc->p + (int32_t)(((int64_t)(target - qc->p) * rec[qc->n]) >> 16));
+        if (qc->n < COUNT_LIMIT) qc->n++;
     }
-    if (st->v5)
-        for (unsigned i = nm4; i < nm; i++) {
-            uint16_t *s = smp[i - nm4];
-            *s = (uint16_t)(*s + ((target - *s) >> SM_RATE));
-        }
+    for (unsigned i = nmv4; i < nm; i++) {
+        counter *qc = c[i];
+        qc->p = (uint16_t)(qc->p + (int32_t)(((int64_t)(target - qc->p) * rec[qc->n]) >> 16));
+        if (qc->n < H_LIMIT) qc->n++;
+        uint16_t *sp = smp[i - nmv4];
+        *sp = (uint16_t)(*sp + ((target - *sp) >> SM_RATE));
+    }
     const int32_t err1 = (((bit << 16) - pm1) >> 4) * MIX_LR;
     const int32_t err2 = (((bit << 16) - pm2) >> 4) * MIX2_LR;
+    const int32_t err3 = (((bit << 16) - pm3) >> 4) * MIX_LR;   /* used with w3 only */
+    mix_train(st, x, nx, w, err1, w2, err2, w3, err3);
     if (w3) {
-        const int32_t err3 = (((bit << 16) - pm3) >> 4) * MIX_LR;
-        for (unsigned i = 0; i < ni + 2; i++)
-            w3[i] = vdm_cm_clampi((int64_t)w3[i] + ((x[i] * err3) >> 16), -MIX_WMAX, MIX_WMAX);
         const int32_t errf = (((bit << 16) - pm) >> 4) * MIXF_LR;
         wf[0] = vdm_cm_clampi((int64_t)wf[0] + ((d1 * errf) >> 16), -MIX_WMAX, MIX_WMAX);
         wf[1] = vdm_cm_clampi((int64_t)wf[1] + ((d2 * errf) >> 16), -MIX_WMAX, MIX_WMAX);
         wf[2] = vdm_cm_clampi((int64_t)wf[2] + ((d3 * errf) >> 16), -MIX_WMAX, MIX_WMAX);
-    }
-    for (unsigned i = 0; i < ni + 2; i++) {
-        w[i] = vdm_cm_clampi((int64_t)w[i] + ((x[i] * err1) >> 16), -MIX_WMAX, MIX_WMAX);
-        w2[i] = vdm_cm_clampi((int64_t)w2[i] + ((x[i] * err2) >> 16), -MIX_WMAX, MIX_WMAX);
     }
     a[ai] = (uint16_t)(a[ai] + (((target - a[ai]) * (128 - af)) >> (7 + APM_RATE)));
     a[ai + 1] = (uint16_t)(a[ai + 1] + (((target - a[ai + 1]) * af) >> (7 + APM_RATE)));
@@ -875,8 +930,8 @@ static vdm_status cm_run(cm_state *st)
                                  (uint32_t)(2 * n.N - n.NN > P) << 6 | (uint32_t)(2 * n.W - n.WW > P) << 7) * 10u + (q >> 2));
                     st->msel3 = (int32_t)(sq9(rW) * 9 + sq9(rN));
                     for (unsigned nd = 0; nd < 4; nd++) {
-                        const int32_t *p3 = &M->w3[((size_t)st->msel3 * NNODE + nd) * NIN_MIX];
-                        const int32_t *p2 = &M->w2[((size_t)st->bq * NNODE + nd) * NIN_MIX];
+                        const int32_t *p3 = &M->w3[((size_t)st->msel3 * NNODE + nd) * MIX_ROW];
+                        const int32_t *p2 = &M->w2[((size_t)st->bq * NNODE + nd) * MIX_ROW];
                         __builtin_prefetch(p3);
                         __builtin_prefetch(p3 + 16);
                         __builtin_prefetch(p2);
@@ -1054,8 +1109,11 @@ static counter *counters_new(size_t n)
 
 static chan_model *model_alloc(unsigned nm4, unsigned nh, unsigned npair, int v5)
 {
-    chan_model *M = calloc(1, sizeof *M);
+    /* 64-byte aligned (C11 aligned_alloc; sizes are multiples of 64): the
+     * mixer rows are whole cache lines and the SIMD twin's aligned vectors */
+    chan_model *M = aligned_alloc(64, sizeof *M);
     if (!M) return NULL;
+    memset(M, 0, sizeof *M);
     const unsigned nm = nm4 + (v5 ? NXBP_MAX : 0) + nh + npair;   /* every model input */
     for (unsigned m = 0; m < nm4; m++)
         if (!(M->t[m] = counters_new((size_t)model_size((int)m) * NNODE))) { model_free(M); return NULL; }
@@ -1065,19 +1123,19 @@ static chan_model *model_alloc(unsigned nm4, unsigned nh, unsigned npair, int v5
         if (!(M->pt[j] = counters_new((size_t)NBB * NBB * NNODE))) { model_free(M); return NULL; }
     M->apm = malloc(sizeof(uint16_t) * NNODE * NAPMC * 33);
     M->apm2 = malloc(sizeof(uint16_t) * NNODE * NAPM2C * 33);
-    M->w2 = malloc(sizeof(int32_t) * NBQ * NNODE * NIN_MIX);
+    M->w2 = aligned_alloc(64, sizeof(int32_t) * NBQ * NNODE * MIX_ROW);
     if (!M->apm || !M->apm2 || !M->w2) { model_free(M); return NULL; }
     /* the constant input is the last mixer input: nm + 1 */
     for (int s = 0; s < NNODE; s++)
-        for (unsigned i = 0; i < NIN_MIX; i++) M->w[s][i] = i < nm4 ? MIX_INIT : i < nm ? H_WINIT : 0;
+        for (unsigned i = 0; i < MIX_ROW; i++) M->w[s][i] = i < nm4 ? MIX_INIT : i < nm ? H_WINIT : 0;
     for (size_t s = 0; s < (size_t)NBQ * NNODE; s++)
-        for (unsigned i = 0; i < NIN_MIX; i++) M->w2[s * NIN_MIX + i] = i < nm4 ? MIX_INIT : i < nm ? H_WINIT : 0;
+        for (unsigned i = 0; i < MIX_ROW; i++) M->w2[s * MIX_ROW + i] = i < nm4 ? MIX_INIT : i < nm ? H_WINIT : 0;
     apm_init(M->apm, (size_t)NNODE * NAPMC);
     apm_init(M->apm2, (size_t)NNODE * NAPM2C);
     if (v5) {
-        if (!(M->w3 = malloc(sizeof(int32_t) * NSEL3 * NNODE * NIN_MIX))) { model_free(M); return NULL; }
+        if (!(M->w3 = aligned_alloc(64, sizeof(int32_t) * NSEL3 * NNODE * MIX_ROW))) { model_free(M); return NULL; }
         for (size_t s = 0; s < (size_t)NSEL3 * NNODE; s++)
-            for (unsigned i = 0; i < NIN_MIX; i++) M->w3[s * NIN_MIX + i] = i < nm4 ? MIX_INIT : i < nm ? H_WINIT : 0;
+            for (unsigned i = 0; i < MIX_ROW; i++) M->w3[s * MIX_ROW + i] = i < nm4 ? MIX_INIT : i < nm ? H_WINIT : 0;
         for (int s = 0; s < NNODE; s++) M->wf[s][0] = M->wf[s][1] = M->wf[s][2] = 21845;
         if (!(M->apm3 = malloc(sizeof(uint16_t) * NA3 * 6 * 33))) { model_free(M); return NULL; }
         apm_init(M->apm3, (size_t)NA3 * 6);
@@ -1094,6 +1152,7 @@ static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_sid
     memset(st, 0, sizeof *st);
     st->g = g;
     st->v5 = v5;
+    st->mix_simd = vdm_cm4_simd_level() >= VDM_SIMD_AVX2;
     if (v5) {
         for (unsigned j = 0; j < NH_MAX; j++) st->hid[st->nh++] = (uint8_t)j;
         for (unsigned j = 0; j < NXBP_MAX; j++) st->xid[st->nxbp++] = (uint8_t)j;
