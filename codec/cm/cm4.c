@@ -259,11 +259,16 @@ static inline unsigned bp_bucket(int32_t t, int32_t s8)
 }
 
 /* signed, 17 levels: 0, 1, 2, 3..4, 5..7, 8..11, 12..19, 20..39, 40.. */
+static const uint8_t sq17_mag[41] = {
+    0, 1, 2, 3, 3, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6,    /* 0..19 */
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,    /* 20..39 */
+    8 };
 static inline unsigned sq17(int32_t r)
 {
     const uint32_t a = (uint32_t)(r < 0 ? -r : r);
-    const unsigned b = a == 0 ? 0 : a == 1 ? 1 : a == 2 ? 2 : a <= 4 ? 3 : a <= 7 ? 4 :
-                       a <= 11 ? 5 : a <= 19 ? 6 : a <= 39 ? 7 : 8;
+    /* a table, not a chain of tests: the chain's branches mispredict (cbit
+     * asks for ~10 of these at the zero and sign nodes) */
+    const unsigned b = sq17_mag[a < 40 ? a : 40];
     return r < 0 ? 8 - b : 8 + b;
 }
 
