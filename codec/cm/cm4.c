@@ -724,6 +724,7 @@ static vdm_status cm_run(cm_state *st)
                 in[nl++] = n.NEE - n.W;
                 for (unsigned i = 0; i < 6; i++) in2[nl2++] = in[i];
                 int32_t crossp = pred[5];
+                int32_t gW = 0, gN = 0;   /* G's value minus its W and N (method 5's hashes) */
                 if (st->has_ref[k]) {
                     const cm_rows *F = &st->rows[0];
                     const nbhd f = get_nbhd(F, x, y, w);
@@ -733,8 +734,10 @@ static vdm_status cm_run(cm_state *st)
                     for (unsigned i = 0; i < NCROSS1; i++)
                         pred[np++] = pred[cross1[i]] + rv - fp[cross1[i]];
                     crossp = pred[NFIX];   /* gradient + G's residual from its gradient */
-                    in[nl++] = rv - f.W;
-                    in[nl++] = rv - f.N;
+                    gW = rv - f.W;
+                    gN = rv - f.N;
+                    in[nl++] = gW;
+                    in[nl++] = gN;
                     in[nl++] = rv - f.NE;
                     in[nl++] = rv - f.NW;
                     in[nl++] = rv - f.WW;
@@ -888,14 +891,6 @@ static vdm_status cm_run(cm_state *st)
                 }
                 st->nm = NM_FIX + st->nbp + (side_here && st->use_z ? 1 : 0);
                 if (st->v5) {
-                    int32_t gW = 0, gN = 0;
-                    if (st->has_ref[k]) {
-                        const cm_rows *F = &st->rows[0];
-                        const nbhd f = get_nbhd(F, x, y, w);
-                        const int32_t rv = F->val[y % 3][x];
-                        gW = rv - f.W;
-                        gN = rv - f.N;
-                    }
                     for (unsigned j = 0; j < st->nh; j++) {
                         uint32_t hh = (uint32_t)st->hid[j] * 0x3C6EF372u + (uint32_t)k * 0x6A09E667u;
 #define HM(v) (hh = (hh ^ (uint32_t)(int32_t)(v)) * 0x9E3779B1u, hh ^= hh >> 15)
