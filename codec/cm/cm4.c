@@ -235,7 +235,6 @@ typedef struct {
 static const uint8_t pair_a[NPAIR_MAX] = { 5 };   /* W's bucket x N's bucket */
 static const uint8_t pair_b[NPAIR_MAX] = { 6 };
 #define H_LIMIT 255     /* count limit of the hashed models' counters */
-#define H_WINIT 5000    /* mixer start of the method-5 inputs */
 #define MIXF_LR 2       /* final mix's rate */
 #define NSEL3 81        /* mixer 3's weight sets: sq9(rW) * 9 + sq9(rN) */
 #define SM_RATE 6       /* state maps' rate */
@@ -1107,6 +1106,13 @@ static counter *counters_new(size_t n)
     return t;
 }
 
+/* A mixer's weight row at the start: every model input MIX_INIT; the side
+ * input, the constant and the padding 0. */
+static void mix_row_init(int32_t *row, unsigned nm)
+{
+    for (unsigned i = 0; i < MIX_ROW; i++) row[i] = i < nm ? MIX_INIT : 0;
+}
+
 static chan_model *model_alloc(unsigned nm4, unsigned nh, unsigned npair, int v5)
 {
     /* 64-byte aligned (C11 aligned_alloc; sizes are multiples of 64): the
@@ -1127,15 +1133,15 @@ static chan_model *model_alloc(unsigned nm4, unsigned nh, unsigned npair, int v5
     if (!M->apm || !M->apm2 || !M->w2) { model_free(M); return NULL; }
     /* the constant input is the last mixer input: nm + 1 */
     for (int s = 0; s < NNODE; s++)
-        for (unsigned i = 0; i < MIX_ROW; i++) M->w[s][i] = i < nm4 ? MIX_INIT : i < nm ? H_WINIT : 0;
+        mix_row_init(M->w[s], nm);
     for (size_t s = 0; s < (size_t)NBQ * NNODE; s++)
-        for (unsigned i = 0; i < MIX_ROW; i++) M->w2[s * MIX_ROW + i] = i < nm4 ? MIX_INIT : i < nm ? H_WINIT : 0;
+        mix_row_init(&M->w2[s * MIX_ROW], nm);
     apm_init(M->apm, (size_t)NNODE * NAPMC);
     apm_init(M->apm2, (size_t)NNODE * NAPM2C);
     if (v5) {
         if (!(M->w3 = aligned_alloc(64, sizeof(int32_t) * NSEL3 * NNODE * MIX_ROW))) { model_free(M); return NULL; }
         for (size_t s = 0; s < (size_t)NSEL3 * NNODE; s++)
-            for (unsigned i = 0; i < MIX_ROW; i++) M->w3[s * MIX_ROW + i] = i < nm4 ? MIX_INIT : i < nm ? H_WINIT : 0;
+            mix_row_init(&M->w3[s * MIX_ROW], nm);
         for (int s = 0; s < NNODE; s++) M->wf[s][0] = M->wf[s][1] = M->wf[s][2] = 21845;
         if (!(M->apm3 = malloc(sizeof(uint16_t) * NA3 * 6 * 33))) { model_free(M); return NULL; }
         apm_init(M->apm3, (size_t)NA3 * 6);
