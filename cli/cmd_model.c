@@ -51,6 +51,11 @@ const char vdm_help_train[] =
     "  --tf32              with --device cuda: TF32 tensor-core convolutions (faster,\n"
     "                      ~1e-3 relative rounding; default plain FP32)\n"
     "  --seed S            random seed (default 1)\n"
+    "  --coded-from K      train only the steps above K (t > K/T), the ones a hybrid chain\n"
+    "                      stopped at t* = K/T codes with the network (vdmzip eval --hybrid),\n"
+    "                      with the noise schedule frozen (the CM coder's term given z_t*\n"
+    "                      stays as it is); validation then also reports the coded chain\n"
+    "                      (prior + steps K+1..T).  1 <= K < T; use with --init MODEL\n"
     "model:\n"
     "  --width C           hidden channels (default 32)\n"
     "  --blocks B          residual blocks (default 4)\n"
@@ -290,13 +295,19 @@ static int make_val_set(const image_set *s, int per_img, int P, val_set *v)
     return 0;
 }
 
+/* The EMA weights' bound on the validation crops, and in *coded what a
+ * hybrid chain stopped at K/T (K = coded_from) codes with the network: the
+ * prior + the steps above K (K = 0: prior + every step). */
 static vdm_status run_validation(const vdm_trainer *t, const val_set *v, int T, int nthreads,
-                                 vdm_bound *avg)
+                                 int coded_from, vdm_bound *avg, double *coded)
 {
     vdm_model *m;
     VDM_FORWARD(vdm_trainer_ema_model(t, &m));
-    vdm_eval_options o = { T, 1, v->P, nthreads, VDM_BACKEND_CPU, 0x5EED0F5A11ull, NULL, NULL };
+    double *sb = calloc((size_t)T, sizeof *sb);
+    if (!sb) { vdm_model_free(m); return VDM_ERR_NOMEM; }
+    vdm_eval_options o = { T, 1, v->P, nthreads, VDM_BACKEND_CPU, 0x5EED0F5A11ull, sb, NULL };
     memset(avg, 0, sizeof *avg);
+    *coded = 0.0;
     vdm_status st = VDM_OK;
     for (int i = 0; i < v->n && st == VDM_OK; i++) {
         vdm_bound b;
@@ -305,9 +316,22 @@ static vdm_status run_validation(const vdm_trainer *t, const val_set *v, int T, 
         avg->recon += b.recon / v->n;
         avg->diff += b.diff / v->n;
         avg->total += b.total / v->n;
+        double c = b.prior;
+        for (int k = coded_from; k < T; k++) c += sb[k];
+        *coded += c / v->n;
     }
+    free(sb);
     vdm_model_free(m);
     return st;
+}
+
+static void print_validation(uint64_t step, const vdm_bound *b, double coded, int coded_from,
+                             int ncrops, long T)
+{
+    fprintf(stderr, "val   step %7llu  %.4f bpsp (prior %.4f recon %.4f diff %.4f; EMA, %d crops, T=%ld)",
+            (unsigned long long)step, b->total, b->prior, b->recon, b->diff, ncrops, T);
+    if (coded_from > 0) fprintf(stderr, "  coded chain (prior + steps %d..%ld) %.4f", coded_from + 1, T, coded);
+    fputc('\n', stderr);
 }
 
 #define NEED_ARG() do { if (a + 1 >= argc) { vdm_cli_error("train: %s needs a value", argv[a]); return VDM_EXIT_USAGE; } } while (0)
@@ -334,6 +358,7 @@ int vdm_cmd_train(int argc, char **argv)
         else if (!strcmp(o, "--learned-var")) { if (tc.net.var_out < 1) tc.net.var_out = 1; model_opts++; }
         else if (!strcmp(o, "--coupled")) { tc.net.var_out = 2; model_opts++; }
         else if (!strcmp(o, "--lr-decay")) { NEED_ARG(); if (!parse_long(argv[++a], 0, 2000000000L, &lr_decay)) goto bad; }
+        else if (!strcmp(o, "--coded-from")) { NEED_ARG(); if (!parse_long(argv[++a], 1, VDM_MODEL_MAX_STEPS - 1, &l)) goto bad; tc.coded_from = (int32_t)l; model_opts++; }
         else if (!strcmp(o, "--lr-final")) { NEED_ARG(); if (!parse_double(argv[++a], &lr_final) || !(lr_final >= 0.0 && lr_final < 1.0)) goto bad; }
         else if (!strcmp(o, "--steps")) {
             NEED_ARG();
@@ -554,6 +579,8 @@ int vdm_cmd_train(int argc, char **argv)
         snprintf(devdesc, sizeof devdesc, "%ld threads", threads);
     }
     if (val_steps < 0) val_steps = c->T > 0 ? c->T : 64;
+    /* the coded chain is reported when the validation runs on the trained T */
+    const int vcoded = c->coded_from > 0 && val_steps == c->T ? c->coded_from : 0;
     fprintf(stderr,
             "vdmzip train: %d images, %zu parameters (width %d, blocks %d, emb %d, fourier %d, %s), "
             "schedule %s, T=%d, batch %dx%dx%d, lr %.3g%s, %s%s%s\n",
@@ -573,10 +600,9 @@ int vdm_cmd_train(int argc, char **argv)
     memset(&s, 0, sizeof s);
     if (vs.n) {
         vdm_bound b;
-        st = run_validation(t, &vs, (int)val_steps, (int)threads, &b);
-        if (st == VDM_OK)
-            fprintf(stderr, "val   step %7llu  %.4f bpsp (prior %.4f recon %.4f diff %.4f; EMA, %d crops, T=%ld)\n",
-                    (unsigned long long)vdm_trainer_steps(t), b.total, b.prior, b.recon, b.diff, vs.n, val_steps);
+        double coded;
+        st = run_validation(t, &vs, (int)val_steps, (int)threads, vcoded, &b, &coded);
+        if (st == VDM_OK) print_validation(vdm_trainer_steps(t), &b, coded, vcoded, vs.n, val_steps);
     }
     while (st == VDM_OK && !g_stop) {
         double tn = now_s();
@@ -607,10 +633,10 @@ int vdm_cmd_train(int argc, char **argv)
         }
         if (vs.n && tn - last_val >= val_every * 60.0) {
             vdm_bound b;
-            st = run_validation(t, &vs, (int)val_steps, (int)threads, &b);
+            double coded;
+            st = run_validation(t, &vs, (int)val_steps, (int)threads, vcoded, &b, &coded);
             if (st != VDM_OK) break;
-            fprintf(stderr, "val   step %7llu  %.4f bpsp (prior %.4f recon %.4f diff %.4f; EMA, %d crops, T=%ld)\n",
-                    (unsigned long long)s.step, b.total, b.prior, b.recon, b.diff, vs.n, val_steps);
+            print_validation(s.step, &b, coded, vcoded, vs.n, val_steps);
             last_val = now_s();
         }
         if (now_s() - last_ckpt >= ckpt_every * 60.0) {
@@ -631,9 +657,9 @@ int vdm_cmd_train(int argc, char **argv)
     } else {
         if (vs.n) {
             vdm_bound b;
-            if (run_validation(t, &vs, (int)val_steps, (int)threads, &b) == VDM_OK)
-                fprintf(stderr, "val   step %7llu  %.4f bpsp (prior %.4f recon %.4f diff %.4f; EMA, %d crops, T=%ld)\n",
-                        (unsigned long long)vdm_trainer_steps(t), b.total, b.prior, b.recon, b.diff, vs.n, val_steps);
+            double coded;
+            if (run_validation(t, &vs, (int)val_steps, (int)threads, vcoded, &b, &coded) == VDM_OK)
+                print_validation(vdm_trainer_steps(t), &b, coded, vcoded, vs.n, val_steps);
         }
         vdm_status s1 = vdm_trainer_save(t, ckpt);
         vdm_status s2 = vdm_trainer_export(t, out);

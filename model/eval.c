@@ -103,7 +103,7 @@ vdm_status vdm_eval_image(vdm_model *m, const uint8_t *rgb, int width, int heigh
                         tt[bb] = (double)(i0 + bb) / (double)T;
                         vdm_rng_normal(&r, eps + bb * D, D);
                     }
-                    vdm_batch b = { B, th, tw, x, eps, NULL, tt };
+                    vdm_batch b = { B, th, tw, x, eps, NULL, tt, 0.0 };
                     vdm_loss_terms lt;
                     st = vdm_loss(c, params, ws, o->nthreads, T, &b, &lt, NULL, dn);
                     for (int bb = 0; bb < B && st == VDM_OK; bb++)

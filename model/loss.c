@@ -168,7 +168,7 @@ static void elem_range(void *ctx, int n0, int n1)
             w = 0.5 * em;
             dw_dgt = 0.5 * (em + 1.0);
             dw_dgs = -dw_dgt;
-            Tf = (double)T;
+            Tf = b->diff_weight > 0.0 ? b->diff_weight : (double)T;
         } else {
             w = 0.5 * gdt[n];
             Tf = 1.0;

@@ -119,6 +119,8 @@ typedef struct vdm_batch {
     const float *eps;    /* [N,H,W,3] noise of z_t = alpha_t x + sigma_t eps */
     const float *eps0;   /* [N,H,W,3] noise of z_0 for the reconstruction term */
     const double *t;     /* [N] */
+    double diff_weight;  /* the diffusion term's estimator weight: 0 means T (t uniform over
+                            all T steps); T - K when t is uniform over the steps above K */
 } vdm_batch;
 
 typedef struct vdm_loss_terms {

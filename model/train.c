@@ -106,6 +106,7 @@ vdm_status vdm_train_config_check(const vdm_train_config *c)
     VDM_RETURN_IF(!(c->weight_decay >= 0.0 && c->weight_decay < 1.0), VDM_ERR_ARG);
     VDM_RETURN_IF(!(c->clip_norm >= 0.0 && c->clip_norm < 1e30), VDM_ERR_ARG);
     VDM_RETURN_IF(!(c->ema_decay >= 0.0 && c->ema_decay < 1.0), VDM_ERR_ARG);
+    VDM_RETURN_IF(c->coded_from < 0 || (c->coded_from > 0 && c->coded_from >= c->T), VDM_ERR_ARG);
     return VDM_OK;
 }
 
@@ -270,7 +271,9 @@ static void sample_batch(vdm_trainer *t)
         double u = u0 + (double)n / N;
         if (u >= 1.0) u -= 1.0;
         if (T > 0) {
-            int i = (int)(u * T) + 1;
+            /* uniform over the trained steps K+1..T (K = 0: all of them) */
+            const int K = t->tc.coded_from;
+            int i = K + (int)(u * (T - K)) + 1;
             if (i > T) i = T;
             t->t[n] = (double)i / (double)T;
         } else {
@@ -301,11 +304,13 @@ vdm_status vdm_trainer_step(vdm_trainer *t, vdm_train_stats *st)
     VDM_RETURN_IF(!t, VDM_ERR_ARG);
     const vdm_train_config *c = &t->tc;
     sample_batch(t);
-    vdm_batch b = { c->batch, c->crop, c->crop, t->x, t->eps, t->eps0, t->t };
+    vdm_batch b = { c->batch, c->crop, c->crop, t->x, t->eps, t->eps0, t->t,
+                    c->coded_from > 0 ? (double)(c->T - c->coded_from) : 0.0 };
     memset(t->g, 0, t->P * sizeof(float));
     vdm_loss_terms lt;
     VDM_FORWARD(vdm_loss(&t->mc, t->p, t->lws, t->nthreads, c->T, &b, &lt, t->g, NULL));
-    if (t->mc.sched.kind == VDM_SCHED_LINEAR)
+    const int sched_fixed = t->mc.sched.kind == VDM_SCHED_LINEAR || c->coded_from > 0;
+    if (sched_fixed)
         memset(t->g + t->Pn, 0, (t->P - t->Pn) * sizeof(float));
     double n2 = 0.0;
     for (size_t k = 0; k < t->P; k++) n2 += (double)t->g[k] * t->g[k];
@@ -328,7 +333,7 @@ vdm_status vdm_trainer_step(vdm_trainer *t, vdm_train_stats *st)
     const float omb1 = (float)(1.0 - c->beta1), omb2 = (float)(1.0 - c->beta2);
     const float bc1 = (float)(1.0 / (1.0 - t->b1pow)), bc2 = (float)(1.0 / (1.0 - t->b2pow));
     const float flr = (float)lr, fwd = (float)(lr * c->weight_decay), feps = (float)c->adam_eps;
-    const size_t Ptrain = t->mc.sched.kind == VDM_SCHED_LINEAR ? t->Pn : t->P;
+    const size_t Ptrain = sched_fixed ? t->Pn : t->P;
     for (size_t j = 0; j < Ptrain; j++) {
         float g = t->g[j] * fclip;
         float m = b1 * t->m[j] + omb1 * g;
@@ -438,6 +443,7 @@ static vdm_status write_file(const vdm_trainer *t, const char *path, int checkpo
     uint64_t tcw[TCFG_WORDS];
     tcfg_pack(&t->tc, tcw);
     const uint64_t lrd[2] = { (uint64_t)(uint32_t)t->tc.lr_decay_steps, dbits(t->tc.lr_final) };
+    const uint64_t cfw = (uint64_t)(uint32_t)t->tc.coded_from;
     if (checkpoint) {
         add_tensor(w, "train.params", VDM_DT_F32, t->P, t->p);
         add_tensor(w, "adam.m", VDM_DT_F32, t->P, t->m);
@@ -446,6 +452,7 @@ static vdm_status write_file(const vdm_trainer *t, const char *path, int checkpo
         add_tensor(w, "train.config", VDM_DT_U64, TCFG_WORDS, tcw);
         add_tensor(w, "train.data_sha256", VDM_DT_U8, 32, t->data_sha);
         if (t->tc.lr_decay_steps > 0) add_tensor(w, "train.lr_decay", VDM_DT_U64, 2, lrd);
+        if (t->tc.coded_from > 0) add_tensor(w, "train.coded_from", VDM_DT_U64, 1, &cfw);
     }
     vdm_status st = vdm_wfile_write(w, path);
     free(w);
@@ -496,6 +503,13 @@ vdm_status vdm_trainer_resume(const char *ckpt_path, const vdm_rgb8 *imgs, int n
             vdm_tensor_get_u64(tld, ld);
             tc.lr_decay_steps = ld[0] > 0x7fffffffu ? -1 : (int32_t)ld[0];
             tc.lr_final = bitsd(ld[1]);
+        }
+        /* optional (absent: every step trained) */
+        const vdm_tensor *tcf = vdm_wfile_find(w, "train.coded_from", VDM_DT_U64, 1);
+        if (tcf) {
+            uint64_t cf;
+            vdm_tensor_get_u64(tcf, &cf);
+            tc.coded_from = cf > 0x7fffffffu ? -1 : (int32_t)cf;
         }
         vdm_model_config mc = model_config_of(&tc);
         if (vdm_train_config_check(&tc) != VDM_OK || !same_model_config(&mc, &w->cfg))

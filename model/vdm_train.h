@@ -49,6 +49,11 @@ typedef struct vdm_train_config {
     double clip_norm;       /* global gradient-norm clip (0: off) */
     double ema_decay;       /* EMA of the weights (effective decay ramps up from 0.1) */
     uint64_t seed;
+    int32_t coded_from;     /* 0: train every step.  K in 1..T-1 (discrete T only): train
+                               only the steps t > K/T, the ones a hybrid chain stopped at
+                               t* = K/T codes (VDM App. N's chain, then the CM coder given
+                               z_t*), with the noise schedule frozen, so z_t*'s noise level
+                               and the CM coder's term stay as they are */
 } vdm_train_config;
 
 /* Defaults: width 32, 4 blocks, Fourier n = 7, 8, emb 64, SiLU, learned

@@ -302,7 +302,7 @@ Test(cuda_train, loss_gradient_matches_cpu)
     float *x = malloc(sizeof(float) * D), *eps = rand_vec(D, -2.0f, 2.0f), *eps0 = rand_vec(D, -2.0f, 2.0f);
     for (size_t i = 0; i < D; i++) x[i] = vdm_data_value((int)(urand(0.0f, 255.99f)));
     double t[4] = { 1.0 / 8, 3.0 / 8, 6.0 / 8, 1.0 };
-    vdm_batch b = { N, H, W, x, eps, eps0, t };
+    vdm_batch b = { N, H, W, x, eps, eps0, t, 0.0 };
     vdm_loss_ws *gw = vdm_loss_ws_create(&mc, VDM_BACKEND_CUDA, N, H, W, 1);
     vdm_loss_ws *cw = vdm_loss_ws_create(&mc, VDM_BACKEND_CPU, N, H, W, 1);
     cr_assert(gw && cw);

@@ -155,7 +155,7 @@ static void gradient_check(int T, int var_out)
     cr_assert_eq(vdm_net_tensor_info(&mc.net, vdm_net_tensor_count(&mc.net) - 1, &tb), VDM_OK);
     if (T > 0) { bb.t[0] = 1.0 / T; bb.t[1] = 3.0 / T; bb.t[2] = 1.0; }
     else { bb.t[0] = 0.1; bb.t[1] = 0.5; bb.t[2] = 0.93; }
-    vdm_batch b = { N, H, W, bb.x, bb.eps, bb.eps0, bb.t };
+    vdm_batch b = { N, H, W, bb.x, bb.eps, bb.eps0, bb.t, 0.0 };
     vdm_loss_ws *ws = vdm_loss_ws_create(&mc, VDM_BACKEND_REF, N, H, W, 1);
     cr_assert_not_null(ws);
     float *g = calloc(n, sizeof(float));
@@ -239,7 +239,7 @@ Test(loss, linear_schedule_gradient_and_args)
     batch_buf bb = make_batch(2, 4, 4, 5);
     bb.t[0] = 0.5;
     bb.t[1] = 1.0;
-    vdm_batch b = { 2, 4, 4, bb.x, bb.eps, bb.eps0, bb.t };
+    vdm_batch b = { 2, 4, 4, bb.x, bb.eps, bb.eps0, bb.t, 0.0 };
     vdm_loss_ws *ws = vdm_loss_ws_create(&mc, VDM_BACKEND_REF, 2, 4, 4, 1);
     float *g = calloc(n, sizeof(float));
     vdm_loss_terms lt;
@@ -290,7 +290,7 @@ Test(loss, diffusion_loss_is_sum_of_gaussian_kls)
         batch_buf bb = make_batch(T, H, W, 300 + variant);
         for (int i = 1; i < T; i++) memcpy(bb.x + i * D, bb.x, D * sizeof(float));
         for (int i = 0; i < T; i++) bb.t[i] = (double)(i + 1) / T;
-        vdm_batch b = { T, H, W, bb.x, bb.eps, bb.eps0, bb.t };
+        vdm_batch b = { T, H, W, bb.x, bb.eps, bb.eps0, bb.t, 0.0 };
         vdm_loss_ws *ws = vdm_loss_ws_create(&mc, VDM_BACKEND_REF, T, H, W, 0);
         double *dn = malloc(sizeof(double) * T);
         vdm_loss_terms lt;
