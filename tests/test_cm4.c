@@ -7,6 +7,7 @@
  * for byte. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include "codec/cm/cm4.h"
 #include "codec/cm/cm4_mix.h"
@@ -367,3 +368,44 @@ static void both_paths_every_input_count(void)
 
 Test(cm4_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 300) { use5 = 0; both_paths_every_input_count(); }
 Test(cm5_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 600) { use5 = 1; both_paths_every_input_count(); }
+
+/* CM5 given side information: round trips (z and the denoised prediction,
+ * each alone and together), and its use of the prediction as a reference
+ * image: given an xhat that is the image plus a smooth offset of up to ~40
+ * values, the gradient predictors cancel the offset, so CM5 codes the image
+ * far smaller than alone and smaller than CM4 given the same xhat. */
+Test(cm5, side_information_roundtrip_and_reference_gradients, .timeout = 300)
+{
+    sub s = make_photo(96, 64);
+    const size_t n = (size_t)96 * 64 * 3;
+    size_t plain, zonly, both, x4, x5;
+    use5 = 1;
+    roundtrip(&s, NULL, &plain);
+    vdm_cm_side side = { 0 };
+    side.alpha = 0.9f;
+    side.sigma = 0.03f;   /* noise ~4 values */
+    float *z = make_z(&s, side.alpha, side.sigma, 3);
+    side.z = z;
+    roundtrip(&s, &side, &zonly);
+    float *xh = malloc(n * sizeof *xh);
+    for (size_t i = 0; i < n; i++) {
+        const size_t px = i / 3, x = px % 96, y = px / 96;
+        const float off = 20.0f + 20.0f * (float)sin((double)x / 15.0 + (double)y / 23.0);
+        xh[i] = (2.0f * ((float)s.data[i] + off) - 255.0f) / 255.0f;
+    }
+    side.xhat = xh;
+    roundtrip(&s, &side, &both);
+    vdm_cm_side xs = { 0 };
+    xs.xhat = xh;
+    roundtrip(&s, &xs, &x5);
+    use5 = 0;
+    roundtrip(&s, &xs, &x4);
+    cr_log_info("CM5 alone %zu, given z %zu, z + xhat %zu, offset xhat %zu (CM4 %zu) bytes", plain, zonly, both,
+                x5, x4);
+    cr_assert_lt((double)zonly, (double)plain, "z must help: %zu vs %zu", zonly, plain);
+    cr_assert_lt((double)x5, 0.6 * (double)plain, "offset xhat: %zu vs alone %zu", x5, plain);
+    cr_assert_lt((double)x5, 0.9 * (double)x4, "CM5 %zu vs CM4 %zu given an offset xhat", x5, x4);
+    free(z);
+    free(xh);
+    free(s.data);
+}

@@ -682,6 +682,16 @@ static void side_lik(cm_state *st, double z)
     for (int32_t v = 0; v <= 255; v++) st->lik[v + 1] = st->lik[v] + (L[v] + 1e-12);
 }
 
+/* The side information's value of one sub-pixel in 8-bit units, rounded:
+ * the denoised prediction when given, else z / alpha (method 5). */
+static inline int32_t side_value(const cm_state *st, size_t i)
+{
+    const vdm_cm_side *s = st->side;
+    double v = st->use_xhat ? (double)s->xhat[i] : (double)s->z[i] / (double)s->alpha;
+    if (!(v > -8.0 && v < 8.0)) v = v > 0.0 ? 8.0 : -8.0;   /* NaN, huge: bounded */
+    return (int32_t)floor_i64((v * 255.0 + 255.0) * 0.5 + 0.5);
+}
+
 /* ---- the coder ------------------------------------------------------------ */
 static vdm_status cm_run(cm_state *st)
 {
@@ -773,6 +783,31 @@ static vdm_status cm_run(cm_state *st)
                     const double vx = (xv * 255.0 + 255.0) * 0.5;
                     xp8 = (int32_t)floor_i64((vx < -1000.0 ? -1000.0 : vx > 1000.0 ? 1000.0 : vx) * 8.0 + 0.5);
                     pred[np++] = vdm_cm_clampi(((int64_t)xp8 + 4) >> 3, 0, maxv);
+                }
+                /* method 5: the denoised prediction as a reference image
+                 * (known everywhere, also right of and below this sample):
+                 * its gradients as predictors ("W + xhat - xhat_W", ...) and
+                 * its values around the sample as inputs of OLS 2 */
+                if (st->v5 && side_here && (st->use_xhat || st->use_z)) {
+                    int32_t X[7];   /* at x,y  W  N  NW  NE  E  S (8-bit units, rounded) */
+                    static const int8_t dx[7] = { 0, -1, 0, -1, 1, 1, 0 }, dy[7] = { 0, 0, -1, -1, -1, 0, 1 };
+                    for (int j = 0; j < 7; j++) {
+                        int64_t xx = (int64_t)x + dx[j], yy = (int64_t)y + dy[j];
+                        if (xx < 0) xx = 0;
+                        if (xx >= (int64_t)w) xx = w - 1;
+                        if (yy < 0) yy = 0;
+                        if (yy >= (int64_t)h) yy = h - 1;
+                        X[j] = side_value(st, ((size_t)yy * w + (size_t)xx) * 3 + c);
+                    }
+                    pred[np++] = n.W + X[0] - X[1];
+                    pred[np++] = n.N + X[0] - X[2];
+                    pred[np++] = n.W + n.N - n.NW + X[0] - (X[1] + X[2] - X[3]);
+                    pred[np++] = n.NE + X[0] - X[4];
+                    in2[nl2++] = X[0] - n.W;
+                    in2[nl2++] = X[1] - n.W;
+                    in2[nl2++] = X[2] - n.W;
+                    in2[nl2++] = X[5] - n.W;
+                    in2[nl2++] = X[6] - n.W;
                 }
                 int64_t lp8[NLMS_K];
                 for (int li = 0; li < NLMS_K; li++) {
@@ -1201,7 +1236,8 @@ static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_sid
     const unsigned nm4 = NM_FIX + NBP_PLAIN + (st->use_z ? 1 : 0) + (st->use_xhat ? 1 : 0) + (st->use_z ? NSIDE_M : 0);
     for (unsigned kk = 0; kk < g->nch; kk++) {
         const unsigned nl = 9 + (st->has_ref[kk] ? 6 : 0) + (g->rgb && kk == 2 ? 2 : 0);
-        const unsigned nl2 = 6 + (st->has_ref[kk] ? 4 : 0) + (g->rgb && kk == 2 ? 2 : 0);
+        const unsigned nl2 = 6 + (st->has_ref[kk] ? 4 : 0) + (g->rgb && kk == 2 ? 2 : 0) +
+                             (v5 && st->side && g->rgb && kk < 3 ? 5 : 0);   /* the side's values */
         if (!(st->cm[kk] = model_alloc(nm4, st->nh, st->npair, v5))) return VDM_ERR_NOMEM;
         for (unsigned j = 0; j < st->nxbp; j++) {
             chan_model *M = st->cm[kk];

@@ -41,7 +41,9 @@ vdm_status vdm_cm4_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
  * hashed context models with state maps, context-mean bit predictors, a
  * bit-predictor pair model, a third mixer with a learned final mix and a
  * third APM (cm4.c's header, vdz.md §8d); the same cm_run with a variant
- * switch.  Same interface, conventions and width limit as method 4. */
+ * switch.  Same interface, conventions and width limit as method 4; given
+ * side information it also uses the side image as a reference image
+ * (gradient predictors and OLS inputs around the sample, vdz.md §8d). */
 vdm_status vdm_cm5_encode(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out);
 vdm_status vdm_cm5_decode(const vdm_subimage *g, const vdm_cm_side *side, const uint8_t *in, size_t n);
 vdm_status vdm_cm5_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
