@@ -336,6 +336,15 @@ static uint8_t cm_tile_method(const vdm_image *img, const vdm_encode_opts *o)
     return (uint8_t)vdm_encode_cm_method(o, img->width);
 }
 
+/* The encoder's CM pass (vdm_cm_pass) when it holds these tile streams. */
+static const vdm_buf *lent_cm_tiles(const vdm_encode_opts *o, uint8_t m, uint32_t tw, uint32_t th, uint32_t ntiles)
+{
+    const vdm_cm_pass *cp = o->cm_pass;
+    if (!cp || cp->method != m || cp->mask != 0x07 || cp->tile_w != tw || cp->tile_h != th || cp->ntiles != ntiles)
+        return NULL;
+    return cp->tiles;
+}
+
 /* Every tile's CM stream (cm: ntiles buffers) in one pass of method m. */
 static vdm_status cm_tile_streams(const vdm_image *img, uint8_t m, uint32_t tw, uint32_t th, vdm_buf *cm)
 {
@@ -368,7 +377,8 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
     bb_run r;
     tile_buf b;
     vdm_ans *a = NULL, *alt = NULL;   /* alt: the stack before the tile, then with CM */
-    vdm_buf *cm = NULL;               /* choice: every tile's CM stream */
+    vdm_buf *cm = NULL;               /* choice: every tile's CM stream (ours, or lent) */
+    const vdm_buf *lent = NULL;
     vdm_status st = run_init(&r, cx, T, VDM_BB_PREC, cx->p.clean, 0);
     if (st == VDM_OK) grid_deltas(r.c, T, cx->p.grid, r.delta);
     if (st == VDM_OK) st = tile_buf_init(&b, (size_t)tw * th * 3);
@@ -376,9 +386,14 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
     if (st == VDM_OK) st = vdm_ans_create(&a);
     const uint8_t cm_method = choice ? cm_tile_method(img, o) : 0;
     if (st == VDM_OK && choice) {
-        cm = calloc(ntiles, sizeof *cm);
-        if (!cm) st = VDM_ERR_NOMEM;
-        else st = cm_tile_streams(img, cm_method, tw, th, cm);
+        lent = lent_cm_tiles(o, cm_method, tw, th, ntiles);
+        if (lent) {
+            cm = (vdm_buf *)(uintptr_t)lent;   /* only read */
+        } else {
+            cm = calloc(ntiles, sizeof *cm);
+            if (!cm) st = VDM_ERR_NOMEM;
+            else st = cm_tile_streams(img, cm_method, tw, th, cm);
+        }
         if (st == VDM_OK) st = vdm_ans_create(&alt);
     }
 
@@ -472,9 +487,10 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
     cx->st.recon_bits = recon;
     cx->st.seconds_coder = now_s() - t_start - cx->st.seconds_network;
     out->neg_vlb_bits = net;
-    if (cm)
+    if (cm && !lent) {
         for (uint32_t t = 0; t < ntiles; t++) vdm_buf_free(&cm[t]);
-    free(cm);
+        free(cm);
+    }
     vdm_ans_free(alt);
     vdm_ans_free(a);
     tile_buf_free(&b);
@@ -491,6 +507,14 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
  * network: the same answer on every machine and thread count. */
 #define BB_EST_TILES 6
 #define BB_EST_LEAD 4      /* CM streams pushed before a sampled tile */
+/* The sampled tiles are taken in the order 0, 3, 1, 4, 2, 5 of their places
+ * (evenly spread, the first two far apart); after BB_EST_FIRST of them the
+ * estimate stops, "skip", when the model lost each of them by more than
+ * 1/BB_EST_CLEAR of the tile's CM bits (it is then far from the
+ * VDM_MODEL_TRY_MIN_GAIN it must save: the tiles it loses add nothing). */
+#define BB_EST_FIRST 2
+#define BB_EST_CLEAR 50    /* 2 % */
+static const uint8_t bb_est_order[BB_EST_TILES] = { 0, 3, 1, 4, 2, 5 };
 static vdm_status bb_estimate(void *ctx, const vdm_image *img, unsigned channel_mask,
                               const vdm_encode_opts *o, vdm_model_estimate *out)
 {
@@ -516,13 +540,18 @@ static vdm_status bb_estimate(void *ctx, const vdm_image *img, unsigned channel_
     else memset(&b, 0, sizeof b);
     if (st == VDM_OK) st = vdm_ans_create(&a);
     if (st == VDM_OK) st = vdm_ans_create(&alt);
-    vdm_buf *cm = st == VDM_OK ? calloc(ntiles, sizeof *cm) : NULL;
+    const vdm_buf *lent = lent_cm_tiles(o, cm_method, tw, th, ntiles);
+    vdm_buf *cm = lent ? (vdm_buf *)(uintptr_t)lent : st == VDM_OK ? calloc(ntiles, sizeof *cm) : NULL;
     if (st == VDM_OK && !cm) st = VDM_ERR_NOMEM;
-    if (st == VDM_OK) st = cm_tile_streams(img, cm_method, tw, th, cm);
+    if (st == VDM_OK && !lent) st = cm_tile_streams(img, cm_method, tw, th, cm);
     for (uint32_t t = 0; t < ntiles && st == VDM_OK; t++) out->cm_bits += 8.0 * (double)cm[t].size + 24.0;
     const uint32_t ns = ntiles < BB_EST_TILES ? ntiles : BB_EST_TILES;
     double gain = 0;
-    for (uint32_t j = 0; j < ns && st == VDM_OK; j++) {
+    int clear_losses = 0;
+    for (uint32_t jj = 0; jj < ns && st == VDM_OK; jj++) {
+        if (jj == BB_EST_FIRST && clear_losses == BB_EST_FIRST) break;
+        uint32_t j = jj;
+        if (ns == BB_EST_TILES) j = bb_est_order[jj];
         const uint32_t t = (uint32_t)(((uint64_t)2 * j + 1) * ntiles / (2 * ns));
         vdm_ans_reset(a);
         vdm_ans_set_initial_seed(a, 0);
@@ -544,16 +573,18 @@ static vdm_status bb_estimate(void *ctx, const vdm_image *img, unsigned channel_
         out->model_bits += (double)gm;
         out->cm_sampled_bits += (double)gc;
         if (gm < gc) { out->model_wins++; gain += (double)(gc - gm); }
-        if (o->progress && o->progress(o->progress_user, (double)(j + 1) / ns)) st = VDM_ERR_CANCELLED;
+        if (gm > gc + gc / BB_EST_CLEAR) clear_losses++;
+        if (o->progress && o->progress(o->progress_user, (double)(jj + 1) / ns)) st = VDM_ERR_CANCELLED;
     }
     if (st == VDM_OK) {
         out->gain_bits = out->sampled ? gain * (double)ntiles / (double)out->sampled : 0.0;
         out->try_model = out->gain_bits > VDM_MODEL_TRY_MIN_GAIN * out->cm_bits;
     }
     out->seconds = now_s() - t0;
-    if (cm)
+    if (cm && !lent) {
         for (uint32_t t = 0; t < ntiles; t++) vdm_buf_free(&cm[t]);
-    free(cm);
+        free(cm);
+    }
     vdm_ans_free(alt);
     vdm_ans_free(a);
     tile_buf_free(&b);
@@ -686,6 +717,10 @@ vdm_status vdm_bb_path_wrap(vdm_model *m, const vdm_bb_params *p, unsigned threa
     out->encode = bb_encode;
     out->decode = bb_decode;
     out->estimate = bb_estimate;
+    if (cx->p.tiles != VDM_BB_TILES_MODEL) {   /* it codes CM tiles of its tile size */
+        out->cm_tile_w = cx->p.tile_w;
+        out->cm_tile_h = cx->p.tile_h;
+    }
     return VDM_OK;
 }
 

@@ -140,7 +140,9 @@ static vdm_status encode_classical(const vdm_image *img, unsigned mask, const vd
     const int try_strong = strong != VDM_CLASSICAL_CM2;
     g.progress = prog_cb;
     g.progress_user = ps;
-    if (try_strong)
+    if (try_strong && o->cm_pass && o->cm_pass->method == strong && o->cm_pass->mask == mask)
+        st = vdm_buf_append(&cmx, o->cm_pass->whole.data, o->cm_pass->whole.size);   /* made with the tiles */
+    else if (try_strong)
         st = strong == VDM_CLASSICAL_CM5 ? vdm_cm5_encode(&g, NULL, &cmx) : vdm_cm4_encode(&g, NULL, &cmx);
     g.progress = try_strong ? NULL : prog_cb;
     if (st == VDM_OK) st = vdm_cm2_encode(&g, &cm);
@@ -462,6 +464,47 @@ static vdm_status build_file(const vdm_image *img, const vdm_encode_opts *o, con
     return VDM_OK;
 }
 
+/* The classical file's CM stream and the model path's CM tile streams in
+ * one pass (vdm_cm_pass), when both are of the same channels and method:
+ * an RGB image, a model path that uses CM tiles, a CM4/CM5 encode. */
+static vdm_status make_cm_pass(const vdm_image *img, const vdm_encode_opts *o, unsigned mask, prog_span *ps,
+                               vdm_cm_pass *cp, int *made)
+{
+    memset(cp, 0, sizeof *cp);
+    *made = 0;
+    const vdm_model_path *mp = o->model;
+    const unsigned method = vdm_encode_cm_method(o, img->width);
+    if (mask != all_channels(img) || mask != 0x07 || !mp->cm_tile_w || !mp->cm_tile_h ||
+        (method != VDM_CLASSICAL_CM4 && method != VDM_CLASSICAL_CM5))
+        return VDM_OK;
+    const uint64_t ntx = (img->width + (uint64_t)mp->cm_tile_w - 1) / mp->cm_tile_w;
+    const uint64_t nty = (img->height + (uint64_t)mp->cm_tile_h - 1) / mp->cm_tile_h;
+    if (ntx * nty > UINT32_MAX / 2) return VDM_OK;
+    cp->method = (uint8_t)method;
+    cp->mask = mask;
+    cp->tile_w = mp->cm_tile_w;
+    cp->tile_h = mp->cm_tile_h;
+    cp->ntiles = (uint32_t)(ntx * nty);
+    cp->tiles = calloc(cp->ntiles, sizeof *cp->tiles);
+    if (!cp->tiles) return VDM_ERR_NOMEM;
+    vdm_subimage g;
+    vdm_subimage_of(&g, img, mask);
+    g.progress = prog_cb;
+    g.progress_user = ps;
+    vdm_status st = method == VDM_CLASSICAL_CM5 ? vdm_cm5_encode_tiled(&g, cp->tile_w, cp->tile_h, &cp->whole, cp->tiles)
+                                                : vdm_cm4_encode_tiled(&g, cp->tile_w, cp->tile_h, &cp->whole, cp->tiles);
+    *made = st == VDM_OK;
+    return st;
+}
+
+static void cm_pass_free(vdm_cm_pass *cp)
+{
+    for (uint32_t t = 0; cp->tiles && t < cp->ntiles; t++) vdm_buf_free(&cp->tiles[t]);
+    free(cp->tiles);
+    vdm_buf_free(&cp->whole);
+    memset(cp, 0, sizeof *cp);
+}
+
 vdm_status vdm_vdz_encode(const vdm_image *img, const vdm_encode_opts *o_in, uint8_t **out,
                           size_t *out_size, vdm_encode_stats *stats)
 {
@@ -472,6 +515,7 @@ vdm_status vdm_vdz_encode(const vdm_image *img, const vdm_encode_opts *o_in, uin
     vdm_encode_opts o;
     if (o_in) o = *o_in;
     else vdm_encode_opts_default(&o);
+    o.cm_pass = NULL;   /* ours to set */
     if (o.threads < 1) o.threads = 1;
     if (o.effort < 0 || o.effort > 2) { seterr("effort must be 0, 1 or 2"); return VDM_ERR_ARG; }
     if (o.cm_method != 0 && o.cm_method != VDM_CLASSICAL_CM4 && o.cm_method != VDM_CLASSICAL_CM5) {
@@ -498,18 +542,30 @@ vdm_status vdm_vdz_encode(const vdm_image *img, const vdm_encode_opts *o_in, uin
     vdm_model_estimate est;
     int estimated = 0;
     memset(&est, 0, sizeof est);
+    vdm_cm_pass cpass;
+    memset(&cpass, 0, sizeof cpass);
     if (st == VDM_OK && o.model && o.model->encode && o.model->channels_for) {
         unsigned mask = o.model->channels_for(o.model->ctx, img) & all_channels(img);
+        if (mask) {
+            /* the CM pass both files need, once (the first 30 % of the bar) */
+            prog_span cspan = { o.progress, o.progress_user, 0.0, 0.3 };
+            int made = 0;
+            st = make_cm_pass(img, &o, mask, &cspan, &cpass, &made);
+            if (made) {
+                o.cm_pass = &cpass;
+                ps.lo = 0.3;
+            }
+        }
         /* skip a try that the estimate says cannot win (never with model_only) */
         if (mask && !o.model_only && o.model_try == VDM_MODEL_TRY_AUTO && o.model->estimate) {
             /* the estimate's progress fills the first 10 % of the bar */
             vdm_encode_opts oe = o;
-            prog_span espan = { o.progress, o.progress_user, 0.0, 0.1 };
+            prog_span espan = { o.progress, o.progress_user, ps.lo, ps.lo + 0.1 };
             oe.progress = o.progress ? prog_cb : NULL;
             oe.progress_user = &espan;
             st = o.model->estimate(o.model->ctx, img, mask, &oe, &est);
             estimated = st == VDM_OK;
-            ps.lo = 0.1;
+            ps.lo += 0.1;
             if (estimated && !est.try_model) mask = 0;
         }
         if (mask && st == VDM_OK) {
@@ -553,6 +609,7 @@ vdm_status vdm_vdz_encode(const vdm_image *img, const vdm_encode_opts *o_in, uin
         }
     }
     vdm_buf_free(&meta);
+    cm_pass_free(&cpass);
     if (st != VDM_OK) {
         vdm_buf_free(&best);
         return st;

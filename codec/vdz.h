@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include "common/vdm_common.h"
 #include "codec/png_io.h"
+#include "codec/cm/classical.h"   /* vdm_buf */
 
 #ifdef __cplusplus
 extern "C" {
@@ -113,7 +114,25 @@ typedef struct vdm_model_path {
      * file on every machine and thread count. */
     vdm_status (*estimate)(void *ctx, const vdm_image *img, unsigned channel_mask,
                            const vdm_encode_opts *o, vdm_model_estimate *out);
+    /* The tile size of the CM tile streams that encode and estimate use
+     * (0: they use none).  Given it, the encoder makes the tile streams and
+     * the classical file's CM stream in one pass (vdm_cm_pass) and lends
+     * them to the path. */
+    uint32_t cm_tile_w, cm_tile_h;
 } vdm_model_path;
+
+/* One context-mixing pass over the channels `mask` of an image: the whole
+ * image's payload of `method` (what the classical section would hold) and
+ * the stream of each of `ntiles` tiles of tile_w x tile_h (what a model
+ * file's CM tiles hold), the same bytes as separate passes would give.
+ * The encoder owns it; the model path only reads it (vdm_encode_opts). */
+typedef struct vdm_cm_pass {
+    uint8_t method;
+    unsigned mask;
+    uint32_t tile_w, tile_h, ntiles;
+    vdm_buf whole;
+    vdm_buf *tiles;
+} vdm_cm_pass;
 
 /* ---- encode / decode ------------------------------------------------------ */
 
@@ -139,6 +158,10 @@ struct vdm_encode_opts {
                                      smaller file is kept either way) */
     vdm_progress_fn progress;
     void *progress_user;
+    /* Set by vdm_vdz_encode for the model path (callers leave it NULL): the
+     * CM pass already made, whose streams the path uses when method and
+     * tiles match instead of coding them again. */
+    const vdm_cm_pass *cm_pass;
 };
 enum { VDM_MODEL_TRY_AUTO = 0, VDM_MODEL_TRY_ALWAYS = 1 };
 /* Defaults: no model, steps 0, 1 thread, effort 1, the default CM method,

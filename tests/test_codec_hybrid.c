@@ -268,10 +268,14 @@ Test(codec_hybrid, estimate_decides_the_model_try, .timeout = 600)
     const size_t nb = encode_with(img, &mp2, VDM_MODEL_TRY_AUTO, 0, 2, &sb, &fb);
     const size_t nc = encode_with(img, &mp1, VDM_MODEL_TRY_ALWAYS, 0, 1, &sc, &fc);
     const size_t nf = encode_with(img, NULL, VDM_MODEL_TRY_AUTO, 1, 1, &sf, &ff);
-    /* the estimate ran on 4 tiles (a 2 x 2 grid), the same on 1 and 2 threads */
+    /* the estimate ran on the 4 tiles of a 2 x 2 grid, or stopped after 2
+     * that the model clearly lost (skip); the same on 1 and 2 threads */
     cr_assert(sa.estimated && sb.estimated && !sc.estimated && !sf.estimated);
     cr_assert_eq(sa.estimate.ntiles, 4);
-    cr_assert_eq(sa.estimate.sampled, 4);
+    cr_assert(sa.estimate.sampled == 4 || (sa.estimate.sampled == 2 && !sa.estimate.try_model &&
+                                           sa.estimate.model_wins == 0),
+              "sampled %u", sa.estimate.sampled);
+    cr_assert_eq(sa.estimate.sampled, sb.estimate.sampled);
     cr_assert(sa.estimate.model_bits > 0 && sa.estimate.cm_sampled_bits > 0 && sa.estimate.cm_bits > 0);
     cr_assert(sa.estimate.model_bits == sb.estimate.model_bits && sa.estimate.gain_bits == sb.estimate.gain_bits);
     cr_assert(na == nb && !memcmp(fa, fb, na), "the estimate made --threads change the bytes");

@@ -198,6 +198,7 @@ typedef struct {
     chan_model *cm[4];
     uint32_t tw, th, ntx;
     vdm_rc_enc *tenc;
+    vdm_rc_enc *wenc;            /* with tenc: the whole image's encoder too (one pass, both streams) */
     vdm_rc_dec *tdec;
     const uint8_t *tuse;
     cm4_tabs *tab;
@@ -452,6 +453,7 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
     const uint32_t p0 = 65536u - (uint32_t)p;
     if (st->enc) vdm_rc_encode_p0(st->enc, p0, bit);
     else if (st->dec) bit = vdm_rc_decode_p0(st->dec, p0);
+    if (st->wenc) vdm_rc_encode_p0(st->wenc, p0, bit);
 
     const int32_t target = bit ? 65535 : 0;
     /* counters: method 4's models count to COUNT_LIMIT, the hashed and pair
@@ -1288,7 +1290,12 @@ static vdm_status cmx_decode(int v5, const vdm_subimage *g0, const vdm_cm_side *
     return vdm_cm_payload_check(&dec, rc);
 }
 
-static vdm_status cmx_tiles_encode(int v5, const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
+/* Every tile's stream (out[t]) and, when whole != NULL, the whole image's
+ * payload (as cmx_encode without side information) from the same pass: the
+ * model state does not depend on where the bits go, so both are the bytes
+ * the separate encoders write. */
+static vdm_status cmx_tiles_encode(int v5, const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out,
+                                   vdm_buf *whole)
 {
     uint64_t nt;
     VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));
@@ -1297,15 +1304,21 @@ static vdm_status cmx_tiles_encode(int v5, const vdm_subimage *g, uint32_t tw, u
     vdm_status rc = cm_setup(&st, g, NULL, v5);
     vdm_rc_enc *enc = rc == VDM_OK ? vdm_cm_tiles_enc_new(nt) : NULL;
     if (rc == VDM_OK && !enc) rc = VDM_ERR_NOMEM;
+    vdm_rc_enc wenc;
+    vdm_rc_enc_init(&wenc);
     if (rc == VDM_OK) {
         st.tw = tw;
         st.th = th;
         st.ntx = (g->width + tw - 1) / tw;
         st.tenc = enc;
+        st.wenc = whole ? &wenc : NULL;
         rc = cm_run(&st);
     }
     cm_teardown(&st);
-    return vdm_cm_tiles_enc_done(enc, nt, out, rc);
+    rc = vdm_cm_tiles_enc_done(enc, nt, out, rc);
+    if (whole) return vdm_cm_payload_done(g, &wenc, whole, rc);
+    free(wenc.buf);
+    return rc;
 }
 
 static vdm_status cmx_tiles_decode(int v5, const vdm_subimage *g, uint32_t tw, uint32_t th,
@@ -1343,7 +1356,7 @@ vdm_status vdm_cm4_decode(const vdm_subimage *g, const vdm_cm_side *side, const 
 
 vdm_status vdm_cm4_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
 {
-    return cmx_tiles_encode(0, g, tw, th, out);
+    return cmx_tiles_encode(0, g, tw, th, out, NULL);
 }
 
 vdm_status vdm_cm4_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
@@ -1364,7 +1377,19 @@ vdm_status vdm_cm5_decode(const vdm_subimage *g, const vdm_cm_side *side, const 
 
 vdm_status vdm_cm5_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
 {
-    return cmx_tiles_encode(1, g, tw, th, out);
+    return cmx_tiles_encode(1, g, tw, th, out, NULL);
+}
+
+vdm_status vdm_cm4_encode_tiled(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *whole, vdm_buf *tiles)
+{
+    VDM_RETURN_IF(!whole, VDM_ERR_ARG);
+    return cmx_tiles_encode(0, g, tw, th, tiles, whole);
+}
+
+vdm_status vdm_cm5_encode_tiled(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *whole, vdm_buf *tiles)
+{
+    VDM_RETURN_IF(!whole, VDM_ERR_ARG);
+    return cmx_tiles_encode(1, g, tw, th, tiles, whole);
 }
 
 vdm_status vdm_cm5_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,

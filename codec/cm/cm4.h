@@ -50,4 +50,11 @@ vdm_status vdm_cm5_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th,
 vdm_status vdm_cm5_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
                                 const uint8_t *const *in, const size_t *n);
 
+/* One pass, two outputs: the whole image's payload (whole, the bytes of
+ * vdm_cmN_encode(g, NULL, whole)) and every tile's stream (tiles[t], the
+ * bytes of vdm_cmN_tiles_encode(g, tw, th, tiles)), for the encoder that
+ * needs both (the classical file and the model path's CM tiles). */
+vdm_status vdm_cm4_encode_tiled(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *whole, vdm_buf *tiles);
+vdm_status vdm_cm5_encode_tiled(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *whole, vdm_buf *tiles);
+
 #endif
