@@ -386,7 +386,11 @@ Test(kernels_ref, avx2_exp_replica_matches_detmath)
         }
         buf[nb++] = x;
         if (nb == 8) {
+#if defined(__x86_64__) || defined(__i386__)
             vdm_expf_avx2_x8(got, buf);
+#else
+            for (int k = 0; k < 8; k++) got[k] = vdm_expf(buf[k]);   /* not reached: skipped above */
+#endif
             for (int k = 0; k < 8; k++) {
                 float want = vdm_expf(buf[k]);
                 cr_assert(fbits(got[k]) == fbits(want) || (want != want && got[k] != got[k]),
