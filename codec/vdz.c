@@ -557,8 +557,8 @@ vdm_status vdm_vdz_encode(const vdm_image *img, const vdm_encode_opts *o_in, uin
             }
         }
         /* skip a try that the estimate says cannot win (never with model_only) */
-        if (mask && !o.model_only && o.model_try == VDM_MODEL_TRY_AUTO && o.model->estimate) {
-            /* the estimate's progress fills the first 10 % of the bar */
+        if (st == VDM_OK && mask && !o.model_only && o.model_try == VDM_MODEL_TRY_AUTO && o.model->estimate) {
+            /* the estimate's progress fills the next 10 % of the bar */
             vdm_encode_opts oe = o;
             prog_span espan = { o.progress, o.progress_user, ps.lo, ps.lo + 0.1 };
             oe.progress = o.progress ? prog_cb : NULL;
