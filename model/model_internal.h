@@ -120,7 +120,7 @@ typedef struct vdm_batch {
     const float *eps0;   /* [N,H,W,3] noise of z_0 for the reconstruction term */
     const double *t;     /* [N] */
     double diff_weight;  /* the diffusion term's estimator weight: 0 means T (t uniform over
-                            all T steps); T - K when t is uniform over the steps above K */
+                            all T steps); T - K + 1 when t is uniform over the steps K..T */
 } vdm_batch;
 
 typedef struct vdm_loss_terms {

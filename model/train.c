@@ -271,9 +271,10 @@ static void sample_batch(vdm_trainer *t)
         double u = u0 + (double)n / N;
         if (u >= 1.0) u -= 1.0;
         if (T > 0) {
-            /* uniform over the trained steps K+1..T (K = 0: all of them) */
-            const int K = t->tc.coded_from;
-            int i = K + (int)(u * (T - K)) + 1;
+            /* uniform over the trained steps lo..T: all of them, or with
+             * coded_from = K the steps K..T (see vdm_train_config) */
+            const int lo = t->tc.coded_from > 0 ? t->tc.coded_from : 1;
+            int i = lo + (int)(u * (T - lo + 1));
             if (i > T) i = T;
             t->t[n] = (double)i / (double)T;
         } else {
@@ -305,7 +306,7 @@ vdm_status vdm_trainer_step(vdm_trainer *t, vdm_train_stats *st)
     const vdm_train_config *c = &t->tc;
     sample_batch(t);
     vdm_batch b = { c->batch, c->crop, c->crop, t->x, t->eps, t->eps0, t->t,
-                    c->coded_from > 0 ? (double)(c->T - c->coded_from) : 0.0 };
+                    c->coded_from > 0 ? (double)(c->T - c->coded_from + 1) : 0.0 };
     memset(t->g, 0, t->P * sizeof(float));
     vdm_loss_terms lt;
     VDM_FORWARD(vdm_loss(&t->mc, t->p, t->lws, t->nthreads, c->T, &b, &lt, t->g, NULL));

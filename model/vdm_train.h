@@ -50,10 +50,12 @@ typedef struct vdm_train_config {
     double ema_decay;       /* EMA of the weights (effective decay ramps up from 0.1) */
     uint64_t seed;
     int32_t coded_from;     /* 0: train every step.  K in 1..T-1 (discrete T only): train
-                               only the steps t > K/T, the ones a hybrid chain stopped at
-                               t* = K/T codes (VDM App. N's chain, then the CM coder given
-                               z_t*), with the noise schedule frozen, so z_t*'s noise level
-                               and the CM coder's term stay as they are */
+                               only what a hybrid chain stopped at t* = K/T uses of the
+                               network (VDM App. N's chain, then the CM coder given z_t*
+                               and the denoised prediction at t*): the steps above K, coded
+                               by the chain, and step K, whose network evaluation at t* is
+                               that prediction; the noise schedule frozen, so z_t*'s noise
+                               level stays as it is */
 } vdm_train_config;
 
 /* Defaults: width 32, 4 blocks, Fourier n = 7, 8, emb 64, SiLU, learned

@@ -296,7 +296,7 @@ static double val_steps_above(vdm_trainer *t, int k0)
     return s;
 }
 
-/* coded_from = K: t is drawn only from the steps above K, the schedule stays
+/* coded_from = K: t is drawn only from the steps K..T, the schedule stays
  * frozen (its endpoints do not move while a full run's do), the setting
  * survives a checkpoint, and the steps that are trained end up cheaper than
  * in a run of the same length over all steps. */
