@@ -336,24 +336,35 @@ static uint8_t cm_tile_method(const vdm_image *img, const vdm_encode_opts *o)
     return (uint8_t)vdm_encode_cm_method(o, img->width);
 }
 
-/* The encoder's CM pass (vdm_cm_pass) when it holds these tile streams. */
-static const vdm_buf *lent_cm_tiles(const vdm_encode_opts *o, uint8_t m, uint32_t tw, uint32_t th, uint32_t ntiles)
+/* Every tile's CM stream of method m (*cm: ntiles buffers, only read): the
+ * encoder's CM pass when it holds them (o->cm_pass, vdm_cm_pass), else one
+ * pass of our own, whose buffers *own holds for cm_tiles_free. */
+static vdm_status cm_tile_streams(const vdm_image *img, const vdm_encode_opts *o, uint8_t m, uint32_t tw,
+                                  uint32_t th, uint32_t ntiles, const vdm_buf **cm, vdm_buf **own)
 {
+    *cm = NULL;
+    *own = NULL;
     const vdm_cm_pass *cp = o->cm_pass;
-    if (!cp || cp->method != m || cp->mask != 0x07 || cp->tile_w != tw || cp->tile_h != th || cp->ntiles != ntiles)
-        return NULL;
-    return cp->tiles;
-}
-
-/* Every tile's CM stream (cm: ntiles buffers) in one pass of method m. */
-static vdm_status cm_tile_streams(const vdm_image *img, uint8_t m, uint32_t tw, uint32_t th, vdm_buf *cm)
-{
+    if (cp && cp->method == m && cp->mask == 0x07 && cp->tile_w == tw && cp->tile_h == th && cp->ntiles == ntiles) {
+        *cm = cp->tiles;
+        return VDM_OK;
+    }
+    vdm_buf *b = calloc(ntiles, sizeof *b);
+    if (!b) return VDM_ERR_NOMEM;
+    *own = b;
+    *cm = b;
     vdm_subimage g;
     vdm_subimage_of(&g, img, 0x07);
-    if (m == VDM_CLASSICAL_CM5) return vdm_cm5_tiles_encode(&g, tw, th, cm);
-    if (m == VDM_CLASSICAL_CM4) return vdm_cm4_tiles_encode(&g, tw, th, cm);
-    if (m == VDM_CLASSICAL_CM3) return vdm_cm3_tiles_encode(&g, tw, th, cm);
-    return vdm_cm2_tiles_encode(&g, tw, th, cm);
+    if (m == VDM_CLASSICAL_CM5) return vdm_cm5_tiles_encode(&g, tw, th, b);
+    if (m == VDM_CLASSICAL_CM4) return vdm_cm4_tiles_encode(&g, tw, th, b);
+    if (m == VDM_CLASSICAL_CM3) return vdm_cm3_tiles_encode(&g, tw, th, b);
+    return vdm_cm2_tiles_encode(&g, tw, th, b);
+}
+
+static void cm_tiles_free(vdm_buf *own, uint32_t ntiles)
+{
+    for (uint32_t t = 0; own && t < ntiles; t++) vdm_buf_free(&own[t]);
+    free(own);
 }
 
 static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_mask,
@@ -377,8 +388,8 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
     bb_run r;
     tile_buf b;
     vdm_ans *a = NULL, *alt = NULL;   /* alt: the stack before the tile, then with CM */
-    vdm_buf *cm = NULL;               /* choice: every tile's CM stream (ours, or lent) */
-    const vdm_buf *lent = NULL;
+    const vdm_buf *cm = NULL;         /* choice: every tile's CM stream ... */
+    vdm_buf *own = NULL;              /* ... when not lent by the encoder's CM pass */
     vdm_status st = run_init(&r, cx, T, VDM_BB_PREC, cx->p.clean, 0);
     if (st == VDM_OK) grid_deltas(r.c, T, cx->p.grid, r.delta);
     if (st == VDM_OK) st = tile_buf_init(&b, (size_t)tw * th * 3);
@@ -386,14 +397,7 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
     if (st == VDM_OK) st = vdm_ans_create(&a);
     const uint8_t cm_method = choice ? cm_tile_method(img, o) : 0;
     if (st == VDM_OK && choice) {
-        lent = lent_cm_tiles(o, cm_method, tw, th, ntiles);
-        if (lent) {
-            cm = (vdm_buf *)(uintptr_t)lent;   /* only read */
-        } else {
-            cm = calloc(ntiles, sizeof *cm);
-            if (!cm) st = VDM_ERR_NOMEM;
-            else st = cm_tile_streams(img, cm_method, tw, th, cm);
-        }
+        st = cm_tile_streams(img, o, cm_method, tw, th, ntiles, &cm, &own);
         if (st == VDM_OK) st = vdm_ans_create(&alt);
     }
 
@@ -487,10 +491,7 @@ static vdm_status bb_encode(void *ctx, const vdm_image *img, unsigned channel_ma
     cx->st.recon_bits = recon;
     cx->st.seconds_coder = now_s() - t_start - cx->st.seconds_network;
     out->neg_vlb_bits = net;
-    if (cm && !lent) {
-        for (uint32_t t = 0; t < ntiles; t++) vdm_buf_free(&cm[t]);
-        free(cm);
-    }
+    cm_tiles_free(own, ntiles);
     vdm_ans_free(alt);
     vdm_ans_free(a);
     tile_buf_free(&b);
@@ -540,10 +541,9 @@ static vdm_status bb_estimate(void *ctx, const vdm_image *img, unsigned channel_
     else memset(&b, 0, sizeof b);
     if (st == VDM_OK) st = vdm_ans_create(&a);
     if (st == VDM_OK) st = vdm_ans_create(&alt);
-    const vdm_buf *lent = lent_cm_tiles(o, cm_method, tw, th, ntiles);
-    vdm_buf *cm = lent ? (vdm_buf *)(uintptr_t)lent : st == VDM_OK ? calloc(ntiles, sizeof *cm) : NULL;
-    if (st == VDM_OK && !cm) st = VDM_ERR_NOMEM;
-    if (st == VDM_OK && !lent) st = cm_tile_streams(img, cm_method, tw, th, cm);
+    const vdm_buf *cm = NULL;
+    vdm_buf *own = NULL;
+    if (st == VDM_OK) st = cm_tile_streams(img, o, cm_method, tw, th, ntiles, &cm, &own);
     for (uint32_t t = 0; t < ntiles && st == VDM_OK; t++) out->cm_bits += 8.0 * (double)cm[t].size + 24.0;
     const uint32_t ns = ntiles < BB_EST_TILES ? ntiles : BB_EST_TILES;
     double gain = 0;
@@ -581,10 +581,7 @@ static vdm_status bb_estimate(void *ctx, const vdm_image *img, unsigned channel_
         out->try_model = out->gain_bits > VDM_MODEL_TRY_MIN_GAIN * out->cm_bits;
     }
     out->seconds = now_s() - t0;
-    if (cm && !lent) {
-        for (uint32_t t = 0; t < ntiles; t++) vdm_buf_free(&cm[t]);
-        free(cm);
-    }
+    cm_tiles_free(own, ntiles);
     vdm_ans_free(alt);
     vdm_ans_free(a);
     tile_buf_free(&b);
