@@ -1,10 +1,10 @@
 /* bench_cm.c — the classical coders on crops, for tuning and ablations.
  *   bench_cm METHOD CROP [-d] FILE...
- * METHOD 3 (CM3), 4 (CM4) or 5 (CM5); CROP: side of the centre crop (0: whole image);
+ * METHOD 3 (CM3), 4 (CM4), 5 (CM5) or 6 (CM6); CROP: side of the centre crop (0: whole image);
  * -d also decodes and checks.  Prints bits per sub-pixel per file and the
  * total, and seconds each way; per file also the payload's size and FNV-1a
  * hash, to compare runs byte for byte.  VDMZIP_CM_SCALAR=1 in the
- * environment runs CM4/CM5's mixers on their scalar code instead of the
+ * environment runs CM4/CM5/CM6 mixers on their scalar code instead of the
  * SIMD twin (the same bytes; codec/cm/cm4_mix.h). */
 #include "codec/cm/cm4.h"
 #include "codec/cm/classical.h"
@@ -44,7 +44,7 @@ int main(int argc, char **argv)
         g.data = img; g.stride = 3; g.chan[0] = 0; g.chan[1] = 1; g.chan[2] = 2;
         vdm_buf b = { 0 };
         double t0 = now();
-        vdm_status st = method == 3 ? vdm_cm3_encode(&g, &b) : method == 5 ? vdm_cm5_encode(&g, NULL, &b) : vdm_cm4_encode(&g, NULL, &b);
+        vdm_status st = method == 3 ? vdm_cm3_encode(&g, &b) : vdm_cm_encode((unsigned)method, &g, NULL, &b);
         double t1 = now();
         if (st != VDM_OK) { fprintf(stderr, "encode failed %d\n", st); return 1; }
         if (dec) {
@@ -52,7 +52,7 @@ int main(int argc, char **argv)
             vdm_subimage h = g;
             h.data = o;
             double t2 = now();
-            st = method == 3 ? vdm_cm3_decode(&h, b.data, b.size) : method == 5 ? vdm_cm5_decode(&h, NULL, b.data, b.size) : vdm_cm4_decode(&h, NULL, b.data, b.size);
+            st = method == 3 ? vdm_cm3_decode(&h, b.data, b.size) : vdm_cm_decode((unsigned)method, &h, NULL, b.data, b.size);
             td += now() - t2;
             if (st != VDM_OK || memcmp(o, img, (size_t)cw * ch * 3)) { fprintf(stderr, "%s: DECODE MISMATCH (%d)\n", argv[ai], st); return 1; }
             free(o);

@@ -328,8 +328,8 @@ static unsigned bb_channels_for(void *ctx, const vdm_image *img)
     return 0;
 }
 
-/* The CM tiles' method: the container's context-mixing method (5, the
- * strongest, or 4 when the options ask for it) unless the caller asked for
+/* The CM tiles' method: the container's context-mixing method (6, the
+ * strongest, or 4 or 5 when the options ask for it) unless the caller asked for
  * speed (effort 0, method 2) or the image is too wide for it. */
 static uint8_t cm_tile_method(const vdm_image *img, const vdm_encode_opts *o)
 {
@@ -355,8 +355,7 @@ static vdm_status cm_tile_streams(const vdm_image *img, const vdm_encode_opts *o
     *cm = b;
     vdm_subimage g;
     vdm_subimage_of(&g, img, 0x07);
-    if (m == VDM_CLASSICAL_CM5) return vdm_cm5_tiles_encode(&g, tw, th, b);
-    if (m == VDM_CLASSICAL_CM4) return vdm_cm4_tiles_encode(&g, tw, th, b);
+    if (m >= VDM_CLASSICAL_CM4) return vdm_cm_tiles_encode(m, &g, tw, th, b);
     if (m == VDM_CLASSICAL_CM3) return vdm_cm3_tiles_encode(&g, tw, th, b);
     return vdm_cm2_tiles_encode(&g, tw, th, b);
 }
@@ -665,10 +664,8 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
     if (st == VDM_OK && cx->st.cm_tiles) {
         vdm_subimage g;
         vdm_subimage_of(&g, img, 0x07);
-        if (in->cm_method == VDM_CLASSICAL_CM5)
-            st = vdm_cm5_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);
-        else if (in->cm_method == VDM_CLASSICAL_CM4)
-            st = vdm_cm4_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);
+        if (in->cm_method >= VDM_CLASSICAL_CM4 && in->cm_method <= VDM_CLASSICAL_CM6)
+            st = vdm_cm_tiles_decode(in->cm_method, &g, tw, th, (const uint8_t *const *)cm_in, cm_n);
         else if (in->cm_method == VDM_CLASSICAL_CM3)
             st = vdm_cm3_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);
         else if (in->cm_method == VDM_CLASSICAL_CM2)

@@ -26,20 +26,18 @@ static vdm_subimage rgb_subimage(uint8_t *rgb, int width, int height)
 
 static vdm_status cm_encode(int method, const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
 {
-    return method == 5 ? vdm_cm5_encode(g, side, out)
-         : method == 4 ? vdm_cm4_encode(g, side, out) : vdm_cm3_encode_side(g, side, out);
+    return method >= 4 ? vdm_cm_encode((unsigned)method, g, side, out) : vdm_cm3_encode_side(g, side, out);
 }
 
 static vdm_status cm_decode(int method, const vdm_subimage *g, const vdm_cm_side *side, const vdm_buf *in)
 {
-    return method == 5 ? vdm_cm5_decode(g, side, in->data, in->size)
-         : method == 4 ? vdm_cm4_decode(g, side, in->data, in->size)
-         : vdm_cm3_decode_side(g, side, in->data, in->size);
+    return method >= 4 ? vdm_cm_decode((unsigned)method, g, side, in->data, in->size)
+                       : vdm_cm3_decode_side(g, side, in->data, in->size);
 }
 
 vdm_status vdm_hybrid_cm_alone(const uint8_t *rgb, int width, int height, int method, double *bits)
 {
-    VDM_RETURN_IF(!rgb || !bits || width < 1 || height < 1 || method < 3 || method > 5, VDM_ERR_ARG);
+    VDM_RETURN_IF(!rgb || !bits || width < 1 || height < 1 || method < 3 || method > 6, VDM_ERR_ARG);
     vdm_subimage g = rgb_subimage((uint8_t *)(uintptr_t)rgb, width, height);  /* encoders only read */
     vdm_buf out = { 0 };
     vdm_status st = cm_encode(method, &g, NULL, &out);
@@ -52,7 +50,7 @@ vdm_status vdm_hybrid_data_term(vdm_model *m, const uint8_t *rgb, int width, int
                                 int tile, int nthreads, uint64_t seed, int use_xhat, int verify,
                                 int method, vdm_hybrid_data *out)
 {
-    VDM_RETURN_IF(!m || !rgb || !out || width < 1 || height < 1 || method < 3 || method > 5, VDM_ERR_ARG);
+    VDM_RETURN_IF(!m || !rgb || !out || width < 1 || height < 1 || method < 3 || method > 6, VDM_ERR_ARG);
     const size_t n = (size_t)width * height * 3;
     float *z = (float *)malloc(sizeof(float) * n);
     float *xh = use_xhat ? (float *)malloc(sizeof(float) * n) : NULL;

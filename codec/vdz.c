@@ -132,8 +132,8 @@ static vdm_status encode_classical(const vdm_image *img, unsigned mask, const vd
 
     vdm_buf cm = { 0 }, cmx = { 0 }, zs = { 0 }, z2 = { 0 };
     vdm_status st = VDM_OK;
-    /* method 5 (CM5, about 13 s per megapixel; or method 4 when the options
-     * ask for it) from effort 1 on; method 2 (fast) always: it is what
+    /* method 6 (CM6, about 14 s per megapixel; or method 4 or 5 when the
+     * options ask for it) from effort 1 on; method 2 (fast) always: it is what
      * effort 0 gives and the floor for any image.  Method 3 is no longer
      * written (CM4 beats it everywhere we measured); it still decodes. */
     const unsigned strong = vdm_encode_cm_method(o, g.width);
@@ -143,7 +143,7 @@ static vdm_status encode_classical(const vdm_image *img, unsigned mask, const vd
     if (try_strong && o->cm_pass && o->cm_pass->method == strong && o->cm_pass->mask == mask)
         st = vdm_buf_append(&cmx, o->cm_pass->whole.data, o->cm_pass->whole.size);   /* made with the tiles */
     else if (try_strong)
-        st = strong == VDM_CLASSICAL_CM5 ? vdm_cm5_encode(&g, NULL, &cmx) : vdm_cm4_encode(&g, NULL, &cmx);
+        st = vdm_cm_encode(strong, &g, NULL, &cmx);
     g.progress = try_strong ? NULL : prog_cb;
     if (st == VDM_OK) st = vdm_cm2_encode(&g, &cm);
     g.progress = NULL;
@@ -247,12 +247,12 @@ static vdm_status check_model_payload(const vdm_model_payload *p, uint32_t w, ui
     /* Without tile choice the chains cover the model-coded tiles and every map
      * bit must be 0; with it they cover all tiles, CM tiles included (§6.2). */
     const int choice = (p->flags & VDM_MODL_TILE_CHOICE) != 0;
-    /* the CM tiles' method: 2, 3, 4 or 5 with tile choice, else the byte is 0 */
-    if (choice ? p->cm_method < VDM_CLASSICAL_CM2 || p->cm_method > VDM_CLASSICAL_CM5 : p->cm_method != 0) {
+    /* the CM tiles' method: 2 to 6 with tile choice, else the byte is 0 */
+    if (choice ? p->cm_method < VDM_CLASSICAL_CM2 || p->cm_method > VDM_CLASSICAL_MAX : p->cm_method != 0) {
         seterr("MODL: CM tile method %u invalid", p->cm_method);
-        return choice && p->cm_method > VDM_CLASSICAL_CM5 ? VDM_ERR_UNSUPPORTED : VDM_ERR_CORRUPT;
+        return choice && p->cm_method > VDM_CLASSICAL_MAX ? VDM_ERR_UNSUPPORTED : VDM_ERR_CORRUPT;
     }
-    /* methods 3, 4 and 5 keep least-squares sums per column: a width limit */
+    /* methods 3 to 6 keep least-squares sums per column: a width limit */
     const uint32_t wmax = p->cm_method == VDM_CLASSICAL_CM3 ? VDM_CM3_MAX_WIDTH : VDM_CM4_MAX_WIDTH;
     if (choice && p->cm_method >= VDM_CLASSICAL_CM3 && w > wmax) {
         seterr("MODL: CM tile method %u on an image wider than %u", p->cm_method, wmax);
@@ -466,7 +466,7 @@ static vdm_status build_file(const vdm_image *img, const vdm_encode_opts *o, con
 
 /* The classical file's CM stream and the model path's CM tile streams in
  * one pass (vdm_cm_pass), when both are of the same channels and method:
- * an RGB image, a model path that uses CM tiles, a CM4/CM5 encode. */
+ * an RGB image, a model path that uses CM tiles, a CM4/CM5/CM6 encode. */
 static vdm_status make_cm_pass(const vdm_image *img, const vdm_encode_opts *o, unsigned mask, prog_span *ps,
                                vdm_cm_pass *cp, int *made)
 {
@@ -475,7 +475,7 @@ static vdm_status make_cm_pass(const vdm_image *img, const vdm_encode_opts *o, u
     const vdm_model_path *mp = o->model;
     const unsigned method = vdm_encode_cm_method(o, img->width);
     if (mask != all_channels(img) || mask != 0x07 || !mp->cm_tile_w || !mp->cm_tile_h ||
-        (method != VDM_CLASSICAL_CM4 && method != VDM_CLASSICAL_CM5))
+        method < VDM_CLASSICAL_CM4)
         return VDM_OK;
     const uint64_t ntx = (img->width + (uint64_t)mp->cm_tile_w - 1) / mp->cm_tile_w;
     const uint64_t nty = (img->height + (uint64_t)mp->cm_tile_h - 1) / mp->cm_tile_h;
@@ -491,8 +491,7 @@ static vdm_status make_cm_pass(const vdm_image *img, const vdm_encode_opts *o, u
     vdm_subimage_of(&g, img, mask);
     g.progress = prog_cb;
     g.progress_user = ps;
-    vdm_status st = method == VDM_CLASSICAL_CM5 ? vdm_cm5_encode_tiled(&g, cp->tile_w, cp->tile_h, &cp->whole, cp->tiles)
-                                                : vdm_cm4_encode_tiled(&g, cp->tile_w, cp->tile_h, &cp->whole, cp->tiles);
+    vdm_status st = vdm_cm_encode_tiled(method, &g, cp->tile_w, cp->tile_h, &cp->whole, cp->tiles);
     *made = st == VDM_OK;
     return st;
 }
@@ -518,8 +517,8 @@ vdm_status vdm_vdz_encode(const vdm_image *img, const vdm_encode_opts *o_in, uin
     o.cm_pass = NULL;   /* ours to set */
     if (o.threads < 1) o.threads = 1;
     if (o.effort < 0 || o.effort > 2) { seterr("effort must be 0, 1 or 2"); return VDM_ERR_ARG; }
-    if (o.cm_method != 0 && o.cm_method != VDM_CLASSICAL_CM4 && o.cm_method != VDM_CLASSICAL_CM5) {
-        seterr("cm_method must be 0 (the default), 4 or 5");
+    if (o.cm_method != 0 && (o.cm_method < VDM_CLASSICAL_CM4 || o.cm_method > VDM_CLASSICAL_CM6)) {
+        seterr("cm_method must be 0 (the default), 4, 5 or 6");
         return VDM_ERR_ARG;
     }
     if (o.steps > VDM_VDZ_MAX_STEPS) { seterr("steps must be at most %u", VDM_VDZ_MAX_STEPS); return VDM_ERR_ARG; }
@@ -1002,8 +1001,9 @@ vdm_status vdm_vdz_decode(const uint8_t *buf, size_t size, const vdm_decode_opts
         case VDM_CLASSICAL_STORED: st = vdm_stored_decode(&g, pd, pn); break;
         case VDM_CLASSICAL_ZSTD: st = vdm_zstd_decode(&g, pd, pn); break;
         case VDM_CLASSICAL_CM3: st = vdm_cm3_decode(&g, pd, pn); break;
-        case VDM_CLASSICAL_CM4: st = vdm_cm4_decode(&g, NULL, pd, pn); break;
-        case VDM_CLASSICAL_CM5: st = vdm_cm5_decode(&g, NULL, pd, pn); break;
+        case VDM_CLASSICAL_CM4:
+        case VDM_CLASSICAL_CM5:
+        case VDM_CLASSICAL_CM6: st = vdm_cm_decode(in->classical[i].method, &g, NULL, pd, pn); break;
         default: st = vdm_cm2_decode(&g, pd, pn); break;
         }
         if (st == VDM_ERR_CORRUPT && !vdm_codec_error_buf()[0])

@@ -1,8 +1,8 @@
-/* Methods 4 (CM4) and 5 (CM5, the default), codec/cm/cm4.c, on their own:
+/* Methods 4 (CM4), 5 (CM5) and 6 (CM6, the default), codec/cm/cm4.c, on their own:
  * round trips on every kind of sub-image and on degenerate sizes, damaged
  * and truncated payloads, and the side-information path (noisy observation
- * z, denoised prediction xhat).  The container-level tests of method 5 are
- * in test_codec_vdz.c.  The mixers' SIMD twin (codec/cm/cm4_mix_avx2.c) is
+ * z, denoised prediction xhat).  The container-level tests of methods 5 and
+ * 6 are in test_codec_vdz.c.  The mixers' SIMD twin (codec/cm/cm4_mix_avx2.c) is
  * held against the scalar code, kernel by kernel and as whole encodes, byte
  * for byte. */
 #include <criterion/criterion.h>
@@ -16,17 +16,17 @@
 
 typedef struct { vdm_subimage g; uint8_t *data; size_t bytes; } sub;
 
-/* which coder the helpers run: 0 CM4, 1 the CM5 variant */
-static int use5;
+/* which coder the helpers run: method 4, 5 or 6 */
+static unsigned method = VDM_CLASSICAL_CM4;
 
 static vdm_status cm_enc(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
 {
-    return use5 ? vdm_cm5_encode(g, side, out) : vdm_cm4_encode(g, side, out);
+    return vdm_cm_encode(method, g, side, out);
 }
 
 static vdm_status cm_dec(const vdm_subimage *g, const vdm_cm_side *side, const uint8_t *in, size_t n)
 {
-    return use5 ? vdm_cm5_decode(g, side, in, n) : vdm_cm4_decode(g, side, in, n);
+    return vdm_cm_decode(method, g, side, in, n);
 }
 
 /* w x h, nch channels, maxval, stored at bit_depth (8 or 16) */
@@ -72,8 +72,8 @@ static void roundtrip(const sub *s, const vdm_cm_side *side, size_t *bytes)
     cr_assert(!memcmp(out, s->data, s->bytes), "%ux%u nch %u maxval %u differs",
               s->g.width, s->g.height, s->g.nch, s->g.maxval);
     /* every shorter payload is an error, never a crash */
-    /* (CM5's setup is heavier: fewer cuts) */
-    for (size_t cut = 1; cut <= (use5 ? 2u : 8u) && cut < b.size; cut++)
+    /* (CM5's and CM6's setup is heavier: fewer cuts) */
+    for (size_t cut = 1; cut <= (method >= 5 ? 2u : 8u) && cut < b.size; cut++)
         cr_assert_eq(cm_dec(&h, side, b.data, b.size - cut), VDM_ERR_CORRUPT, "cut %zu", cut);
     if (bytes) *bytes = b.size;
     free(out);
@@ -108,7 +108,7 @@ static void damaged_payloads(void)
     h.data = out;
     uint64_t r = 99;
     int caught = 0, n = 0;
-    for (int it = 0; it < (use5 ? 50 : 200); it++) {
+    for (int it = 0; it < (method >= 5 ? 50 : 200); it++) {
         uint8_t *d = malloc(b.size);
         memcpy(d, b.data, b.size);
         /* (the coder's last flush bytes are partly free: flips there may go unseen) */
@@ -135,18 +135,39 @@ static void damaged_payloads(void)
     free(s.data);
 }
 
-Test(cm4, every_kind_and_size) { use5 = 0; every_kind_and_size(); }
-Test(cm4, damaged_payloads_never_crash) { use5 = 0; damaged_payloads(); }
-Test(cm5, every_kind_and_size, .timeout = 900) { use5 = 1; every_kind_and_size(); }
-Test(cm5, damaged_payloads_never_crash, .timeout = 600) { use5 = 1; damaged_payloads(); }
+Test(cm4, every_kind_and_size) { method = 4; every_kind_and_size(); }
+Test(cm4, damaged_payloads_never_crash) { method = 4; damaged_payloads(); }
+Test(cm5, every_kind_and_size, .timeout = 900) { method = 5; every_kind_and_size(); }
+Test(cm5, damaged_payloads_never_crash, .timeout = 600) { method = 5; damaged_payloads(); }
+Test(cm6, every_kind_and_size, .timeout = 900) { method = 6; every_kind_and_size(); }
+Test(cm6, damaged_payloads_never_crash, .timeout = 600) { method = 6; damaged_payloads(); }
+
+Test(cm4, other_methods_are_refused)
+{
+    sub s = make_sub(8, 8, 3, 8, 255, 1, 1);
+    vdm_buf b = { 0 };
+    uint8_t d[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
+    const uint8_t *in[1] = { d };
+    const size_t n[1] = { sizeof d };
+    static const unsigned bad[] = { 0, 1, 2, 3, 7, 255 };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(vdm_cm_encode(bad[i], &s.g, NULL, &b), VDM_ERR_ARG, "method %u", bad[i]);
+        cr_assert_eq(vdm_cm_decode(bad[i], &s.g, NULL, d, sizeof d), VDM_ERR_ARG, "method %u", bad[i]);
+        cr_assert_eq(vdm_cm_tiles_encode(bad[i], &s.g, 8, 8, &b), VDM_ERR_ARG, "method %u", bad[i]);
+        cr_assert_eq(vdm_cm_tiles_decode(bad[i], &s.g, 8, 8, in, n), VDM_ERR_ARG, "method %u", bad[i]);
+        cr_assert_eq(vdm_cm_encode_tiled(bad[i], &s.g, 8, 8, &b, &b), VDM_ERR_ARG, "method %u", bad[i]);
+    }
+    cr_assert_eq(b.size, 0u);
+    free(s.data);
+}
 
 Test(cm5, smaller_than_cm4_on_a_photo_like_image)
 {
     sub s = make_sub(96, 64, 3, 8, 255, 1, 3);
     size_t b4, b5;
-    use5 = 0;
+    method = 4;
     roundtrip(&s, NULL, &b4);
-    use5 = 1;
+    method = 5;
     roundtrip(&s, NULL, &b5);
     cr_log_info("CM4 %zu bytes, CM5 %zu bytes", b4, b5);
     cr_assert_lt((double)b5, 1.02 * (double)b4 + 16, "CM5 %zu vs CM4 %zu", b5, b4);
@@ -222,11 +243,11 @@ Test(cm4, side_information_small_sigma_pays_large_sigma_costs_little, .timeout =
     /* a decoder given other side information does not get the image back */
     {
         vdm_buf b = { 0 };
-        cr_assert_eq(vdm_cm4_encode(&s.g, &side, &b), VDM_OK);
+        cr_assert_eq(vdm_cm_encode(VDM_CLASSICAL_CM4, &s.g, &side, &b), VDM_OK);
         uint8_t *out = malloc(s.bytes);
         vdm_subimage h = s.g;
         h.data = out;
-        const vdm_status st = vdm_cm4_decode(&h, NULL, b.data, b.size);
+        const vdm_status st = vdm_cm_decode(VDM_CLASSICAL_CM4, &h, NULL, b.data, b.size);
         cr_assert(st == VDM_ERR_CORRUPT || memcmp(out, s.data, s.bytes), "decoded without the side information");
         free(out);
         vdm_buf_free(&b);
@@ -234,7 +255,7 @@ Test(cm4, side_information_small_sigma_pays_large_sigma_costs_little, .timeout =
     /* invalid side parameters */
     side.sigma = 0.0f;
     vdm_buf b = { 0 };
-    cr_assert_eq(vdm_cm4_encode(&s.g, &side, &b), VDM_ERR_ARG);
+    cr_assert_eq(vdm_cm_encode(VDM_CLASSICAL_CM4, &s.g, &side, &b), VDM_ERR_ARG);
     vdm_buf_free(&b);
     free(z);
     free(xh);
@@ -318,7 +339,7 @@ static void same_bytes_both_paths(const sub *s, const vdm_cm_side *side, const c
     cr_assert_eq(cm_enc(&s->g, side, &bv), VDM_OK, "%s", what);
     cr_assert(bs.size == bv.size && !memcmp(bs.data, bv.data, bs.size),
               "CM%d %s: the SIMD mixers' payload differs from the scalar one (%zu vs %zu bytes)",
-              use5 ? 5 : 4, what, bv.size, bs.size);
+              (int)method, what, bv.size, bs.size);
     uint8_t *out = malloc(s->bytes + 1);
     vdm_subimage h = s->g;
     h.data = out;
@@ -329,7 +350,7 @@ static void same_bytes_both_paths(const sub *s, const vdm_cm_side *side, const c
     cr_assert_eq(cm_dec(&h, side, bv.data, bv.size), VDM_OK, "%s", what);   /* scalar decodes twin */
     cr_assert(!memcmp(out, s->data, s->bytes), "%s", what);
     vdm_cm4_simd_cap(old);
-    cr_log_info("CM%d %s: %zu bytes, same on both paths", use5 ? 5 : 4, what, bs.size);
+    cr_log_info("CM%d %s: %zu bytes, same on both paths", (int)method, what, bs.size);
     free(out);
     vdm_buf_free(&bs);
     vdm_buf_free(&bv);
@@ -366,8 +387,9 @@ static void both_paths_every_input_count(void)
     }
 }
 
-Test(cm4_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 300) { use5 = 0; both_paths_every_input_count(); }
-Test(cm5_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 600) { use5 = 1; both_paths_every_input_count(); }
+Test(cm4_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 300) { method = 4; both_paths_every_input_count(); }
+Test(cm5_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 600) { method = 5; both_paths_every_input_count(); }
+Test(cm6_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 600) { method = 6; both_paths_every_input_count(); }
 
 /* CM5 given side information: round trips (z and the denoised prediction,
  * each alone and together), and its use of the prediction as a reference
@@ -379,7 +401,7 @@ Test(cm5, side_information_roundtrip_and_reference_gradients, .timeout = 300)
     sub s = make_photo(96, 64);
     const size_t n = (size_t)96 * 64 * 3;
     size_t plain, zonly, both, x4, x5;
-    use5 = 1;
+    method = 5;
     roundtrip(&s, NULL, &plain);
     vdm_cm_side side = { 0 };
     side.alpha = 0.9f;
@@ -398,13 +420,74 @@ Test(cm5, side_information_roundtrip_and_reference_gradients, .timeout = 300)
     vdm_cm_side xs = { 0 };
     xs.xhat = xh;
     roundtrip(&s, &xs, &x5);
-    use5 = 0;
+    method = 4;
     roundtrip(&s, &xs, &x4);
     cr_log_info("CM5 alone %zu, given z %zu, z + xhat %zu, offset xhat %zu (CM4 %zu) bytes", plain, zonly, both,
                 x5, x4);
     cr_assert_lt((double)zonly, (double)plain, "z must help: %zu vs %zu", zonly, plain);
     cr_assert_lt((double)x5, 0.6 * (double)plain, "offset xhat: %zu vs alone %zu", x5, plain);
     cr_assert_lt((double)x5, 0.9 * (double)x4, "CM5 %zu vs CM4 %zu given an offset xhat", x5, x4);
+    free(z);
+    free(xh);
+    free(s.data);
+}
+
+/* CM6's OLS 1 sees three samples back (WWW): rows that repeat a random
+ * three-sample pattern (a new one on every row, so the rows above do not
+ * help) are predicted exactly by it, and CM6 codes them far smaller than
+ * CM5, which has no input that far back.  Each method round-trips. */
+Test(cm6, a_wider_least_squares_window_sees_a_period_of_three, .timeout = 300)
+{
+    const uint32_t w = 96, h = 64;
+    sub s = make_sub(w, h, 3, 8, 255, 1, 1);
+    uint64_t r = 11;
+    for (uint32_t y = 0; y < h; y++) {
+        uint8_t pat[3][3];
+        for (int i = 0; i < 3; i++)
+            for (int c = 0; c < 3; c++) pat[i][c] = (uint8_t)(tu_rng(&r) % 256);
+        for (uint32_t x = 0; x < w; x++)
+            for (unsigned c = 0; c < 3; c++) s.data[((size_t)y * w + x) * 3 + c] = pat[x % 3][c];
+    }
+    size_t b5, b6;
+    method = 5;
+    roundtrip(&s, NULL, &b5);
+    method = 6;
+    roundtrip(&s, NULL, &b6);
+    cr_log_info("period-3 rows: CM5 %zu bytes, CM6 %zu bytes", b5, b6);
+    cr_assert_lt((double)b6, 0.75 * (double)b5, "CM6 %zu vs CM5 %zu", b6, b5);
+    free(s.data);
+}
+
+/* CM6 takes side information as CM5 does: round trips with z, xhat and
+ * both; z helps, and an xhat that is the image plus a smooth offset makes
+ * the image far cheaper (the reference-image gradients). */
+Test(cm6, side_information_roundtrip, .timeout = 300)
+{
+    sub s = make_photo(96, 64);
+    const size_t n = (size_t)96 * 64 * 3;
+    size_t plain, zonly, both, xonly;
+    method = 6;
+    roundtrip(&s, NULL, &plain);
+    vdm_cm_side side = { 0 };
+    side.alpha = 0.9f;
+    side.sigma = 0.03f;
+    float *z = make_z(&s, side.alpha, side.sigma, 5);
+    side.z = z;
+    roundtrip(&s, &side, &zonly);
+    float *xh = malloc(n * sizeof *xh);
+    for (size_t i = 0; i < n; i++) {
+        const size_t px = i / 3, x = px % 96, y = px / 96;
+        const float off = 20.0f + 20.0f * (float)sin((double)x / 15.0 + (double)y / 23.0);
+        xh[i] = (2.0f * ((float)s.data[i] + off) - 255.0f) / 255.0f;
+    }
+    side.xhat = xh;
+    roundtrip(&s, &side, &both);
+    vdm_cm_side xs = { 0 };
+    xs.xhat = xh;
+    roundtrip(&s, &xs, &xonly);
+    cr_log_info("CM6 alone %zu, given z %zu, z + xhat %zu, offset xhat %zu bytes", plain, zonly, both, xonly);
+    cr_assert_lt((double)zonly, (double)plain, "z must help: %zu vs %zu", zonly, plain);
+    cr_assert_lt((double)xonly, 0.6 * (double)plain, "offset xhat: %zu vs alone %zu", xonly, plain);
     free(z);
     free(xh);
     free(s.data);

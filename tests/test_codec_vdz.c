@@ -121,7 +121,7 @@ Test(codec_vdz, each_classical_method_alone)
         cr_assert_eq(vdm_image_create(img->width, img->height, img->color_type, img->bit_depth, &out), VDM_OK);
         out->palette_size = img->palette_size;
         size_t nb = (size_t)vdm_image_sample_bytes(img->width, img->height, img->channels, img->bit_depth);
-        for (int m = 0; m <= 5; m++) {
+        for (int m = 0; m <= 6; m++) {
             vdm_subimage g, h;
             memset(&g, 0, sizeof g);
             g.width = img->width;
@@ -140,19 +140,18 @@ Test(codec_vdz, each_classical_method_alone)
             vdm_buf b = { 0 };
             vdm_status st = m == 0 ? vdm_stored_encode(&g, &b) : m == 1 ? vdm_zstd_encode(&g, 5, &b)
                           : m == 2 ? vdm_cm2_encode(&g, &b) : m == 3 ? vdm_cm3_encode(&g, &b)
-                          : m == 4 ? vdm_cm4_encode(&g, NULL, &b) : vdm_cm5_encode(&g, NULL, &b);
+                          : vdm_cm_encode((unsigned)m, &g, NULL, &b);
             cr_assert_eq(st, VDM_OK);
             st = m == 0 ? vdm_stored_decode(&h, b.data, b.size) : m == 1 ? vdm_zstd_decode(&h, b.data, b.size)
                  : m == 2 ? vdm_cm2_decode(&h, b.data, b.size) : m == 3 ? vdm_cm3_decode(&h, b.data, b.size)
-                 : m == 4 ? vdm_cm4_decode(&h, NULL, b.data, b.size) : vdm_cm5_decode(&h, NULL, b.data, b.size);
+                 : vdm_cm_decode((unsigned)m, &h, NULL, b.data, b.size);
             cr_assert_eq(st, VDM_OK, "method %d type %zu", m, t);
             cr_assert(!memcmp(img->data, out->data, nb), "method %d type %zu differs", m, t);
             /* truncated payloads never decode */
             if (b.size > 1) {
                 st = m == 0 ? vdm_stored_decode(&h, b.data, b.size - 1) : m == 1 ? vdm_zstd_decode(&h, b.data, b.size - 1)
                      : m == 2 ? vdm_cm2_decode(&h, b.data, b.size - 1) : m == 3 ? vdm_cm3_decode(&h, b.data, b.size - 1)
-                     : m == 4 ? vdm_cm4_decode(&h, NULL, b.data, b.size - 1)
-                     : vdm_cm5_decode(&h, NULL, b.data, b.size - 1);
+                     : vdm_cm_decode((unsigned)m, &h, NULL, b.data, b.size - 1);
                 cr_assert_neq(st, VDM_OK, "method %d accepted a truncated payload", m);
             }
             vdm_buf_free(&b);
@@ -229,7 +228,7 @@ Test(codec_vdz, kodak_images_roundtrip_and_compress_well, .timeout = 400)
         /* PNG (optipng) needs about 4.4 bits/sub-pixel on Kodak; the classical
          * must do clearly better or it is not a useful floor. */
         cr_assert_lt(bpsp, 4.0, "%s: %.3f bits/sub-pixel", names[i], bpsp);
-        cr_assert_eq(s.classical_method, VDM_CLASSICAL_CM5);
+        cr_assert_eq(s.classical_method, VDM_CLASSICAL_CM6);
         vdm_image_free(img);
     }
 }
@@ -256,7 +255,7 @@ static uint8_t *file_with_method(const vdm_image *img, int m, const vdm_buf *pl,
         vdm_subimage g;
         vdm_subimage_of(&g, img, mask);
         vdm_status st = m == 2 ? vdm_cm2_encode(&g, &b) : m == 3 ? vdm_cm3_encode(&g, &b)
-                      : m == 4 ? vdm_cm4_encode(&g, NULL, &b) : vdm_cm5_encode(&g, NULL, &b);
+                      : vdm_cm_encode((unsigned)m, &g, NULL, &b);
         cr_assert_eq(st, VDM_OK, "method %d", m);
         pl = &b;
     }
@@ -290,7 +289,7 @@ static uint8_t *resize_payload(const uint8_t *f, size_t n, long delta, size_t *n
     return g;
 }
 
-/* Method 5 (and 2..4) for every PNG kind and a few sizes: the file decodes
+/* Methods 5 and 6 (and 2..4) for every PNG kind and a few sizes: the file decodes
  * to the image; a payload one byte short or long is VDM_ERR_CORRUPT; a
  * changed byte is an error or the same pixels (never a crash); an unknown
  * method is VDM_ERR_UNSUPPORTED. */
@@ -299,7 +298,7 @@ Test(codec_vdz, every_cm_method_through_the_container, .timeout = 600)
     static const uint32_t sizes[][2] = { { 1, 1 }, { 31, 9 }, { 64, 48 } };
     for (size_t t = 0; t < NTYPES; t++)
         for (int z = 0; z < 3; z++)
-            for (int m = 2; m <= 5; m++) {
+            for (int m = 2; m <= 6; m++) {
                 if (m < 5 && z != 1) continue;   /* the older methods: one size */
                 vdm_image *img = make_image(k_types[t][0], k_types[t][1], sizes[z][0], sizes[z][1], t * 7 + (size_t)z);
                 size_t n;
@@ -337,8 +336,8 @@ Test(codec_vdz, every_cm_method_through_the_container, .timeout = 600)
                     back = NULL;
                     free(g);
                 }
-                if (m == 5 && z == 1) {   /* a method this decoder does not know */
-                    f[fbck + 8] = 6;
+                if (m == 6 && z == 1) {   /* a method this decoder does not know */
+                    f[fbck + 8] = 7;
                     fix_crc(f, fbck);
                     cr_assert_eq(vdm_vdz_decode(f, n, NULL, &back), VDM_ERR_UNSUPPORTED);
                     cr_assert_null(back);
@@ -348,7 +347,7 @@ Test(codec_vdz, every_cm_method_through_the_container, .timeout = 600)
             }
 }
 
-/* Methods 3, 4 and 5 are defined up to VDM_CM4_MAX_WIDTH: a wider
+/* Methods 3 to 6 are defined up to VDM_CM4_MAX_WIDTH: a wider
  * sub-image with one of them is corrupt (the payload is not even read). */
 Test(codec_vdz, cm_methods_width_limit_in_the_container)
 {
@@ -357,7 +356,7 @@ Test(codec_vdz, cm_methods_width_limit_in_the_container)
     for (size_t i = 0; i < (size_t)img->width * 2; i++) img->data[i] = (uint8_t)(i * 7 / 3);
     const uint8_t zeros[16] = { 0 };
     const vdm_buf pl = { (uint8_t *)(uintptr_t)zeros, sizeof zeros, sizeof zeros };
-    for (int m = 3; m <= 5; m++) {
+    for (int m = 3; m <= 6; m++) {
         size_t n;
         uint8_t *f = file_with_method(img, m, &pl, &n);
         vdm_image *back = NULL;
@@ -372,8 +371,9 @@ Test(codec_vdz, cm_methods_width_limit_in_the_container)
     vdm_image_free(img);
 }
 
-/* The encoder's context-mixing method: 5 by default, 4 on request (tests,
- * benchmarks), 2 at effort 0 whatever is asked; anything else is refused. */
+/* The encoder's context-mixing method: 6 by default, 4 or 5 on request
+ * (tests, benchmarks, older decoders), 2 at effort 0 whatever is asked;
+ * anything else is refused. */
 Test(codec_vdz, cm_method_option)
 {
     char path[1024];
@@ -381,8 +381,9 @@ Test(codec_vdz, cm_method_option)
     vdm_image *img;
     cr_assert_eq(vdm_png_read_file(path, &img), VDM_OK);
     static const struct { int effort, cm_method, want; } c[] = {
-        { 1, 0, VDM_CLASSICAL_CM5 }, { 1, 5, VDM_CLASSICAL_CM5 }, { 1, 4, VDM_CLASSICAL_CM4 },
-        { 2, 4, VDM_CLASSICAL_CM4 }, { 0, 4, VDM_CLASSICAL_CM2 }, { 0, 5, VDM_CLASSICAL_CM2 },
+        { 1, 0, VDM_CLASSICAL_CM6 }, { 1, 6, VDM_CLASSICAL_CM6 }, { 1, 5, VDM_CLASSICAL_CM5 },
+        { 1, 4, VDM_CLASSICAL_CM4 }, { 2, 4, VDM_CLASSICAL_CM4 }, { 0, 4, VDM_CLASSICAL_CM2 },
+        { 0, 6, VDM_CLASSICAL_CM2 },
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         vdm_encode_opts o;
@@ -394,7 +395,7 @@ Test(codec_vdz, cm_method_option)
         cr_assert_eq(s.classical_method, c[i].want, "effort %d cm_method %d: method %d", c[i].effort,
                      c[i].cm_method, s.classical_method);
     }
-    static const int bad[] = { 1, 2, 3, 6, -1 };
+    static const int bad[] = { 1, 2, 3, 7, -1 };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         vdm_encode_opts o;
         vdm_encode_opts_default(&o);
@@ -716,17 +717,18 @@ Test(codec_vdz, cm_tiles_roundtrip_any_subset, .timeout = 60) { cm_tiles_roundtr
 Test(codec_vdz, cm3_tiles_roundtrip_any_subset, .timeout = 120) { cm_tiles_roundtrip_any_subset(3); }
 Test(codec_vdz, cm4_tiles_roundtrip_any_subset, .timeout = 240) { cm_tiles_roundtrip_any_subset(4); }
 Test(codec_vdz, cm5_tiles_roundtrip_any_subset, .timeout = 400) { cm_tiles_roundtrip_any_subset(5); }
+Test(codec_vdz, cm6_tiles_roundtrip_any_subset, .timeout = 400) { cm_tiles_roundtrip_any_subset(6); }
 
 static vdm_status tiles_enc(int method, const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
 {
-    return method == 5 ? vdm_cm5_tiles_encode(g, tw, th, out) : method == 4 ? vdm_cm4_tiles_encode(g, tw, th, out)
+    return method >= 4 ? vdm_cm_tiles_encode((unsigned)method, g, tw, th, out)
          : method == 3 ? vdm_cm3_tiles_encode(g, tw, th, out) : vdm_cm2_tiles_encode(g, tw, th, out);
 }
 
 static vdm_status tiles_dec(int method, const vdm_subimage *g, uint32_t tw, uint32_t th, const uint8_t *const *in,
                             const size_t *n)
 {
-    return method == 5 ? vdm_cm5_tiles_decode(g, tw, th, in, n) : method == 4 ? vdm_cm4_tiles_decode(g, tw, th, in, n)
+    return method >= 4 ? vdm_cm_tiles_decode((unsigned)method, g, tw, th, in, n)
          : method == 3 ? vdm_cm3_tiles_decode(g, tw, th, in, n) : vdm_cm2_tiles_decode(g, tw, th, in, n);
 }
 
@@ -760,7 +762,7 @@ static void cm_tiles_roundtrip_any_subset(int method)
     memset(&whole, 0, sizeof whole);
     cr_assert_eq(nt, 12);
     cr_assert_eq(tiles_enc(method, &g, tw, th, tiles), VDM_OK);
-    cr_assert_eq(method == 5 ? vdm_cm5_encode(&g, NULL, &whole) : method == 4 ? vdm_cm4_encode(&g, NULL, &whole)
+    cr_assert_eq(method >= 4 ? vdm_cm_encode((unsigned)method, &g, NULL, &whole)
                  : method == 3 ? vdm_cm3_encode(&g, &whole) : vdm_cm2_encode(&g, &whole), VDM_OK);
     size_t sum = 0;
     for (uint32_t t = 0; t < nt; t++) { cr_assert_geq(tiles[t].size, 4); sum += tiles[t].size; }
@@ -781,8 +783,7 @@ static void cm_tiles_roundtrip_any_subset(int method)
          * path's CM tiles): the same bytes as the two separate passes */
         vdm_buf w2 = { 0 };
         memset(again, 0, sizeof again);
-        cr_assert_eq(method == 5 ? vdm_cm5_encode_tiled(&g, tw, th, &w2, again)
-                                 : vdm_cm4_encode_tiled(&g, tw, th, &w2, again), VDM_OK);
+        cr_assert_eq(vdm_cm_encode_tiled((unsigned)method, &g, tw, th, &w2, again), VDM_OK);
         cr_assert(w2.size == whole.size && !memcmp(w2.data, whole.data, whole.size), "whole stream differs");
         for (uint32_t t = 0; t < nt; t++) {
             cr_assert(again[t].size == tiles[t].size && !memcmp(again[t].data, tiles[t].data, tiles[t].size),
@@ -842,14 +843,13 @@ static void cm_tiles_roundtrip_any_subset(int method)
         uint8_t hdr[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
         cr_assert_eq(vdm_cm3_decode(&wide, hdr, sizeof hdr), VDM_ERR_CORRUPT);
     }
-    if (method >= 4) {   /* methods 4 and 5's width limit */
+    if (method >= 4) {   /* methods 4 to 6's width limit */
         vdm_subimage wide = g;
         wide.width = VDM_CM4_MAX_WIDTH + 1;
         vdm_buf b = { 0 };
-        cr_assert_eq(method == 5 ? vdm_cm5_encode(&wide, NULL, &b) : vdm_cm4_encode(&wide, NULL, &b), VDM_ERR_ARG);
+        cr_assert_eq(vdm_cm_encode((unsigned)method, &wide, NULL, &b), VDM_ERR_ARG);
         uint8_t hdr[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
-        cr_assert_eq(method == 5 ? vdm_cm5_decode(&wide, NULL, hdr, sizeof hdr) : vdm_cm4_decode(&wide, NULL, hdr, sizeof hdr),
-                     VDM_ERR_CORRUPT);
+        cr_assert_eq(vdm_cm_decode((unsigned)method, &wide, NULL, hdr, sizeof hdr), VDM_ERR_CORRUPT);
     }
     free(longer);
     free(orig);

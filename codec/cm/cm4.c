@@ -36,6 +36,14 @@
  * three; a third APM (texture pattern x q/4 x node class), the four
  * probabilities averaged.  Method 4's path is unchanged (st->v5 == 0).
  *
+ * CM6 (st->v6, with st->v5; method 6) changes CM5 in five places: OLS 1
+ * takes 4 more neighbours (WWW, NEEE, NNWW, NNEE) and a wider window
+ * (decay 0.85), and is solved at every 4th x only; the activity also sums
+ * the residuals two samples away (WW, NN); 4 more hashed context models
+ * (second differences, intensity x residuals, gradients or the reference's
+ * residual, a wider neighbourhood shape); and the hashed and pair counters
+ * feed the mixers directly (no state maps). 
+ *
  * Exactness: as method 3 — integers, except the OLS solves and the side
  * information's likelihoods, which use IEEE binary64 in a fixed operation
  * order (+ - * / sqrt; exp is vdm_exp, our own, no libm).  Build with
@@ -50,6 +58,9 @@
 #include "common/detmath.h"
 
 #include <stdatomic.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +69,7 @@
 #define NPRED_MAX 40
 #define NLMS_K 2                       /* NLMS predictors */
 #define NOLS 2                         /* OLS predictors */
-#define NIN_MAX 17                     /* NLMS / OLS inputs */
+#define NIN_MAX 21                     /* NLMS / OLS inputs */
 #define OLS_T (NIN_MAX * (NIN_MAX + 1) / 2 + NIN_MAX)
 #define WEIGHT_ONE ((int64_t)1 << 40)
 #define BLEND_OFS 4
@@ -66,6 +77,8 @@
 static const int32_t nlms_mu[NLMS_K] = { 160, 24 };   /* /1024 */
 #define NLMS_EPS 16
 static const double ols_decay[NOLS] = { 0.8, 0.5 };
+#define OLS1_DECAY_V6 0.85             /* method 6's OLS 1: a wider window */
+#define OLS1_PERIOD_V6 4               /* method 6 solves OLS 1 at x % 4 == 0 */
 static const double ols_nu[NOLS] = { 3.0, 1.0 };
 #define OLS_WK 2.0                     /* sample weight 1 / (OLS_WK + |error|) ... */
 #define OLS_LV 8.0                     /* ... / (1 + OLS local error / OLS_LV) */
@@ -87,7 +100,8 @@ static const double ols_nu[NOLS] = { 3.0, 1.0 };
 #define NSIDE_M 1       /* side-information context model (Gaussian probability x noise level) */
 #define NM4_MAX (NM_FIX + NBP_MAX + NSIDE_M)   /* models of method 4 */
 /* method 5 (CM5): hashed context models and bit-predictor pair models */
-#define NH_MAX 4       /* hashed context models */
+#define NH_MAX 8       /* hashed context models (method 5: 4, method 6: 8) */
+#define NH_V5 4
 #define H_BITS 18       /* a hashed model's table: 2^H_BITS counters */
 #define H_MASK ((1u << H_BITS) - 1u)
 #define NXBP_MAX 2      /* context-mean bit predictors */
@@ -174,14 +188,15 @@ typedef struct {
 typedef struct {
     double decay, nu;
     unsigned nl;
-    double *cacc, *hacc;
+    unsigned T;                  /* sums per column: nl (nl + 1) / 2 + nl */
+    double *cacc, *hacc;         /* w * T each */
     double cur[OLS_T];
     double ow[NIN_MAX];
 } ols_t;
 
 typedef struct {
     int32_t *val[3];
-    int32_t *res[2];
+    int32_t *res[3];             /* rows y % 3 */
     uint32_t *perr[2];           /* rows y%2, width*NPRED_MAX */
     int32_t lw[NLMS_K][NIN_MAX];
     unsigned nl;
@@ -220,6 +235,7 @@ typedef struct {
     int32_t nlev;                /* noise level class (0..15) */
     /* method 5 */
     int v5;
+    int v6;                      /* method 6 (with v5) */
     unsigned nh, npair;          /* hashed and pair models in use (0 in method 4) */
     uint32_t hb[NH_MAX];         /* hashed contexts of this sample */
     uint8_t hid[NH_MAX];         /* which hashed contexts */
@@ -411,7 +427,9 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
     const unsigned nmv4 = nm - st->nh - st->npair;
     const int16_t *stretch = st->tab->stretch;
     for (unsigned i = 0; i < nmv4; i++) x[i] = stretch[c[i]->p >> 4];
-    for (unsigned i = nmv4; i < nm; i++) {   /* method 5: state map of (node, count, probability) */
+    if (st->v6)   /* method 6: the hashed and pair counters as they are */
+        for (unsigned i = nmv4; i < nm; i++) x[i] = stretch[c[i]->p >> 4];
+    else for (unsigned i = nmv4; i < nm; i++) {   /* method 5: state map of (node, count, probability) */
         const unsigned n = c[i]->n;
         const unsigned nb = n < 12 ? n : n < 24 ? 12 : n < 64 ? 13 : n < 160 ? 14 : 15;
         uint16_t *sp = &M->sm[i - nmv4][(node * 16 + nb) * 32 + (c[i]->p >> 11)];
@@ -469,9 +487,12 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
         counter *qc = c[i];
         qc->p = (uint16_t)(qc->p + (int32_t)(((int64_t)(target - qc->p) * rec[qc->n]) >> 16));
         if (qc->n < H_LIMIT) qc->n++;
-        uint16_t *sp = smp[i - nmv4];
-        *sp = (uint16_t)(*sp + ((target - *sp) >> SM_RATE));
     }
+    if (!st->v6)
+        for (unsigned i = nmv4; i < nm; i++) {
+            uint16_t *sp = smp[i - nmv4];
+            *sp = (uint16_t)(*sp + ((target - *sp) >> SM_RATE));
+        }
     const int32_t err1 = (((bit << 16) - pm1) >> 4) * MIX_LR;
     const int32_t err2 = (((bit << 16) - pm2) >> 4) * MIX2_LR;
     const int32_t err3 = (((bit << 16) - pm3) >> 4) * MIX_LR;   /* used with w3 only */
@@ -502,7 +523,7 @@ static inline int64_t floor_i64(double t)
 
 static inline int sgn3(int32_t v) { return (v > 0) - (v < 0) + 1; }
 
-typedef struct { int32_t W, N, NW, NE, WW, NN, NNE, NWW, NNW, NEE; } nbhd;
+typedef struct { int32_t W, N, NW, NE, WW, NN, NNE, NWW, NNW, NEE, WWW, NEEE, NNWW, NNEE; } nbhd;
 
 static inline nbhd get_nbhd(const cm_rows *r, uint32_t x, uint32_t y, uint32_t w)
 {
@@ -531,6 +552,11 @@ static inline nbhd get_nbhd(const cm_rows *r, uint32_t x, uint32_t y, uint32_t w
         n.NNE = n.NE;
         n.NNW = n.NW;
     }
+    /* method 6's further neighbours (OLS 1's inputs) */
+    n.WWW = x >= 3 ? cur[x - 3] : n.WW;
+    n.NEEE = (up && x + 3 < w) ? up[x + 3] : n.NEE;
+    n.NNWW = (up2 && x >= 2) ? up2[x - 2] : n.NNW;
+    n.NNEE = (up2 && x + 2 < w) ? up2[x + 2] : n.NNE;
     return n;
 }
 
@@ -542,20 +568,20 @@ static inline unsigned ols_idx(unsigned nl, unsigned i, unsigned j)
 
 static void ols_row_start(ols_t *R, uint32_t w)
 {
-    const unsigned T = R->nl * (R->nl + 1) / 2 + R->nl;
+    const unsigned T = R->T;
     const double dc = R->decay;
     double run[OLS_T];
     memset(R->cur, 0, sizeof R->cur);
     memset(run, 0, sizeof run);
     for (uint32_t x = 0; x < w; x++) {
-        const double *c = &R->cacc[(size_t)x * OLS_T];
-        double *hh = &R->hacc[(size_t)x * OLS_T];
+        const double *c = &R->cacc[(size_t)x * R->T];
+        double *hh = &R->hacc[(size_t)x * R->T];
         for (unsigned t = 0; t < T; t++) { run[t] = dc * run[t] + c[t]; hh[t] = run[t]; }
     }
     memset(run, 0, sizeof run);
     for (uint32_t x = w; x-- > 0;) {
-        const double *c = &R->cacc[(size_t)x * OLS_T];
-        double *hh = &R->hacc[(size_t)x * OLS_T];
+        const double *c = &R->cacc[(size_t)x * R->T];
+        double *hh = &R->hacc[(size_t)x * R->T];
         for (unsigned t = 0; t < T; t++) { hh[t] += dc * run[t]; run[t] = dc * run[t] + c[t]; }
     }
 }
@@ -565,7 +591,7 @@ static void ols_row_start(ols_t *R, uint32_t w)
 static double ols_predict(ols_t *R, uint32_t x, const int32_t *in, int solve)
 {
     const unsigned nl = R->nl;
-    const double *hh = &R->hacc[(size_t)x * OLS_T];
+    const double *hh = &R->hacc[(size_t)x * R->T];
     double L[NIN_MAX][NIN_MAX], z[NIN_MAX];
     int ok = solve;
     for (unsigned i = 0; i < nl && ok; i++) {
@@ -604,7 +630,7 @@ static void ols_update(ols_t *R, uint32_t x, const int32_t *in, int32_t target, 
 {
     const unsigned nl = R->nl;
     const double dc = R->decay;
-    double *c = &R->cacc[(size_t)x * OLS_T];
+    double *c = &R->cacc[(size_t)x * R->T];
     unsigned o = 0;
     for (unsigned i = 0; i < nl; i++)
         for (unsigned j = 0; j <= i; j++, o++) {
@@ -771,6 +797,12 @@ static vdm_status cm_run(cm_state *st)
                         in2[nl2++] = rv2 - f2.N;
                     }
                 }
+                if (st->v6) {   /* method 6: OLS 1 (and NLMS) see further */
+                    in[nl++] = n.WWW - n.W;
+                    in[nl++] = n.NEEE - n.W;
+                    in[nl++] = n.NNWW - n.W;
+                    in[nl++] = n.NNEE - n.W;
+                }
                 /* side predictors (1/8 units) */
                 int32_t zp8 = 0, xp8 = 0;
                 const int side_here = st->side && g->rgb && c < 3;
@@ -822,7 +854,8 @@ static vdm_status cm_run(cm_state *st)
                     pred[np++] = (int32_t)vdm_cm_floordiv(lp8[li] + 4, 8);
                 }
                 const int solve = !st->v5 || (x & 1) == 0;
-                const int64_t op8 = ols_p8(&R->ols[0], x, in, n.W, solve);
+                const int solve1 = st->v6 ? x % OLS1_PERIOD_V6 == 0 : solve;
+                const int64_t op8 = ols_p8(&R->ols[0], x, in, n.W, solve1);
                 const int64_t o2p8 = ols_p8(&R->ols[1], x, in2, n.W, solve);
                 pred[np++] = (int32_t)vdm_cm_floordiv(o2p8 + 4, 8);
                 pred[np++] = (int32_t)vdm_cm_floordiv(op8 + 4, 8);
@@ -853,8 +886,8 @@ static vdm_status cm_run(cm_state *st)
                 }
                 const int64_t Pf = vdm_cm_floordiv(num * 8 + den / 2, den);
 
-                const int32_t *res_up = y ? R->res[(y + 1) & 1] : NULL;
-                int32_t *res_cur = R->res[y & 1];
+                const int32_t *res_up = y ? R->res[(y + 2) % 3] : NULL;
+                int32_t *res_cur = R->res[y % 3];
                 const int32_t rW = x ? res_cur[x - 1] : 0;
                 const int32_t rN = res_up ? res_up[x] : 0;
                 const int32_t rNW = (res_up && x) ? res_up[x - 1] : 0;
@@ -862,6 +895,11 @@ static vdm_status cm_run(cm_state *st)
                 uint32_t act = 2u * (uint32_t)abs(rW) + 2u * (uint32_t)abs(rN) +
                                (uint32_t)abs(rNW) + (uint32_t)abs(rNE);
                 if (st->has_ref[k]) act += 2u * (uint32_t)abs(ref_res);
+                if (st->v6) {   /* method 6: also the residuals two samples away */
+                    const int32_t rWW = x >= 2 ? res_cur[x - 2] : 0;
+                    const int32_t rNN = y >= 2 ? R->res[(y + 1) % 3][x] : 0;
+                    act += 2u * ((uint32_t)abs(rWW) + (uint32_t)abs(rNN));
+                }
                 act = (2u * act + 4u * (uint32_t)(emin > 0xFFFFFFFu ? 0xFFFFFFFu : emin)) >> 2;
                 const unsigned q = vdm_cm_quant_activity(act);
 
@@ -937,6 +975,14 @@ static vdm_status cm_run(cm_state *st)
                         case 0: HM(sq17(n.W - P)); HM(sq17(n.N - P)); HM(sq17(n.NW - P)); HM(sq17(n.NE - P)); break;
                         case 1: HM((uint32_t)P * 64u / ((uint32_t)maxv + 1u)); HM(q); break;
                         case 2: HM(sq17(n.N - n.NW)); HM(sq17(n.W - n.NW)); HM(sq17(n.NE - n.N)); break;
+                        /* method 6 */
+                        case 4: HM(sq17(n.W - n.WW)); HM(sq17(n.N - n.NN)); HM(sq17(n.NE - n.NNE)); HM(sq9(n.NW - n.NNW)); break;
+                        case 5: HM((uint32_t)P >> 2); HM(sq9(rW)); HM(sq9(rN)); break;
+                        case 6:
+                            if (k == 0) { HM(sq17(n.W - n.NW)); HM(sq17(n.N - n.NE)); HM(q); }
+                            else { HM(sq17(ref_res)); HM(sq9(rW)); HM((uint32_t)P >> 3); }
+                            break;
+                        case 7: HM(sq9(n.W - P)); HM(sq9(n.N - P)); HM(sq9(n.NE - P)); HM(sq9(n.NW - P)); HM(sq9(n.WW - P)); HM(sq9(n.NN - P)); break;
                         default:   /* 3 */
                             if (k == 0) { HM(sq17(n.WW - n.W)); HM(sq17(n.NN - n.N)); HM(sq9(rW)); HM(sq9(rN)); }
                             else { HM(sq17(gW)); HM(sq17(gN)); HM(sq17(n.W - P)); HM(sq17(n.N - P)); }
@@ -1081,28 +1127,30 @@ static vdm_status cm_run(cm_state *st)
 /* ---- setup ---------------------------------------------------------------- */
 static void rows_free(cm_rows *r)
 {
-    for (int i = 0; i < 3; i++) free(r->val[i]);
-    for (int i = 0; i < 2; i++) { free(r->res[i]); free(r->perr[i]); }
+    for (int i = 0; i < 3; i++) { free(r->val[i]); free(r->res[i]); }
+    for (int i = 0; i < 2; i++) free(r->perr[i]);
     for (int o = 0; o < NOLS; o++) { free(r->ols[o].cacc); free(r->ols[o].hacc); }
 }
 
-static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nl2)
+static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nl2, int v6)
 {
     memset(r, 0, sizeof *r);
     r->nl = nl;
     int ok = 1;
-    for (int i = 0; i < 3; i++) ok &= (r->val[i] = calloc(w, sizeof(int32_t))) != NULL;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
+        ok &= (r->val[i] = calloc(w, sizeof(int32_t))) != NULL;
         ok &= (r->res[i] = calloc(w, sizeof(int32_t))) != NULL;
-        ok &= (r->perr[i] = calloc((size_t)w * NPRED_MAX, sizeof(uint32_t))) != NULL;
     }
+    for (int i = 0; i < 2; i++)
+        ok &= (r->perr[i] = calloc((size_t)w * NPRED_MAX, sizeof(uint32_t))) != NULL;
     for (int o = 0; o < NOLS; o++) {
         ols_t *O = &r->ols[o];
         O->nl = o == 0 ? nl : nl2;
-        O->decay = ols_decay[o];
+        O->T = O->nl * (O->nl + 1) / 2 + O->nl;
+        O->decay = o == 0 && v6 ? OLS1_DECAY_V6 : ols_decay[o];
         O->nu = ols_nu[o];
-        ok &= (O->cacc = calloc((size_t)w * OLS_T, sizeof(double))) != NULL;
-        ok &= (O->hacc = calloc((size_t)w * OLS_T, sizeof(double))) != NULL;
+        ok &= (O->cacc = calloc((size_t)w * O->T, sizeof(double))) != NULL;
+        ok &= (O->hacc = calloc((size_t)w * O->T, sizeof(double))) != NULL;
     }
     return ok;
 }
@@ -1111,7 +1159,7 @@ static void model_free(chan_model *M)
 {
     if (!M) return;
     for (int m = 0; m < NM4_MAX; m++) free(M->t[m]);
-    for (int j = 0; j < NH_MAX; j++) free(M->ht[j]);
+    free(M->ht[0]);   /* one block for every hashed table */
     for (int j = 0; j < NPAIR_MAX; j++) free(M->pt[j]);
     for (int j = 0; j < NXBP_MAX; j++) { free(M->xt[j]); free(M->xb[j]); }
     free(M->w2);
@@ -1146,6 +1194,22 @@ static counter *counters_new(size_t n)
     return t;
 }
 
+/* The hashed tables (1 MiB each, read at random): one block, 2 MiB
+ * aligned, in huge pages where the system offers them (fewer TLB misses;
+ * the contents are the same either way). */
+static counter *counters_new_large(size_t n)
+{
+    const size_t align = (size_t)1 << 21;
+    const size_t bytes = (n * sizeof(counter) + align - 1) / align * align;
+    counter *t = aligned_alloc(align, bytes);
+    if (!t) return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(t, bytes, MADV_HUGEPAGE);   /* advice only: ignored where unsupported */
+#endif
+    for (size_t i = 0; i < n; i++) { t[i].p = 32768; t[i].n = 0; }
+    return t;
+}
+
 /* A mixer's weight row at the start: every model input MIX_INIT; the side
  * input, the constant and the padding 0. */
 static void mix_row_init(int32_t *row, unsigned nm)
@@ -1153,7 +1217,7 @@ static void mix_row_init(int32_t *row, unsigned nm)
     for (unsigned i = 0; i < MIX_ROW; i++) row[i] = i < nm ? MIX_INIT : 0;
 }
 
-static chan_model *model_alloc(unsigned nm4, unsigned nh, unsigned npair, int v5)
+static chan_model *model_alloc(unsigned nm4, unsigned nh, unsigned npair, int v5, int v6)
 {
     /* 64-byte aligned (C11 aligned_alloc; sizes are multiples of 64): the
      * mixer rows are whole cache lines and the SIMD twin's aligned vectors */
@@ -1163,8 +1227,11 @@ static chan_model *model_alloc(unsigned nm4, unsigned nh, unsigned npair, int v5
     const unsigned nm = nm4 + (v5 ? NXBP_MAX : 0) + nh + npair;   /* every model input */
     for (unsigned m = 0; m < nm4; m++)
         if (!(M->t[m] = counters_new((size_t)model_size((int)m) * NNODE))) { model_free(M); return NULL; }
-    for (unsigned j = 0; j < nh; j++)
-        if (!(M->ht[j] = counters_new((size_t)1 << H_BITS))) { model_free(M); return NULL; }
+    if (nh) {
+        counter *blk = counters_new_large((size_t)nh << H_BITS);
+        if (!blk) { model_free(M); return NULL; }
+        for (unsigned j = 0; j < nh; j++) M->ht[j] = blk + ((size_t)j << H_BITS);
+    }
     for (unsigned j = 0; j < npair; j++)
         if (!(M->pt[j] = counters_new((size_t)NBB * NBB * NNODE))) { model_free(M); return NULL; }
     M->apm = malloc(sizeof(uint16_t) * NNODE * NAPMC * 33);
@@ -1185,7 +1252,7 @@ static chan_model *model_alloc(unsigned nm4, unsigned nh, unsigned npair, int v5
         for (int s = 0; s < NNODE; s++) M->wf[s][0] = M->wf[s][1] = M->wf[s][2] = 21845;
         if (!(M->apm3 = malloc(sizeof(uint16_t) * NA3 * 6 * 33))) { model_free(M); return NULL; }
         apm_init(M->apm3, (size_t)NA3 * 6);
-        for (unsigned j = 0; j < nh + npair; j++) {
+        for (unsigned j = 0; j < (v6 ? 0 : nh + npair); j++) {   /* method 6 has no state maps */
             if (!(M->sm[j] = malloc(sizeof(uint16_t) * NNODE * 16 * 32))) { model_free(M); return NULL; }
             for (size_t e = 0; e < (size_t)NNODE * 16 * 32; e++) M->sm[j][e] = (uint16_t)((e & 31) * 2048 + 1024);
         }
@@ -1193,14 +1260,17 @@ static chan_model *model_alloc(unsigned nm4, unsigned nh, unsigned npair, int v5
     return M;
 }
 
-static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_side *side, int v5)
+/* method: 4, 5 or 6 */
+static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_side *side, unsigned method)
 {
     memset(st, 0, sizeof *st);
     st->g = g;
+    const int v5 = method >= VDM_CLASSICAL_CM5, v6 = method >= VDM_CLASSICAL_CM6;
     st->v5 = v5;
+    st->v6 = v6;
     st->mix_simd = vdm_cm4_simd_level() >= VDM_SIMD_AVX2;
     if (v5) {
-        for (unsigned j = 0; j < NH_MAX; j++) st->hid[st->nh++] = (uint8_t)j;
+        for (unsigned j = 0; j < (v6 ? NH_MAX : NH_V5); j++) st->hid[st->nh++] = (uint8_t)j;
         for (unsigned j = 0; j < NXBP_MAX; j++) st->xid[st->nxbp++] = (uint8_t)j;
         for (unsigned j = 0; j < NPAIR_MAX; j++) { st->pa[st->npair] = pair_a[j]; st->pb[st->npair] = pair_b[j]; st->npair++; }
     }
@@ -1247,16 +1317,16 @@ static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_sid
     }
     const unsigned nm4 = NM_FIX + NBP_PLAIN + (st->use_z ? 1 : 0) + (st->use_xhat ? 1 : 0) + (st->use_z ? NSIDE_M : 0);
     for (unsigned kk = 0; kk < g->nch; kk++) {
-        const unsigned nl = 9 + (st->has_ref[kk] ? 6 : 0) + (g->rgb && kk == 2 ? 2 : 0);
+        const unsigned nl = 9 + (st->has_ref[kk] ? 6 : 0) + (g->rgb && kk == 2 ? 2 : 0) + (v6 ? 4 : 0);
         const unsigned nl2 = 6 + (st->has_ref[kk] ? 4 : 0) + (g->rgb && kk == 2 ? 2 : 0) +
                              (st->side_ref && g->rgb && kk < 3 ? 5 : 0);   /* the side's values */
-        if (!(st->cm[kk] = model_alloc(nm4, st->nh, st->npair, v5))) return VDM_ERR_NOMEM;
+        if (!(st->cm[kk] = model_alloc(nm4, st->nh, st->npair, v5, v6))) return VDM_ERR_NOMEM;
         for (unsigned j = 0; j < st->nxbp; j++) {
             chan_model *M = st->cm[kk];
             if (!(M->xt[j] = counters_new((size_t)NBB * NNODE))) return VDM_ERR_NOMEM;
             if (!(M->xb[j] = calloc((size_t)XB_SIZE * 2, sizeof(int32_t)))) return VDM_ERR_NOMEM;
         }
-        if (!rows_alloc(&st->rows[kk], g->width, nl, nl2)) return VDM_ERR_NOMEM;
+        if (!rows_alloc(&st->rows[kk], g->width, nl, nl2, v6)) return VDM_ERR_NOMEM;
     }
     return VDM_OK;
 }
@@ -1268,11 +1338,11 @@ static void cm_teardown(cm_state *st)
     free(st->lik);
 }
 
-static vdm_status cmx_encode(int v5, const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
+static vdm_status cmx_encode(unsigned method, const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
 {
     VDM_RETURN_IF(!g || !out, VDM_ERR_ARG);
     cm_state st;
-    vdm_status rc = cm_setup(&st, g, side, v5);
+    vdm_status rc = cm_setup(&st, g, side, method);
     vdm_rc_enc enc;
     vdm_rc_enc_init(&enc);
     if (rc == VDM_OK) {
@@ -1283,7 +1353,7 @@ static vdm_status cmx_encode(int v5, const vdm_subimage *g, const vdm_cm_side *s
     return vdm_cm_payload_done(g, &enc, out, rc);
 }
 
-static vdm_status cmx_decode(int v5, const vdm_subimage *g0, const vdm_cm_side *side, const uint8_t *in, size_t n)
+static vdm_status cmx_decode(unsigned method, const vdm_subimage *g0, const vdm_cm_side *side, const uint8_t *in, size_t n)
 {
     VDM_RETURN_IF(!g0 || (!in && n), VDM_ERR_ARG);
     vdm_subimage g;
@@ -1291,7 +1361,7 @@ static vdm_status cmx_decode(int v5, const vdm_subimage *g0, const vdm_cm_side *
     VDM_FORWARD(vdm_cm_payload_open(g0, in, n, &g, &dec));
     if (g.width > VDM_CM4_MAX_WIDTH) return VDM_ERR_CORRUPT;
     cm_state st;
-    vdm_status rc = cm_setup(&st, &g, side, v5);
+    vdm_status rc = cm_setup(&st, &g, side, method);
     if (rc == VDM_OK) {
         st.dec = &dec;
         rc = cm_run(&st);
@@ -1304,14 +1374,14 @@ static vdm_status cmx_decode(int v5, const vdm_subimage *g0, const vdm_cm_side *
  * payload (as cmx_encode without side information) from the same pass: the
  * model state does not depend on where the bits go, so both are the bytes
  * the separate encoders write. */
-static vdm_status cmx_tiles_encode(int v5, const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out,
+static vdm_status cmx_tiles_encode(unsigned method, const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out,
                                    vdm_buf *whole)
 {
     uint64_t nt;
     VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));
     VDM_RETURN_IF(!out, VDM_ERR_ARG);
     cm_state st;
-    vdm_status rc = cm_setup(&st, g, NULL, v5);
+    vdm_status rc = cm_setup(&st, g, NULL, method);
     vdm_rc_enc *enc = rc == VDM_OK ? vdm_cm_tiles_enc_new(nt) : NULL;
     if (rc == VDM_OK && !enc) rc = VDM_ERR_NOMEM;
     vdm_rc_enc wenc;
@@ -1331,14 +1401,14 @@ static vdm_status cmx_tiles_encode(int v5, const vdm_subimage *g, uint32_t tw, u
     return rc;
 }
 
-static vdm_status cmx_tiles_decode(int v5, const vdm_subimage *g, uint32_t tw, uint32_t th,
+static vdm_status cmx_tiles_decode(unsigned method, const vdm_subimage *g, uint32_t tw, uint32_t th,
                                    const uint8_t *const *in, const size_t *n)
 {
     uint64_t nt;
     VDM_FORWARD(vdm_cm_tiles_count(g, tw, th, &nt));
     VDM_RETURN_IF(!in || !n, VDM_ERR_ARG);
     cm_state st;
-    vdm_status rc = cm_setup(&st, g, NULL, v5);
+    vdm_status rc = cm_setup(&st, g, NULL, method);
     vdm_rc_dec *dec = NULL;
     uint8_t *use = NULL;
     if (rc == VDM_OK) rc = vdm_cm_tiles_dec_new(in, n, nt, &dec, &use);
@@ -1354,56 +1424,39 @@ static vdm_status cmx_tiles_decode(int v5, const vdm_subimage *g, uint32_t tw, u
     return vdm_cm_tiles_dec_done(dec, use, nt, rc);
 }
 
-vdm_status vdm_cm4_encode(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
+static int cm_method_ok(unsigned method)
 {
-    return cmx_encode(0, g, side, out);
+    return method == VDM_CLASSICAL_CM4 || method == VDM_CLASSICAL_CM5 || method == VDM_CLASSICAL_CM6;
 }
 
-vdm_status vdm_cm4_decode(const vdm_subimage *g, const vdm_cm_side *side, const uint8_t *in, size_t n)
+vdm_status vdm_cm_encode(unsigned method, const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
 {
-    return cmx_decode(0, g, side, in, n);
+    VDM_RETURN_IF(!cm_method_ok(method), VDM_ERR_ARG);
+    return cmx_encode(method, g, side, out);
 }
 
-vdm_status vdm_cm4_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
+vdm_status vdm_cm_decode(unsigned method, const vdm_subimage *g, const vdm_cm_side *side, const uint8_t *in, size_t n)
 {
-    return cmx_tiles_encode(0, g, tw, th, out, NULL);
+    VDM_RETURN_IF(!cm_method_ok(method), VDM_ERR_ARG);
+    return cmx_decode(method, g, side, in, n);
 }
 
-vdm_status vdm_cm4_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
-                                const uint8_t *const *in, const size_t *n)
+vdm_status vdm_cm_tiles_encode(unsigned method, const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
 {
-    return cmx_tiles_decode(0, g, tw, th, in, n);
+    VDM_RETURN_IF(!cm_method_ok(method), VDM_ERR_ARG);
+    return cmx_tiles_encode(method, g, tw, th, out, NULL);
 }
 
-vdm_status vdm_cm5_encode(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
+vdm_status vdm_cm_tiles_decode(unsigned method, const vdm_subimage *g, uint32_t tw, uint32_t th,
+                               const uint8_t *const *in, const size_t *n)
 {
-    return cmx_encode(1, g, side, out);
+    VDM_RETURN_IF(!cm_method_ok(method), VDM_ERR_ARG);
+    return cmx_tiles_decode(method, g, tw, th, in, n);
 }
 
-vdm_status vdm_cm5_decode(const vdm_subimage *g, const vdm_cm_side *side, const uint8_t *in, size_t n)
+vdm_status vdm_cm_encode_tiled(unsigned method, const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *whole,
+                               vdm_buf *tiles)
 {
-    return cmx_decode(1, g, side, in, n);
-}
-
-vdm_status vdm_cm5_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
-{
-    return cmx_tiles_encode(1, g, tw, th, out, NULL);
-}
-
-vdm_status vdm_cm4_encode_tiled(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *whole, vdm_buf *tiles)
-{
-    VDM_RETURN_IF(!whole, VDM_ERR_ARG);
-    return cmx_tiles_encode(0, g, tw, th, tiles, whole);
-}
-
-vdm_status vdm_cm5_encode_tiled(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *whole, vdm_buf *tiles)
-{
-    VDM_RETURN_IF(!whole, VDM_ERR_ARG);
-    return cmx_tiles_encode(1, g, tw, th, tiles, whole);
-}
-
-vdm_status vdm_cm5_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
-                                const uint8_t *const *in, const size_t *n)
-{
-    return cmx_tiles_decode(1, g, tw, th, in, n);
+    VDM_RETURN_IF(!cm_method_ok(method) || !whole, VDM_ERR_ARG);
+    return cmx_tiles_encode(method, g, tw, th, tiles, whole);
 }

@@ -1,5 +1,5 @@
-/* cm4.h — methods 4 (CM4) and 5 (CM5): the context-mixing coders of vdmzip
- * (format-spec/vdz.md §8c and §8d are the normative text).  Internal to codec/.
+/* cm4.h — methods 4 (CM4), 5 (CM5) and 6 (CM6): the context-mixing coders of
+ * vdmzip (format-spec/vdz.md §8c, §8d and §8e are the normative text).  Internal to codec/.
  *
  * Same sub-image conventions as methods 2 and 3 (codec/cm/classical.h): the
  * coders read (encode) or write (decode) the coded channels of g->data in
@@ -20,8 +20,21 @@
 #include <stdint.h>
 #include "codec/cm/classical.h"
 
-/* FBCK method and MODL cm_method byte: VDM_CLASSICAL_CM4 and _CM5 (classical.h). */
-/* Like method 3, CM4 and CM5 keep least-squares sums per column. */
+/* FBCK method and MODL cm_method byte: VDM_CLASSICAL_CM4, _CM5 and _CM6
+ * (classical.h); every function below takes one of them as `method` and
+ * returns VDM_ERR_ARG for any other.
+ *   4 (CM4, §8c): the predictor bank, bit predictors, 7 context models, two
+ *     mixers and two APMs (cm4.c's header).
+ *   5 (CM5, §8d): CM4 plus hashed context models with state maps,
+ *     context-mean bit predictors, a bit-predictor pair model, a third
+ *     mixer with a learned final mix and a third APM; given side
+ *     information it also uses the side image as a reference image
+ *     (gradient predictors and OLS inputs around the sample).
+ *   6 (CM6, §8e; the encoder's default): CM5 with a wider OLS 1 (4 more
+ *     neighbours, a wider window, solved at every 4th sample), a wider
+ *     activity, 8 hashed context models and no state maps.
+ * One cm_run with variant switches. */
+/* Like method 3, they keep least-squares sums per column. */
 #define VDM_CM4_MAX_WIDTH 16384u
 
 /* vdm_cm_side: codec/cm/cm_side.h (through classical.h), shared with method 3. */
@@ -29,32 +42,21 @@
 /* Whole sub-image: payload = flags byte (bit 0: rgb order), 3 zero bytes,
  * the range coder's bytes (§8.1).  Width <= VDM_CM4_MAX_WIDTH (VDM_ERR_ARG
  * when encoding, VDM_ERR_CORRUPT when decoding a wider one). */
-vdm_status vdm_cm4_encode(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out);
-vdm_status vdm_cm4_decode(const vdm_subimage *g, const vdm_cm_side *side, const uint8_t *in, size_t n);
+vdm_status vdm_cm_encode(unsigned method, const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out);
+vdm_status vdm_cm_decode(unsigned method, const vdm_subimage *g, const vdm_cm_side *side, const uint8_t *in,
+                         size_t n);
 
 /* Tile mode (vdz.md §6.2), conventions of vdm_cm2_tiles_* in classical.h. */
-vdm_status vdm_cm4_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
-vdm_status vdm_cm4_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
-                                const uint8_t *const *in, const size_t *n);
-
-/* Method 5 (CM5), the encoder's default context-mixing method: CM4 plus
- * hashed context models with state maps, context-mean bit predictors, a
- * bit-predictor pair model, a third mixer with a learned final mix and a
- * third APM (cm4.c's header, vdz.md §8d); the same cm_run with a variant
- * switch.  Same interface, conventions and width limit as method 4; given
- * side information it also uses the side image as a reference image
- * (gradient predictors and OLS inputs around the sample, vdz.md §8d). */
-vdm_status vdm_cm5_encode(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out);
-vdm_status vdm_cm5_decode(const vdm_subimage *g, const vdm_cm_side *side, const uint8_t *in, size_t n);
-vdm_status vdm_cm5_tiles_encode(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
-vdm_status vdm_cm5_tiles_decode(const vdm_subimage *g, uint32_t tw, uint32_t th,
-                                const uint8_t *const *in, const size_t *n);
+vdm_status vdm_cm_tiles_encode(unsigned method, const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
+vdm_status vdm_cm_tiles_decode(unsigned method, const vdm_subimage *g, uint32_t tw, uint32_t th,
+                               const uint8_t *const *in, const size_t *n);
 
 /* One pass, two outputs: the whole image's payload (whole, the bytes of
- * vdm_cmN_encode(g, NULL, whole)) and every tile's stream (tiles[t], the
- * bytes of vdm_cmN_tiles_encode(g, tw, th, tiles)), for the encoder that
- * needs both (the classical file and the model path's CM tiles). */
-vdm_status vdm_cm4_encode_tiled(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *whole, vdm_buf *tiles);
-vdm_status vdm_cm5_encode_tiled(const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *whole, vdm_buf *tiles);
+ * vdm_cm_encode(method, g, NULL, whole)) and every tile's stream (tiles[t],
+ * the bytes of vdm_cm_tiles_encode(method, g, tw, th, tiles)), for the
+ * encoder that needs both (the classical file and the model path's CM
+ * tiles). */
+vdm_status vdm_cm_encode_tiled(unsigned method, const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *whole,
+                               vdm_buf *tiles);
 
 #endif

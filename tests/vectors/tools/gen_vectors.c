@@ -2,7 +2,7 @@
  * with the independent PNG writer of tests/codec_testutil.h.
  *   cc -I tests tests/vectors/tools/gen_vectors.c -lz -o /tmp/gen && (cd tests/vectors && mkdir -p vec && /tmp/gen && mv vec/* . && rmdir vec)
  * then encode each with `vdmzip encode -f --classical-only v1_NAME.png` (default
- * options; tools/make-cm5-vectors.sh does exactly that) and
+ * options; tools/make-default-cm-vectors.sh does exactly that) and
  * run tools/make_bad_vectors.py (reads vec/v1_rgb8_m2.vdz, written with
  * `vdmzip encode --effort 0`, and writes vec/...).
  * Only needed when the format changes: the .vdz files are the golden truth. */

@@ -2,7 +2,7 @@
 # Regenerate the model-path golden vectors after models/default.vdm changed
 # on purpose.  Run from the repository root after building BUILD_DIR (default
 # build/):  sh tests/vectors/tools/make-model-vectors.sh [BUILD_DIR]
-# (After a change of method 5 alone, tools/make-cm5-vectors.sh is enough.)
+# (After a change of the default context-mixing method alone, tools/make-default-cm-vectors.sh is enough.)
 set -eu
 b=${1:-build}
 python3 tests/vectors/tools/make_model_pngs.py ../shared/data/kodak/kodim23.png ../shared/data/kodak/kodim20.png
