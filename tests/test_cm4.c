@@ -161,14 +161,19 @@ Test(cm4, other_methods_are_refused)
     free(s.data);
 }
 
+/* method m's round trip of s: its payload's size */
+static size_t roundtrip_size(unsigned m, const sub *s)
+{
+    size_t b;
+    method = m;
+    roundtrip(s, NULL, &b);
+    return b;
+}
+
 Test(cm5, smaller_than_cm4_on_a_photo_like_image)
 {
     sub s = make_sub(96, 64, 3, 8, 255, 1, 3);
-    size_t b4, b5;
-    method = 4;
-    roundtrip(&s, NULL, &b4);
-    method = 5;
-    roundtrip(&s, NULL, &b5);
+    const size_t b4 = roundtrip_size(4, &s), b5 = roundtrip_size(5, &s);
     cr_log_info("CM4 %zu bytes, CM5 %zu bytes", b4, b5);
     cr_assert_lt((double)b5, 1.02 * (double)b4 + 16, "CM5 %zu vs CM4 %zu", b5, b4);
     free(s.data);
@@ -391,6 +396,38 @@ Test(cm4_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 300) { met
 Test(cm5_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 600) { method = 5; both_paths_every_input_count(); }
 Test(cm6_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 600) { method = 6; both_paths_every_input_count(); }
 
+/* xhat = the image plus a smooth offset of 0..40 values, in the model's scale */
+static float *offset_xhat(const sub *s)
+{
+    const size_t w = s->g.width, n = (size_t)s->g.width * s->g.height * 3;
+    float *xh = malloc(n * sizeof *xh);
+    for (size_t i = 0; i < n; i++) {
+        const size_t px = i / 3, x = px % w, y = px / w;
+        const float off = 20.0f + 20.0f * (float)sin((double)x / 15.0 + (double)y / 23.0);
+        xh[i] = (2.0f * ((float)s->data[i] + off) - 255.0f) / 255.0f;
+    }
+    return xh;
+}
+
+/* Round trips of the current method alone, given z (noise ~4 values, draw
+ * `seed`), given z and xh, and given xh alone: their sizes in sz[0..3]. */
+static void side_sizes(const sub *s, uint64_t seed, const float *xh, size_t sz[4])
+{
+    roundtrip(s, NULL, &sz[0]);
+    vdm_cm_side side = { 0 };
+    side.alpha = 0.9f;
+    side.sigma = 0.03f;
+    float *z = make_z(s, side.alpha, side.sigma, seed);
+    side.z = z;
+    roundtrip(s, &side, &sz[1]);
+    side.xhat = xh;
+    roundtrip(s, &side, &sz[2]);
+    vdm_cm_side xs = { 0 };
+    xs.xhat = xh;
+    roundtrip(s, &xs, &sz[3]);
+    free(z);
+}
+
 /* CM5 given side information: round trips (z and the denoised prediction,
  * each alone and together), and its use of the prediction as a reference
  * image: given an xhat that is the image plus a smooth offset of up to ~40
@@ -399,35 +436,19 @@ Test(cm6_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 600) { met
 Test(cm5, side_information_roundtrip_and_reference_gradients, .timeout = 300)
 {
     sub s = make_photo(96, 64);
-    const size_t n = (size_t)96 * 64 * 3;
-    size_t plain, zonly, both, x4, x5;
+    float *xh = offset_xhat(&s);
+    size_t sz[4], x4;
     method = 5;
-    roundtrip(&s, NULL, &plain);
-    vdm_cm_side side = { 0 };
-    side.alpha = 0.9f;
-    side.sigma = 0.03f;   /* noise ~4 values */
-    float *z = make_z(&s, side.alpha, side.sigma, 3);
-    side.z = z;
-    roundtrip(&s, &side, &zonly);
-    float *xh = malloc(n * sizeof *xh);
-    for (size_t i = 0; i < n; i++) {
-        const size_t px = i / 3, x = px % 96, y = px / 96;
-        const float off = 20.0f + 20.0f * (float)sin((double)x / 15.0 + (double)y / 23.0);
-        xh[i] = (2.0f * ((float)s.data[i] + off) - 255.0f) / 255.0f;
-    }
-    side.xhat = xh;
-    roundtrip(&s, &side, &both);
+    side_sizes(&s, 3, xh, sz);
     vdm_cm_side xs = { 0 };
     xs.xhat = xh;
-    roundtrip(&s, &xs, &x5);
     method = 4;
     roundtrip(&s, &xs, &x4);
-    cr_log_info("CM5 alone %zu, given z %zu, z + xhat %zu, offset xhat %zu (CM4 %zu) bytes", plain, zonly, both,
-                x5, x4);
-    cr_assert_lt((double)zonly, (double)plain, "z must help: %zu vs %zu", zonly, plain);
-    cr_assert_lt((double)x5, 0.6 * (double)plain, "offset xhat: %zu vs alone %zu", x5, plain);
-    cr_assert_lt((double)x5, 0.9 * (double)x4, "CM5 %zu vs CM4 %zu given an offset xhat", x5, x4);
-    free(z);
+    cr_log_info("CM5 alone %zu, given z %zu, z + xhat %zu, offset xhat %zu (CM4 %zu) bytes", sz[0], sz[1], sz[2],
+                sz[3], x4);
+    cr_assert_lt((double)sz[1], (double)sz[0], "z must help: %zu vs %zu", sz[1], sz[0]);
+    cr_assert_lt((double)sz[3], 0.6 * (double)sz[0], "offset xhat: %zu vs alone %zu", sz[3], sz[0]);
+    cr_assert_lt((double)sz[3], 0.9 * (double)x4, "CM5 %zu vs CM4 %zu given an offset xhat", sz[3], x4);
     free(xh);
     free(s.data);
 }
@@ -448,11 +469,7 @@ Test(cm6, a_wider_least_squares_window_sees_a_period_of_three, .timeout = 300)
         for (uint32_t x = 0; x < w; x++)
             for (unsigned c = 0; c < 3; c++) s.data[((size_t)y * w + x) * 3 + c] = pat[x % 3][c];
     }
-    size_t b5, b6;
-    method = 5;
-    roundtrip(&s, NULL, &b5);
-    method = 6;
-    roundtrip(&s, NULL, &b6);
+    const size_t b5 = roundtrip_size(5, &s), b6 = roundtrip_size(6, &s);
     cr_log_info("period-3 rows: CM5 %zu bytes, CM6 %zu bytes", b5, b6);
     cr_assert_lt((double)b6, 0.75 * (double)b5, "CM6 %zu vs CM5 %zu", b6, b5);
     free(s.data);
@@ -464,31 +481,13 @@ Test(cm6, a_wider_least_squares_window_sees_a_period_of_three, .timeout = 300)
 Test(cm6, side_information_roundtrip, .timeout = 300)
 {
     sub s = make_photo(96, 64);
-    const size_t n = (size_t)96 * 64 * 3;
-    size_t plain, zonly, both, xonly;
+    float *xh = offset_xhat(&s);
+    size_t sz[4];
     method = 6;
-    roundtrip(&s, NULL, &plain);
-    vdm_cm_side side = { 0 };
-    side.alpha = 0.9f;
-    side.sigma = 0.03f;
-    float *z = make_z(&s, side.alpha, side.sigma, 5);
-    side.z = z;
-    roundtrip(&s, &side, &zonly);
-    float *xh = malloc(n * sizeof *xh);
-    for (size_t i = 0; i < n; i++) {
-        const size_t px = i / 3, x = px % 96, y = px / 96;
-        const float off = 20.0f + 20.0f * (float)sin((double)x / 15.0 + (double)y / 23.0);
-        xh[i] = (2.0f * ((float)s.data[i] + off) - 255.0f) / 255.0f;
-    }
-    side.xhat = xh;
-    roundtrip(&s, &side, &both);
-    vdm_cm_side xs = { 0 };
-    xs.xhat = xh;
-    roundtrip(&s, &xs, &xonly);
-    cr_log_info("CM6 alone %zu, given z %zu, z + xhat %zu, offset xhat %zu bytes", plain, zonly, both, xonly);
-    cr_assert_lt((double)zonly, (double)plain, "z must help: %zu vs %zu", zonly, plain);
-    cr_assert_lt((double)xonly, 0.6 * (double)plain, "offset xhat: %zu vs alone %zu", xonly, plain);
-    free(z);
+    side_sizes(&s, 5, xh, sz);
+    cr_log_info("CM6 alone %zu, given z %zu, z + xhat %zu, offset xhat %zu bytes", sz[0], sz[1], sz[2], sz[3]);
+    cr_assert_lt((double)sz[1], (double)sz[0], "z must help: %zu vs %zu", sz[1], sz[0]);
+    cr_assert_lt((double)sz[3], 0.6 * (double)sz[0], "offset xhat: %zu vs alone %zu", sz[3], sz[0]);
     free(xh);
     free(s.data);
 }
