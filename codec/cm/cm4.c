@@ -42,7 +42,7 @@
  * the residuals two samples away (WW, NN); 4 more hashed context models
  * (second differences, intensity x residuals, gradients or the reference's
  * residual, a wider neighbourhood shape); and the hashed and pair counters
- * feed the mixers directly (no state maps). 
+ * feed the mixers directly (no state maps).
  *
  * Exactness: as method 3 — integers, except the OLS solves and the side
  * information's likelihoods, which use IEEE binary64 in a fixed operation
