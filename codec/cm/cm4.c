@@ -523,7 +523,7 @@ static inline int64_t floor_i64(double t)
 
 static inline int sgn3(int32_t v) { return (v > 0) - (v < 0) + 1; }
 
-typedef struct { int32_t W, N, NW, NE, WW, NN, NNE, NWW, NNW, NEE, WWW, NEEE, NNWW, NNEE; } nbhd;
+typedef struct { int32_t W, N, NW, NE, WW, NN, NNE, NWW, NNW, NEE; } nbhd;
 
 static inline nbhd get_nbhd(const cm_rows *r, uint32_t x, uint32_t y, uint32_t w)
 {
@@ -552,12 +552,20 @@ static inline nbhd get_nbhd(const cm_rows *r, uint32_t x, uint32_t y, uint32_t w
         n.NNE = n.NE;
         n.NNW = n.NW;
     }
-    /* method 6's further neighbours (OLS 1's inputs) */
-    n.WWW = x >= 3 ? cur[x - 3] : n.WW;
-    n.NEEE = (up && x + 3 < w) ? up[x + 3] : n.NEE;
-    n.NNWW = (up2 && x >= 2) ? up2[x - 2] : n.NNW;
-    n.NNEE = (up2 && x + 2 < w) ? up2[x + 2] : n.NNE;
     return n;
+}
+
+/* Method 6's further neighbours of n's sample, as OLS 1 inputs relative to
+ * W (§8e): WWW, NEEE, NNWW, NNEE, each falling back as §8e says. */
+static inline void far_inputs(const cm_rows *r, uint32_t x, uint32_t y, uint32_t w, const nbhd *n, int32_t *in)
+{
+    const int32_t *cur = r->val[y % 3];
+    const int32_t *up = y >= 1 ? r->val[(y + 2) % 3] : NULL;
+    const int32_t *up2 = y >= 2 ? r->val[(y + 1) % 3] : NULL;
+    in[0] = (x >= 3 ? cur[x - 3] : n->WW) - n->W;
+    in[1] = (up && x + 3 < w ? up[x + 3] : n->NEE) - n->W;
+    in[2] = (up2 && x >= 2 ? up2[x - 2] : n->NNW) - n->W;
+    in[3] = (up2 && x + 2 < w ? up2[x + 2] : n->NNE) - n->W;
 }
 
 /* ---- OLS (as method 3, parameterised by decay and ridge) --------------------- */
@@ -798,10 +806,8 @@ static vdm_status cm_run(cm_state *st)
                     }
                 }
                 if (st->v6) {   /* method 6: OLS 1 (and NLMS) see further */
-                    in[nl++] = n.WWW - n.W;
-                    in[nl++] = n.NEEE - n.W;
-                    in[nl++] = n.NNWW - n.W;
-                    in[nl++] = n.NNEE - n.W;
+                    far_inputs(R, x, y, w, &n, &in[nl]);
+                    nl += 4;
                 }
                 /* side predictors (1/8 units) */
                 int32_t zp8 = 0, xp8 = 0;
