@@ -2,9 +2,9 @@
  * the 24 Kodak images): bits per sub-pixel, encode / decode seconds, the
  * classical method chosen, peak memory; every round trip is verified.
  *
- * usage: bench_codec [--effort E] [--cm 4|5|6] [--classical-only] [--csv] [FOLDER]
- * --cm 4 (or 5) makes the encoder write method 4 (CM4) or 5 (CM5) where it
- * writes method 6 (CM6) by default (vdm_encode_opts.cm_method).
+ * usage: bench_codec [--effort E] [--cm 4|5|6|7] [--classical-only] [--csv] [FOLDER]
+ * --cm 4 (5, 6) makes the encoder write method 4 (CM4; CM5, CM6) where it
+ * writes method 7 (CM7) by default (vdm_encode_opts.cm_method).
  * It measures the classical coder (no model is loaded; --classical-only, or
  * its old name --fallback-only, is accepted for symmetry with the CLI).
  * For the model path use `vdmzip encode -v --model M` or
@@ -40,7 +40,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--classical-only") || !strcmp(argv[i], "--fallback-only")) continue;
         else if (!strcmp(argv[i], "--csv")) csv = 1;
         else if (argv[i][0] == '-') {
-            fprintf(stderr, "usage: bench_codec [--effort E] [--cm 4|5] [--classical-only] [--csv] [FOLDER]\n");
+            fprintf(stderr, "usage: bench_codec [--effort E] [--cm 4|5|6|7] [--classical-only] [--csv] [FOLDER]\n");
             return 2;
         }
         else dir = argv[i];
@@ -60,7 +60,7 @@ int main(int argc, char **argv)
     else printf("%-14s %9s %8s %-7s %8s %8s\n", "image", "bytes", "bpsp", "method", "enc s", "dec s");
     double tot_bits = 0, tot_samples = 0, tot_enc = 0, tot_dec = 0;
     int fails = 0;
-    static const char *mname[] = { "stored", "zstd", "cm", "cm3", "cm4", "cm5", "cm6" };
+    static const char *mname[] = { "stored", "zstd", "cm", "cm3", "cm4", "cm5", "cm6", "cm7" };
     for (int i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -90,7 +90,7 @@ int main(int argc, char **argv)
         } else {
             double bpsp = 8.0 * (double)fn / (double)s.samples;
             const char *m = s.used_model ? "model"
-                          : s.classical_method >= 0 && s.classical_method <= 6 ? mname[s.classical_method] : "?";
+                          : s.classical_method >= 0 && s.classical_method <= 7 ? mname[s.classical_method] : "?";
             if (csv)
                 printf("%s,%u,%u,%u,%zu,%.5f,%s,%.4f,%.4f\n", names[i], img->width, img->height, img->channels, fn,
                        bpsp, m, t1 - t0, t2 - t1);
@@ -111,6 +111,6 @@ int main(int argc, char **argv)
     if (!csv)
         printf("%-14s %9s %8.4f %-7s %8.3f %8.3f   (effort %d, cm %d; bpsp = total bits / total sub-pixels; peak RSS %ld MiB)\n",
                "ALL", "", tot_bits / (tot_samples > 0 ? tot_samples : 1), "", tot_enc, tot_dec, effort,
-               cm ? cm : 5, ru.ru_maxrss / 1024);
+               cm ? cm : VDM_CLASSICAL_CM_DEFAULT, ru.ru_maxrss / 1024);
     return fails ? 1 : 0;
 }

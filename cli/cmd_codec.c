@@ -82,7 +82,7 @@ const char vdm_help_encode[] =
     "                     chain, the model codes every other tile; model: no CM\n"
     "                     tiles (the older layout, the chain's start pays initial bits)\n"
     "      --effort E     classical coder's effort: 0 fast (context modelling,\n"
-    "                     method 2), 1 default (also context mixing, CM6, ~14 s\n"
+    "                     method 2), 1 default (also context mixing, CM7, ~14 s\n"
     "                     per megapixel, and zstd where it may win), 2 zstd at max\n"
     "      --strip        drop ancillary PNG chunks (text, ICC profile, ...)\n"
     "\n"

@@ -141,13 +141,13 @@ struct vdm_encode_opts {
     uint32_t steps;               /* T for the model (0: the model's default) */
     uint32_t threads;             /* >= 1; never changes the output bytes */
     int effort;                   /* 0 fast (method 2 only, also for MODL CM
-                                     tiles), 1 default (methods 6 and 2, zstd
+                                     tiles), 1 default (methods 7 and 2, zstd
                                      when it may win), 2 max (zstd at max too) */
     int cm_method;                /* the context-mixing method of effort >= 1
                                      (classical sections and MODL CM tiles):
-                                     0 = VDM_CLASSICAL_CM_DEFAULT (6, CM6);
-                                     4 or 5 writes method 4 (CM4) or 5 (CM5)
-                                     instead, for tests, benchmarks and older
+                                     0 = VDM_CLASSICAL_CM_DEFAULT (7, CM7);
+                                     4, 5 or 6 writes method 4 (CM4), 5 (CM5)
+                                     or 6 (CM6) instead, for tests, benchmarks and older
                                      decoders; others: VDM_ERR_ARG */
     int keep_metadata;            /* 1: write META (default), 0: drop chunks */
     int model_only;               /* 1: keep the model's file even when the

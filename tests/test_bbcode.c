@@ -267,7 +267,7 @@ static size_t encode_mode(int mode, const vdm_image *img, vdm_bb_stats *bs, vdm_
     return encode_mode_effort(mode, 1, 0, img, bs, keep);
 }
 
-/* cm_method: vdm_encode_opts.cm_method (0: the default, method 6) */
+/* cm_method: vdm_encode_opts.cm_method (0: the default, method 7) */
 static size_t encode_mode_effort(int mode, int effort, int cm_method, const vdm_image *img, vdm_bb_stats *bs,
                                  vdm_model_payload *keep)
 {
@@ -284,8 +284,8 @@ static size_t encode_mode_effort(int mode, int effort, int cm_method, const vdm_
     vdm_model_payload pl;
     cr_assert_eq(mp.encode(mp.ctx, img, 0x07, &o, &pl), VDM_OK);
     vdm_bb_path_stats(&mp, bs);
-    /* CM tiles use method 6 (or 4, 5 when asked), method 2 at effort 0; none in the old layout */
-    cr_assert_eq(pl.cm_method, mode == VDM_BB_TILES_MODEL ? 0 : effort >= 1 ? (cm_method ? cm_method : 6) : 2);
+    /* CM tiles use method 7 (or 4..6 when asked), method 2 at effort 0; none in the old layout */
+    cr_assert_eq(pl.cm_method, mode == VDM_BB_TILES_MODEL ? 0 : effort >= 1 ? (cm_method ? cm_method : VDM_CLASSICAL_CM_DEFAULT) : 2);
     size_t bytes = 0;
     for (uint32_t c = 0; c < pl.nchains; c++) bytes += pl.chains[c].stream_bytes;
     vdm_image out = *img;
@@ -327,6 +327,9 @@ Test(bbcode, tile_choice_seed_and_choose)
     size_t n_choose5 = encode_mode_effort(VDM_BB_TILES_CHOOSE, 1, 5, img, &c2, NULL);   /* method-5 CM tiles */
     cr_assert_geq(c2.cm_tiles, 6);
     cr_log_info("choose with method-5 CM tiles: %zu bytes", n_choose5);
+    size_t n_choose6 = encode_mode_effort(VDM_BB_TILES_CHOOSE, 1, 6, img, &c2, NULL);   /* method-6 CM tiles */
+    cr_assert_geq(c2.cm_tiles, 6);
+    cr_log_info("choose with method-6 CM tiles: %zu bytes", n_choose6);
     cr_log_info("bytes: model %zu (initial bits %llu), seed %zu (%llu CM tiles, initial %llu), choose %zu (%llu CM tiles, initial %llu)",
                 n_model, (unsigned long long)m.initial_bits, n_seed, (unsigned long long)sd.cm_tiles,
                 (unsigned long long)sd.initial_bits, n_choose, (unsigned long long)ch.cm_tiles,

@@ -1,8 +1,8 @@
-/* Methods 4 (CM4), 5 (CM5) and 6 (CM6, the default), codec/cm/cm4.c, on their own:
+/* Methods 4 (CM4), 5 (CM5), 6 (CM6) and 7 (CM7, the default), codec/cm/cm4.c, on their own:
  * round trips on every kind of sub-image and on degenerate sizes, damaged
  * and truncated payloads, and the side-information path (noisy observation
- * z, denoised prediction xhat).  The container-level tests of methods 5 and
- * 6 are in test_codec_vdz.c.  The mixers' SIMD twin (codec/cm/cm4_mix_avx2.c) is
+ * z, denoised prediction xhat).  The container-level tests of methods 5 to
+ * 7 are in test_codec_vdz.c.  The mixers' SIMD twin (codec/cm/cm4_mix_avx2.c) is
  * held against the scalar code, kernel by kernel and as whole encodes, byte
  * for byte. */
 #include <criterion/criterion.h>
@@ -16,7 +16,7 @@
 
 typedef struct { vdm_subimage g; uint8_t *data; size_t bytes; } sub;
 
-/* which coder the helpers run: method 4, 5 or 6 */
+/* which coder the helpers run: method 4, 5, 6 or 7 */
 static unsigned method = VDM_CLASSICAL_CM4;
 
 static vdm_status cm_enc(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
@@ -72,7 +72,7 @@ static void roundtrip(const sub *s, const vdm_cm_side *side, size_t *bytes)
     cr_assert(!memcmp(out, s->data, s->bytes), "%ux%u nch %u maxval %u differs",
               s->g.width, s->g.height, s->g.nch, s->g.maxval);
     /* every shorter payload is an error, never a crash */
-    /* (CM5's and CM6's setup is heavier: fewer cuts) */
+    /* (the setup of CM5 and later is heavier: fewer cuts) */
     for (size_t cut = 1; cut <= (method >= 5 ? 2u : 8u) && cut < b.size; cut++)
         cr_assert_eq(cm_dec(&h, side, b.data, b.size - cut), VDM_ERR_CORRUPT, "cut %zu", cut);
     if (bytes) *bytes = b.size;
@@ -141,6 +141,8 @@ Test(cm5, every_kind_and_size, .timeout = 900) { method = 5; every_kind_and_size
 Test(cm5, damaged_payloads_never_crash, .timeout = 600) { method = 5; damaged_payloads(); }
 Test(cm6, every_kind_and_size, .timeout = 900) { method = 6; every_kind_and_size(); }
 Test(cm6, damaged_payloads_never_crash, .timeout = 600) { method = 6; damaged_payloads(); }
+Test(cm7, every_kind_and_size, .timeout = 900) { method = 7; every_kind_and_size(); }
+Test(cm7, damaged_payloads_never_crash, .timeout = 600) { method = 7; damaged_payloads(); }
 
 Test(cm4, other_methods_are_refused)
 {
@@ -149,7 +151,7 @@ Test(cm4, other_methods_are_refused)
     uint8_t d[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
     const uint8_t *in[1] = { d };
     const size_t n[1] = { sizeof d };
-    static const unsigned bad[] = { 0, 1, 2, 3, 7, 255 };
+    static const unsigned bad[] = { 0, 1, 2, 3, 8, 255 };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_assert_eq(vdm_cm_encode(bad[i], &s.g, NULL, &b), VDM_ERR_ARG, "method %u", bad[i]);
         cr_assert_eq(vdm_cm_decode(bad[i], &s.g, NULL, d, sizeof d), VDM_ERR_ARG, "method %u", bad[i]);
@@ -302,31 +304,36 @@ Test(cm4_simd, mixer_twin_matches_the_scalar_code)
 #else
     if (!twin_available()) cr_skip_test("no AVX2 here (or VDMZIP_CM_SCALAR set): nothing to compare");
     uint64_t r = 2024;
-    _Alignas(32) int32_t x[ROW], ws[3][ROW], wv[3][ROW];
+    enum { NW = VDM_CM4_MIX_NMAX };
+    _Alignas(32) int32_t x[ROW], ws[NW][ROW], wv[NW][ROW];
+    int32_t *ps[NW], *pv[NW];
+    for (int k = 0; k < NW; k++) { ps[k] = ws[k]; pv[k] = wv[k]; }
     for (int it = 0; it < 200000; it++) {
         const unsigned n = 1 + (unsigned)(tu_rng(&r) % ROW);
+        const unsigned nw = 1 + (unsigned)(it % NW);   /* every row count: pairs and a single row */
         const int all_max = it % 97 == 0;   /* the largest sums: every |w x| at its bound */
         for (unsigned i = 0; i < ROW; i++) x[i] = i >= n ? 0 : all_max ? ((it / 97) & 1 ? -2047 : 2047) : pick_x(&r);
-        for (int k = 0; k < 3; k++)
-            for (unsigned i = 0; i < ROW; i++) ws[k][i] = wv[k][i] = all_max ? (k == 1 ? -WMAX : WMAX) : pick_w(&r);
-        const int three = it & 1;
-        int64_t ds[3] = { 0, 0, 0 }, dv[3] = { 0, 0, 0 };
-        vdm_cm4_mix_dot_scalar(x, n, ws[0], ws[1], three ? ws[2] : NULL, ds);
-        vdm_cm4_mix_dot_avx2(x, n, wv[0], wv[1], three ? wv[2] : NULL, dv);
-        for (int k = 0; k < (three ? 3 : 2); k++)
-            cr_assert_eq(ds[k], dv[k], "dot %d, n %u, iteration %d: scalar %lld, twin %lld", k, n, it,
+        for (int k = 0; k < NW; k++)
+            for (unsigned i = 0; i < ROW; i++) ws[k][i] = wv[k][i] = all_max ? (k & 1 ? -WMAX : WMAX) : pick_w(&r);
+        int64_t ds[NW] = { 0 }, dv[NW] = { 0 };
+        vdm_cm4_mix_dot_scalar(x, n, (const int32_t *const *)ps, nw, ds);
+        vdm_cm4_mix_dot_avx2(x, n, (const int32_t *const *)pv, nw, dv);
+        for (unsigned k = 0; k < nw; k++)
+            cr_assert_eq(ds[k], dv[k], "dot %u of %u, n %u, iteration %d: scalar %lld, twin %lld", k, nw, n, it,
                          (long long)ds[k], (long long)dv[k]);
-        /* errors as cbit makes them: (((bit << 16) - p) >> 4) * 24, p in [22, 65514] */
-        int32_t err[3];
-        for (int k = 0; k < 3; k++) {
+        /* errors as cbit makes them: (((bit << 16) - p) >> 4) * rate, p in
+         * [22, 65514], rate 24 (methods 4-6) or 30 (method 7) */
+        int32_t err[NW];
+        for (int k = 0; k < NW; k++) {
             const uint64_t u = tu_rng(&r);
             const int32_t e4 = u % 5 == 0 ? ((u >> 8) & 1 ? 4094 : -4095) : (int32_t)((u >> 8) % 8190) - 4095;
-            err[k] = e4 * 24;
+            err[k] = e4 * ((u >> 20) & 1 ? 30 : 24);
         }
-        vdm_cm4_mix_train_scalar(x, n, ws[0], err[0], ws[1], err[1], three ? ws[2] : NULL, err[2]);
-        vdm_cm4_mix_train_avx2(x, n, wv[0], err[0], wv[1], err[1], three ? wv[2] : NULL, err[2]);
-        /* whole rows: the padding the twin also writes must stay as it was */
-        cr_assert(!memcmp(ws, wv, sizeof ws), "weights differ after the update, n %u, iteration %d", n, it);
+        vdm_cm4_mix_train_scalar(x, n, ps, err, nw);
+        vdm_cm4_mix_train_avx2(x, n, pv, err, nw);
+        /* whole rows: the padding the twin also writes must stay as it was;
+         * rows from nw on are not touched by either */
+        cr_assert(!memcmp(ws, wv, sizeof ws), "weights differ after the update, n %u, %u rows, iteration %d", n, nw, it);
     }
 #endif
 }
@@ -395,6 +402,8 @@ static void both_paths_every_input_count(void)
 Test(cm4_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 300) { method = 4; both_paths_every_input_count(); }
 Test(cm5_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 600) { method = 5; both_paths_every_input_count(); }
 Test(cm6_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 600) { method = 6; both_paths_every_input_count(); }
+/* method 7: six weight rows per call (three pairs in the twin) */
+Test(cm7_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 600) { method = 7; both_paths_every_input_count(); }
 
 /* xhat = the image plus a smooth offset of 0..40 values, in the model's scale */
 static float *offset_xhat(const sub *s)
@@ -489,5 +498,47 @@ Test(cm6, side_information_roundtrip, .timeout = 300)
     cr_assert_lt((double)sz[1], (double)sz[0], "z must help: %zu vs %zu", sz[1], sz[0]);
     cr_assert_lt((double)sz[3], 0.6 * (double)sz[0], "offset xhat: %zu vs alone %zu", sz[3], sz[0]);
     free(xh);
+    free(s.data);
+}
+
+/* CM7 takes side information as CM6 does (its changes are all after the
+ * predictors): round trips with z, xhat and both; z helps, and the offset
+ * xhat makes the image far cheaper. */
+Test(cm7, side_information_roundtrip, .timeout = 300)
+{
+    sub s = make_photo(96, 64);
+    float *xh = offset_xhat(&s);
+    size_t sz[4];
+    method = 7;
+    side_sizes(&s, 5, xh, sz);
+    cr_log_info("CM7 alone %zu, given z %zu, z + xhat %zu, offset xhat %zu bytes", sz[0], sz[1], sz[2], sz[3]);
+    cr_assert_lt((double)sz[1], (double)sz[0], "z must help: %zu vs %zu", sz[1], sz[0]);
+    cr_assert_lt((double)sz[3], 0.6 * (double)sz[0], "offset xhat: %zu vs alone %zu", sz[3], sz[0]);
+    free(xh);
+    free(s.data);
+}
+
+/* Method 7 is a different coder from method 6 on the same input (its
+ * mixers, blend window, activity and OLS window), and each decodes only its
+ * own payload: a CM7 payload given to the CM6 decoder is an error or other
+ * pixels, never the image. */
+Test(cm7, its_payloads_are_its_own, .timeout = 300)
+{
+    sub s = make_photo(96, 64);
+    vdm_buf b6 = { 0 }, b7 = { 0 };
+    cr_assert_eq(vdm_cm_encode(VDM_CLASSICAL_CM6, &s.g, NULL, &b6), VDM_OK);
+    cr_assert_eq(vdm_cm_encode(VDM_CLASSICAL_CM7, &s.g, NULL, &b7), VDM_OK);
+    cr_assert(b6.size != b7.size || memcmp(b6.data, b7.data, b6.size), "CM7 wrote CM6's bytes");
+    uint8_t *out = malloc(s.bytes);
+    vdm_subimage h = s.g;
+    h.data = out;
+    const vdm_status st = vdm_cm_decode(VDM_CLASSICAL_CM6, &h, NULL, b7.data, b7.size);
+    cr_assert(st == VDM_ERR_CORRUPT || memcmp(out, s.data, s.bytes), "the CM6 decoder read a CM7 payload");
+    cr_assert_eq(vdm_cm_decode(VDM_CLASSICAL_CM7, &h, NULL, b7.data, b7.size), VDM_OK);
+    cr_assert(!memcmp(out, s.data, s.bytes));
+    cr_log_info("photo-like 96x64: CM6 %zu bytes, CM7 %zu bytes", b6.size, b7.size);
+    free(out);
+    vdm_buf_free(&b6);
+    vdm_buf_free(&b7);
     free(s.data);
 }

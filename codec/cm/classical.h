@@ -1,6 +1,6 @@
 /* classical.h — the classical (non-model) lossless coders of the FBCK
  * ("classical") sections: methods 0 stored, 1 zstd, 2 CM, 3 CM3 declared
- * here, methods 4 CM4, 5 CM5 and 6 CM6 in cm4.h.  They code whole images, what
+ * here, methods 4 CM4, 5 CM5, 6 CM6 and 7 CM7 in cm4.h.  They code whole images, what
  * the model does not cover, and the model file's CM tiles.  Internal to
  * codec/; format-spec/vdz.md §5 and §8 are the normative text.
  *
@@ -68,7 +68,7 @@ static inline void vdm_sub_put(const vdm_subimage *g, size_t pixel, unsigned c, 
     else g->data[i] = (uint8_t)v;
 }
 
-/* Classical methods: FBCK.method, and MODL.cm_method for the CM tiles (2..6). */
+/* Classical methods: FBCK.method, and MODL.cm_method for the CM tiles (2..7). */
 enum {
     VDM_CLASSICAL_STORED = 0,
     VDM_CLASSICAL_ZSTD = 1,
@@ -77,12 +77,13 @@ enum {
     VDM_CLASSICAL_CM4 = 4,   /* cm4.h */
     VDM_CLASSICAL_CM5 = 5,   /* cm4.h */
     VDM_CLASSICAL_CM6 = 6,   /* cm4.h */
-    VDM_CLASSICAL_MAX = VDM_CLASSICAL_CM6   /* the highest method a decoder knows */
+    VDM_CLASSICAL_CM7 = 7,   /* cm4.h */
+    VDM_CLASSICAL_MAX = VDM_CLASSICAL_CM7   /* the highest method a decoder knows */
 };
 /* The context-mixing method the encoder writes from effort 1 on (the whole
  * image's classical section and the model file's CM tiles), unless its
  * options ask for method 4 (vdm_encode_opts.cm_method; tests, benchmarks). */
-#define VDM_CLASSICAL_CM_DEFAULT VDM_CLASSICAL_CM6
+#define VDM_CLASSICAL_CM_DEFAULT VDM_CLASSICAL_CM7
 /* Method 3 keeps least-squares sums per column (about 2.7 KiB per column and
  * channel), so it is defined for sub-images up to this width only. */
 #define VDM_CM3_MAX_WIDTH 16384u

@@ -44,6 +44,17 @@
  * residual, a wider neighbourhood shape); and the hashed and pair counters
  * feed the mixers directly (no state maps).
  *
+ * CM7 (st->v7, with st->v5 and st->v6; method 7) changes CM6's mixing and
+ * three windows: six mixers instead of three (mixer 1's weight sets by
+ * node x where W and N lie around P; mixers 4-6 by node x where NE and NW
+ * lie around P, by node x P's intensity x the signs of rW and rN, and by
+ * node x the OLS bit predictor's bucket at this decision), their outputs
+ * mixed by a learned final mix of six at a faster rate (6, was 2), every
+ * mixer at rate 30 (was 24); the blend's local error adds NWW, NEE and WW;
+ * the activity adds the residuals at NWW, NEE, NNW and NNE; OLS 1's window
+ * is wider (decay 0.88).  The mixers are ~4 % of CM6's time, so six cost
+ * little; the mixing is where CM6 still had something to give.
+ *
  * Exactness: as method 3 — integers, except the OLS solves and the side
  * information's likelihoods, which use IEEE binary64 in a fixed operation
  * order (+ - * / sqrt; exp is vdm_exp, our own, no libm).  Build with
@@ -79,6 +90,7 @@ static const int32_t nlms_mu[NLMS_K] = { 160, 24 };   /* /1024 */
 static const double ols_decay[NOLS] = { 0.8, 0.5 };
 #define OLS1_DECAY_V6 0.85             /* method 6's OLS 1: a wider window */
 #define OLS1_PERIOD_V6 4               /* method 6 solves OLS 1 at x % 4 == 0 */
+#define OLS1_DECAY_V7 0.88             /* method 7's OLS 1: wider still */
 static const double ols_nu[NOLS] = { 3.0, 1.0 };
 #define OLS_WK 2.0                     /* sample weight 1 / (OLS_WK + |error|) ... */
 #define OLS_LV 8.0                     /* ... / (1 + OLS local error / OLS_LV) */
@@ -115,8 +127,9 @@ static const double ols_nu[NOLS] = { 3.0, 1.0 };
 #define MIX_ROW VDM_CM4_MIX_ROW
 _Static_assert(MIX_ROW >= NIN_MIX && MIX_ROW % 8 == 0, "mixer rows hold NIN_MIX inputs in whole vectors");
 #define COUNT_LIMIT 1023
-#define MIX_LR 24
-#define MIX2_LR 24
+#define MIX_LR 24       /* every mixer's rate (method 7: MIX_LR_V7) */
+#define MIX_LR_V7 30
+#define NMIX_MAX VDM_CM4_MIX_NMAX   /* mixers (method 7: 6) */
 #define MIX_INIT 5000   /* ~0.076 in 16.16: many inputs, start humble */
 #define MIX_WMAX VDM_CM4_MIX_WMAX   /* (1 << 24) */
 #define APM_RATE 7
@@ -180,7 +193,9 @@ typedef struct {
     int32_t *w3;                 /* method 5: mixer 3, NSEL3 * NNODE * MIX_ROW, 64-byte aligned */
     uint16_t *sm[NH_MAX + NPAIR_MAX];   /* method 5: state maps, NNODE * 16 * 32 */
     uint16_t *apm3;              /* method 5: APM 3, NA3 * 6 * 33 */
-    int32_t wf[NNODE][3];        /* method 5: final mix of mixers 1-3, 16.16 */
+    int32_t wf[NNODE][NMIX_MAX]; /* method 5: final mix of mixers 1-3 (method 7: 1-6), 16.16 */
+    int32_t *w1s;                /* method 7: mixer 1, NSEL_V7A * NNODE * MIX_ROW */
+    int32_t *wx[3];              /* method 7: mixers 4-6, NSEL_V7A / NSEL_V7B / NBB * NNODE * MIX_ROW */
     int32_t bias[NBC][2];
     int32_t bias2[17 * NQ][2];
 } chan_model;
@@ -236,11 +251,13 @@ typedef struct {
     /* method 5 */
     int v5;
     int v6;                      /* method 6 (with v5) */
+    int v7;                      /* method 7 (with v5, v6) */
     unsigned nh, npair;          /* hashed and pair models in use (0 in method 4) */
     uint32_t hb[NH_MAX];         /* hashed contexts of this sample */
     uint8_t hid[NH_MAX];         /* which hashed contexts */
     uint8_t pa[NPAIR_MAX], pb[NPAIR_MAX];
     int32_t msel3;               /* mixer 3's weight set */
+    int32_t msel[3];             /* method 7: the weight sets of mixers 1, 4 and 5 */
     int32_t a3sel;               /* APM 3's context */
     unsigned nxbp;
     int32_t xbi[NXBP_MAX], xbp8[NXBP_MAX];
@@ -254,6 +271,9 @@ static const uint8_t pair_a[NPAIR_MAX] = { 5 };   /* W's bucket x N's bucket */
 static const uint8_t pair_b[NPAIR_MAX] = { 6 };
 #define H_LIMIT 255     /* count limit of the hashed models' counters */
 #define MIXF_LR 2       /* final mix's rate */
+#define MIXF_LR_V7 6    /* ... method 7's (6 mixers) */
+#define NSEL_V7A 81     /* method 7's mixers 1 and 4: sq9(a - P) * 9 + sq9(b - P) */
+#define NSEL_V7B 72     /* method 7's mixer 5: floor(8P / (maxval + 1)) * 9 + sign(rW) * 3 + sign(rN) */
 #define NSEL3 81        /* mixer 3's weight sets: sq9(rW) * 9 + sq9(rN) */
 #define SM_RATE 6       /* state maps' rate */
 #define XB_HALVE 256    /* context means halve at this count */
@@ -324,26 +344,26 @@ static inline unsigned bp_ctx(const cm_state *st, unsigned node, uint32_t split,
  * cm4_mix_avx2.c computes the same numbers with whole vectors.  Rows are
  * MIX_ROW long, x is 0 from n on.  st->mix_simd is chosen once per coder
  * (cm_setup), so the branch is always predicted. */
-static inline void mix_dot(const cm_state *st, const int32_t *x, unsigned n, const int32_t *w1,
-                           const int32_t *w2, const int32_t *w3, int64_t dot[3])
+static inline void mix_dot(const cm_state *st, const int32_t *x, unsigned n, int32_t *const *w, unsigned nw,
+                           int64_t *dot)
 {
 #if VDM_CM4_HAVE_AVX2
-    if (st->mix_simd) { vdm_cm4_mix_dot_avx2(x, n, w1, w2, w3, dot); return; }
+    if (st->mix_simd) { vdm_cm4_mix_dot_avx2(x, n, (const int32_t *const *)w, nw, dot); return; }
 #else
     (void)st;
 #endif
-    vdm_cm4_mix_dot_scalar(x, n, w1, w2, w3, dot);
+    vdm_cm4_mix_dot_scalar(x, n, (const int32_t *const *)w, nw, dot);
 }
 
-static inline void mix_train(const cm_state *st, const int32_t *x, unsigned n, int32_t *w1, int32_t err1,
-                             int32_t *w2, int32_t err2, int32_t *w3, int32_t err3)
+static inline void mix_train(const cm_state *st, const int32_t *x, unsigned n, int32_t *const *w, const int32_t *err,
+                             unsigned nw)
 {
 #if VDM_CM4_HAVE_AVX2
-    if (st->mix_simd) { vdm_cm4_mix_train_avx2(x, n, w1, err1, w2, err2, w3, err3); return; }
+    if (st->mix_simd) { vdm_cm4_mix_train_avx2(x, n, w, err, nw); return; }
 #else
     (void)st;
 #endif
-    vdm_cm4_mix_train_scalar(x, n, w1, err1, w2, err2, w3, err3);
+    vdm_cm4_mix_train_scalar(x, n, w, err, nw);
 }
 
 static atomic_int g_mix_cap = VDM_SIMD_AVX512;
@@ -419,10 +439,21 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
     for (unsigned j = 0; j < st->nh; j++, m++) c[m] = &M->ht[j][(st->hb[j] + node) & H_MASK];
     for (unsigned j = 0; j < st->npair; j++, m++)
         c[m] = &M->pt[j][(bb[st->pa[j]] * NBB + bb[st->pb[j]]) * NNODE + node];
-    int32_t *w = M->w[node];
-    int32_t *w2 = &M->w2[((size_t)st->bq * NNODE + node) * MIX_ROW];
-    /* method 5: mixer 3 (weight sets by node x msel3), then a learned final mix of the three */
-    int32_t *w3 = st->v5 ? &M->w3[((size_t)st->msel3 * NNODE + node) * MIX_ROW] : NULL;
+    /* the mixers' weight rows: mixer 1 (by node; method 7: by node x
+     * msel[0]), mixer 2 (by node x activity class), method 5: mixer 3 (by
+     * node x msel3), method 7: mixers 4-6 (by node x msel[1], msel[2] and
+     * this decision's OLS bit-predictor bucket); from 3 mixers on, a
+     * learned final mix of their outputs */
+    int32_t *wr[NMIX_MAX];
+    unsigned nmix = 0;
+    wr[nmix++] = st->v7 ? &M->w1s[((size_t)st->msel[0] * NNODE + node) * MIX_ROW] : M->w[node];
+    wr[nmix++] = &M->w2[((size_t)st->bq * NNODE + node) * MIX_ROW];
+    if (st->v5) wr[nmix++] = &M->w3[((size_t)st->msel3 * NNODE + node) * MIX_ROW];
+    if (st->v7) {
+        wr[nmix++] = &M->wx[0][((size_t)st->msel[1] * NNODE + node) * MIX_ROW];
+        wr[nmix++] = &M->wx[1][((size_t)st->msel[2] * NNODE + node) * MIX_ROW];
+        wr[nmix++] = &M->wx[2][((size_t)st->b0 * NNODE + node) * MIX_ROW];
+    }
     uint16_t *smp[NH_MAX + NPAIR_MAX];
     const unsigned nmv4 = nm - st->nh - st->npair;
     const int16_t *stretch = st->tab->stretch;
@@ -440,18 +471,20 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
     x[ni] = xs;
     x[ni + 1] = 256;
     for (unsigned i = nx; i < MIX_ROW; i++) x[i] = 0;   /* the SIMD twin sums whole rows */
-    int64_t dot[3];
-    mix_dot(st, x, nx, w, w2, w3, dot);
-    int32_t d1 = (int32_t)vdm_cm_clampi(dot[0] >> 16, -2047, 2047);
-    int32_t d2 = (int32_t)vdm_cm_clampi(dot[1] >> 16, -2047, 2047);
-    const int32_t pm1 = squash(d1), pm2 = squash(d2);
-    int32_t d = (d1 + d2) >> 1;
-    int32_t *wf = NULL, d3 = 0, pm3 = 0;
-    if (w3) {
-        d3 = (int32_t)vdm_cm_clampi(dot[2] >> 16, -2047, 2047);
-        pm3 = squash(d3);
+    int64_t dot[NMIX_MAX];
+    mix_dot(st, x, nx, wr, nmix, dot);
+    int32_t dm[NMIX_MAX], pmm[NMIX_MAX];
+    for (unsigned j = 0; j < nmix; j++) {
+        dm[j] = (int32_t)vdm_cm_clampi(dot[j] >> 16, -2047, 2047);
+        pmm[j] = squash(dm[j]);
+    }
+    int32_t d = (dm[0] + dm[1]) >> 1;
+    int32_t *wf = NULL;
+    if (nmix > 2) {
         wf = M->wf[node];
-        d = (int32_t)vdm_cm_clampi(((int64_t)wf[0] * d1 + (int64_t)wf[1] * d2 + (int64_t)wf[2] * d3) >> 16, -2047, 2047);
+        int64_t s = 0;
+        for (unsigned j = 0; j < nmix; j++) s += (int64_t)wf[j] * dm[j];
+        d = (int32_t)vdm_cm_clampi(s >> 16, -2047, 2047);
     }
     const int32_t pm = squash(d);
     const int32_t ai = (d + 2048) >> 7, af = (d + 2048) & 127;
@@ -493,15 +526,14 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
             uint16_t *sp = smp[i - nmv4];
             *sp = (uint16_t)(*sp + ((target - *sp) >> SM_RATE));
         }
-    const int32_t err1 = (((bit << 16) - pm1) >> 4) * MIX_LR;
-    const int32_t err2 = (((bit << 16) - pm2) >> 4) * MIX2_LR;
-    const int32_t err3 = (((bit << 16) - pm3) >> 4) * MIX_LR;   /* used with w3 only */
-    mix_train(st, x, nx, w, err1, w2, err2, w3, err3);
-    if (w3) {
-        const int32_t errf = (((bit << 16) - pm) >> 4) * MIXF_LR;
-        wf[0] = vdm_cm_clampi((int64_t)wf[0] + ((d1 * errf) >> 16), -MIX_WMAX, MIX_WMAX);
-        wf[1] = vdm_cm_clampi((int64_t)wf[1] + ((d2 * errf) >> 16), -MIX_WMAX, MIX_WMAX);
-        wf[2] = vdm_cm_clampi((int64_t)wf[2] + ((d3 * errf) >> 16), -MIX_WMAX, MIX_WMAX);
+    int32_t errm[NMIX_MAX];
+    const int32_t mlr = st->v7 ? MIX_LR_V7 : MIX_LR;
+    for (unsigned j = 0; j < nmix; j++) errm[j] = (((bit << 16) - pmm[j]) >> 4) * mlr;
+    mix_train(st, x, nx, wr, errm, nmix);
+    if (wf) {
+        const int32_t errf = (((bit << 16) - pm) >> 4) * (st->v7 ? MIXF_LR_V7 : MIXF_LR);
+        for (unsigned j = 0; j < nmix; j++)
+            wf[j] = vdm_cm_clampi((int64_t)wf[j] + ((dm[j] * errf) >> 16), -MIX_WMAX, MIX_WMAX);
     }
     a[ai] = (uint16_t)(a[ai] + (((target - a[ai]) * (128 - af)) >> (7 + APM_RATE)));
     a[ai + 1] = (uint16_t)(a[ai + 1] + (((target - a[ai + 1]) * af) >> (7 + APM_RATE)));
@@ -880,7 +912,12 @@ static vdm_status cm_run(cm_state *st)
                         e += 2u * pe_up[x * NPRED_MAX + i];
                         if (x) e += pe_up[(x - 1) * NPRED_MAX + i];
                         if (x + 1 < w) e += pe_up[(x + 1) * NPRED_MAX + i];
+                        if (st->v7) {   /* method 7: also NWW and NEE */
+                            if (x >= 2) e += pe_up[(x - 2) * NPRED_MAX + i];
+                            if (x + 2 < w) e += pe_up[(x + 2) * NPRED_MAX + i];
+                        }
                     }
+                    if (st->v7 && x >= 2) e += pe_cur[(x - 2) * NPRED_MAX + i];   /* ... and WW */
                     if (i == np - 1) { eraw = e; e = e * OLS_ERR_SCALE / 16; }
                     if (i == np - 2) { eraw2 = e; e = e * OLS_ERR_SCALE / 16; }
                     if (e < emin) emin = e;
@@ -905,6 +942,17 @@ static vdm_status cm_run(cm_state *st)
                     const int32_t rWW = x >= 2 ? res_cur[x - 2] : 0;
                     const int32_t rNN = y >= 2 ? R->res[(y + 1) % 3][x] : 0;
                     act += 2u * ((uint32_t)abs(rWW) + (uint32_t)abs(rNN));
+                }
+                if (st->v7) {   /* method 7: and NWW, NEE, NNW, NNE */
+                    if (res_up) {
+                        if (x >= 2) act += (uint32_t)abs(res_up[x - 2]);
+                        if (x + 2 < w) act += (uint32_t)abs(res_up[x + 2]);
+                    }
+                    if (y >= 2) {
+                        const int32_t *res_up2 = R->res[(y + 1) % 3];
+                        if (x) act += (uint32_t)abs(res_up2[x - 1]);
+                        if (x + 1 < w) act += (uint32_t)abs(res_up2[x + 1]);
+                    }
                 }
                 act = (2u * act + 4u * (uint32_t)(emin > 0xFFFFFFFu ? 0xFFFFFFFu : emin)) >> 2;
                 const unsigned q = vdm_cm_quant_activity(act);
@@ -1020,6 +1068,11 @@ static vdm_status cm_run(cm_state *st)
                                  (uint32_t)(n.NE > P) << 3 | (uint32_t)(n.NN > P) << 4 | (uint32_t)(n.WW > P) << 5 |
                                  (uint32_t)(2 * n.N - n.NN > P) << 6 | (uint32_t)(2 * n.W - n.WW > P) << 7) * 10u + (q >> 2));
                     st->msel3 = (int32_t)(sq9(rW) * 9 + sq9(rN));
+                    if (st->v7) {
+                        st->msel[0] = (int32_t)(sq9(n.W - P) * 9 + sq9(n.N - P));
+                        st->msel[1] = (int32_t)(sq9(n.NE - P) * 9 + sq9(n.NW - P));
+                        st->msel[2] = (int32_t)(((uint32_t)P * 8u / ((uint32_t)maxv + 1u)) * 9u + (unsigned)sW * 3u + (unsigned)sN);
+                    }
                     for (unsigned nd = 0; nd < 4; nd++) {
                         const int32_t *p3 = &M->w3[((size_t)st->msel3 * NNODE + nd) * MIX_ROW];
                         const int32_t *p2 = &M->w2[((size_t)st->bq * NNODE + nd) * MIX_ROW];
@@ -1138,7 +1191,7 @@ static void rows_free(cm_rows *r)
     for (int o = 0; o < NOLS; o++) { free(r->ols[o].cacc); free(r->ols[o].hacc); }
 }
 
-static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nl2, int v6)
+static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nl2, int v6, int v7)
 {
     memset(r, 0, sizeof *r);
     r->nl = nl;
@@ -1153,7 +1206,7 @@ static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nl2, int v6)
         ols_t *O = &r->ols[o];
         O->nl = o == 0 ? nl : nl2;
         O->T = O->nl * (O->nl + 1) / 2 + O->nl;
-        O->decay = o == 0 && v6 ? OLS1_DECAY_V6 : ols_decay[o];
+        O->decay = o == 0 && v7 ? OLS1_DECAY_V7 : o == 0 && v6 ? OLS1_DECAY_V6 : ols_decay[o];
         O->nu = ols_nu[o];
         ok &= (O->cacc = calloc((size_t)w * O->T, sizeof(double))) != NULL;
         ok &= (O->hacc = calloc((size_t)w * O->T, sizeof(double))) != NULL;
@@ -1170,6 +1223,8 @@ static void model_free(chan_model *M)
     for (int j = 0; j < NXBP_MAX; j++) { free(M->xt[j]); free(M->xb[j]); }
     free(M->w2);
     free(M->w3);
+    free(M->w1s);
+    for (int j = 0; j < 3; j++) free(M->wx[j]);
     free(M->apm3);
     for (int j = 0; j < NH_MAX + NPAIR_MAX; j++) free(M->sm[j]);
     free(M->apm);
@@ -1223,7 +1278,15 @@ static void mix_row_init(int32_t *row, unsigned nm)
     for (unsigned i = 0; i < MIX_ROW; i++) row[i] = i < nm ? MIX_INIT : 0;
 }
 
-static chan_model *model_alloc(unsigned nm4, unsigned nh, unsigned npair, int v5, int v6)
+static int32_t *mix_rows_new(size_t sets, unsigned nm)
+{
+    int32_t *w = aligned_alloc(64, sizeof(int32_t) * sets * NNODE * MIX_ROW);
+    if (w)
+        for (size_t s = 0; s < sets * NNODE; s++) mix_row_init(&w[s * MIX_ROW], nm);
+    return w;
+}
+
+static chan_model *model_alloc(unsigned nm4, unsigned nh, unsigned npair, int v5, int v6, int v7)
 {
     /* 64-byte aligned (C11 aligned_alloc; sizes are multiples of 64): the
      * mixer rows are whole cache lines and the SIMD twin's aligned vectors */
@@ -1252,10 +1315,15 @@ static chan_model *model_alloc(unsigned nm4, unsigned nh, unsigned npair, int v5
     apm_init(M->apm, (size_t)NNODE * NAPMC);
     apm_init(M->apm2, (size_t)NNODE * NAPM2C);
     if (v5) {
-        if (!(M->w3 = aligned_alloc(64, sizeof(int32_t) * NSEL3 * NNODE * MIX_ROW))) { model_free(M); return NULL; }
-        for (size_t s = 0; s < (size_t)NSEL3 * NNODE; s++)
-            mix_row_init(&M->w3[s * MIX_ROW], nm);
-        for (int s = 0; s < NNODE; s++) M->wf[s][0] = M->wf[s][1] = M->wf[s][2] = 21845;
+        if (!(M->w3 = mix_rows_new(NSEL3, nm))) { model_free(M); return NULL; }
+        const unsigned nmix = v7 ? 6 : 3;   /* the final mix starts as the mean */
+        for (int s = 0; s < NNODE; s++)
+            for (unsigned j = 0; j < nmix; j++) M->wf[s][j] = 65536 / (int32_t)nmix;
+        if (v7 && (!(M->w1s = mix_rows_new(NSEL_V7A, nm)) || !(M->wx[0] = mix_rows_new(NSEL_V7A, nm)) ||
+                   !(M->wx[1] = mix_rows_new(NSEL_V7B, nm)) || !(M->wx[2] = mix_rows_new(NBB, nm)))) {
+            model_free(M);
+            return NULL;
+        }
         if (!(M->apm3 = malloc(sizeof(uint16_t) * NA3 * 6 * 33))) { model_free(M); return NULL; }
         apm_init(M->apm3, (size_t)NA3 * 6);
         for (unsigned j = 0; j < (v6 ? 0 : nh + npair); j++) {   /* method 6 has no state maps */
@@ -1271,9 +1339,10 @@ static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_sid
 {
     memset(st, 0, sizeof *st);
     st->g = g;
-    const int v5 = method >= VDM_CLASSICAL_CM5, v6 = method >= VDM_CLASSICAL_CM6;
+    const int v5 = method >= VDM_CLASSICAL_CM5, v6 = method >= VDM_CLASSICAL_CM6, v7 = method >= VDM_CLASSICAL_CM7;
     st->v5 = v5;
     st->v6 = v6;
+    st->v7 = v7;
     st->mix_simd = vdm_cm4_simd_level() >= VDM_SIMD_AVX2;
     if (v5) {
         for (unsigned j = 0; j < (v6 ? NH_MAX : NH_V5); j++) st->hid[st->nh++] = (uint8_t)j;
@@ -1326,13 +1395,13 @@ static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_sid
         const unsigned nl = 9 + (st->has_ref[kk] ? 6 : 0) + (g->rgb && kk == 2 ? 2 : 0) + (v6 ? 4 : 0);
         const unsigned nl2 = 6 + (st->has_ref[kk] ? 4 : 0) + (g->rgb && kk == 2 ? 2 : 0) +
                              (st->side_ref && g->rgb && kk < 3 ? 5 : 0);   /* the side's values */
-        if (!(st->cm[kk] = model_alloc(nm4, st->nh, st->npair, v5, v6))) return VDM_ERR_NOMEM;
+        if (!(st->cm[kk] = model_alloc(nm4, st->nh, st->npair, v5, v6, v7))) return VDM_ERR_NOMEM;
         for (unsigned j = 0; j < st->nxbp; j++) {
             chan_model *M = st->cm[kk];
             if (!(M->xt[j] = counters_new((size_t)NBB * NNODE))) return VDM_ERR_NOMEM;
             if (!(M->xb[j] = calloc((size_t)XB_SIZE * 2, sizeof(int32_t)))) return VDM_ERR_NOMEM;
         }
-        if (!rows_alloc(&st->rows[kk], g->width, nl, nl2, v6)) return VDM_ERR_NOMEM;
+        if (!rows_alloc(&st->rows[kk], g->width, nl, nl2, v6, v7)) return VDM_ERR_NOMEM;
     }
     return VDM_OK;
 }
@@ -1432,7 +1501,7 @@ static vdm_status cmx_tiles_decode(unsigned method, const vdm_subimage *g, uint3
 
 static int cm_method_ok(unsigned method)
 {
-    return method == VDM_CLASSICAL_CM4 || method == VDM_CLASSICAL_CM5 || method == VDM_CLASSICAL_CM6;
+    return method >= VDM_CLASSICAL_CM4 && method <= VDM_CLASSICAL_CM7;
 }
 
 vdm_status vdm_cm_encode(unsigned method, const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)

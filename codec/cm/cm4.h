@@ -1,5 +1,5 @@
-/* cm4.h — methods 4 (CM4), 5 (CM5) and 6 (CM6): the context-mixing coders of
- * vdmzip (format-spec/vdz.md §8c, §8d and §8e are the normative text).  Internal to codec/.
+/* cm4.h — methods 4 (CM4), 5 (CM5), 6 (CM6) and 7 (CM7): the context-mixing
+ * coders of vdmzip (format-spec/vdz.md §8c-§8f are the normative text).  Internal to codec/.
  *
  * Same sub-image conventions as methods 2 and 3 (codec/cm/classical.h): the
  * coders read (encode) or write (decode) the coded channels of g->data in
@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include "codec/cm/classical.h"
 
-/* FBCK method and MODL cm_method byte: VDM_CLASSICAL_CM4, _CM5 and _CM6
+/* FBCK method and MODL cm_method byte: VDM_CLASSICAL_CM4, _CM5, _CM6 and _CM7
  * (classical.h); every function below takes one of them as `method` and
  * returns VDM_ERR_ARG for any other.
  *   4 (CM4, §8c): the predictor bank, bit predictors, 7 context models, two
@@ -30,9 +30,14 @@
  *     mixer with a learned final mix and a third APM; given side
  *     information it also uses the side image as a reference image
  *     (gradient predictors and OLS inputs around the sample).
- *   6 (CM6, §8e; the encoder's default): CM5 with a wider OLS 1 (4 more
- *     neighbours, a wider window, solved at every 4th sample), a wider
- *     activity, 8 hashed context models and no state maps.
+ *   6 (CM6, §8e): CM5 with a wider OLS 1 (4 more neighbours, a wider
+ *     window, solved at every 4th sample), a wider activity, 8 hashed
+ *     context models and no state maps.
+ *   7 (CM7, §8f; the encoder's default): CM6 with six mixers (mixer 1's
+ *     weight sets and three more mixers chosen by the neighbours' places
+ *     around the prediction, its intensity and signs, and the OLS bit
+ *     predictor's bucket), a faster final mix, a wider blend window and
+ *     activity, and OLS 1's window wider still.
  * One cm_run with variant switches. */
 /* Like method 3, they keep least-squares sums per column. */
 #define VDM_CM4_MAX_WIDTH 16384u

@@ -1,4 +1,4 @@
-/* cm4_mix.h — the logistic mixers of methods 4 and 5 (codec/cm/cm4.c,
+/* cm4_mix.h — the logistic mixers of methods 4 to 7 (codec/cm/cm4.c,
  * cbit): their SIMD twin and the switch between it and the scalar code.
  * Internal to codec/.
  *
@@ -6,7 +6,7 @@
  * VDM_CM4_MIX_WMAX = 2^24) and the inputs x[i] (stretched probabilities, within +-2047):
  *   dot    = sum_i (int64)w[i] * x[i]                    (exact)
  *   update   w[i] = clamp(w[i] + ((x[i] * err) >> 16), +-2^24)
- * with |err| <= 4095 * 24, so x[i] * err fits in int32 and the sum of
+ * with |err| <= 4095 * 30, so x[i] * err fits in int32 and the sum of
  * products, |sum| < 32 * 2^35, in int64.  Integer sums are exact in any
  * order, so the SIMD twin gives the scalar code's numbers bit for bit
  * (tests/test_cm4.c encodes with both and compares the bytes).
@@ -25,50 +25,40 @@
 #define VDM_CM4_MIX_ROW 32
 #define VDM_CM4_MIX_WMAX (1 << 24)
 
+/* A mixer call handles up to VDM_CM4_MIX_NMAX weight rows (methods 4, 5,
+ * 6 and 7 use 2, 3, 3 and 6), all of them on the same inputs x. */
+#define VDM_CM4_MIX_NMAX 6
+
 /* The scalar code: the definition of the mixers' arithmetic (here, not in
  * cm4.c, so that tests can hold the twin against it).  x is 0 from n on;
- * only the twin reads there. */
-static inline void vdm_cm4_mix_dot_scalar(const int32_t *x, unsigned n, const int32_t *w1, const int32_t *w2,
-                                          const int32_t *w3, int64_t dot[3])
+ * only the twin reads there.  dot[j] = sum_{i < n} w[j][i] * x[i]. */
+static inline void vdm_cm4_mix_dot_scalar(const int32_t *x, unsigned n, const int32_t *const *w, unsigned nw,
+                                          int64_t *dot)
 {
-    int64_t s1 = 0, s2 = 0;
-    for (unsigned i = 0; i < n; i++) {
-        s1 += (int64_t)w1[i] * x[i];
-        s2 += (int64_t)w2[i] * x[i];
-    }
-    dot[0] = s1;
-    dot[1] = s2;
-    if (w3) {
-        int64_t s3 = 0;
-        for (unsigned i = 0; i < n; i++) s3 += (int64_t)w3[i] * x[i];
-        dot[2] = s3;
+    for (unsigned j = 0; j < nw; j++) {
+        int64_t s = 0;
+        for (unsigned i = 0; i < n; i++) s += (int64_t)w[j][i] * x[i];
+        dot[j] = s;
     }
 }
 
-static inline void vdm_cm4_mix_train_scalar(const int32_t *x, unsigned n, int32_t *w1, int32_t err1, int32_t *w2,
-                                            int32_t err2, int32_t *w3, int32_t err3)
+/* w[j][i] = clamp(w[j][i] + ((x[i] * err[j]) >> 16), +-2^24), i < n */
+static inline void vdm_cm4_mix_train_scalar(const int32_t *x, unsigned n, int32_t *const *w, const int32_t *err,
+                                            unsigned nw)
 {
-    if (w3)
+    for (unsigned j = 0; j < nw; j++)
         for (unsigned i = 0; i < n; i++)
-            w3[i] = vdm_cm_clampi((int64_t)w3[i] + ((x[i] * err3) >> 16), -VDM_CM4_MIX_WMAX, VDM_CM4_MIX_WMAX);
-    for (unsigned i = 0; i < n; i++) {
-        w1[i] = vdm_cm_clampi((int64_t)w1[i] + ((x[i] * err1) >> 16), -VDM_CM4_MIX_WMAX, VDM_CM4_MIX_WMAX);
-        w2[i] = vdm_cm_clampi((int64_t)w2[i] + ((x[i] * err2) >> 16), -VDM_CM4_MIX_WMAX, VDM_CM4_MIX_WMAX);
-    }
+            w[j][i] = vdm_cm_clampi((int64_t)w[j][i] + ((x[i] * err[j]) >> 16), -VDM_CM4_MIX_WMAX, VDM_CM4_MIX_WMAX);
 }
 
 /* The AVX2 twin exists where the compiler targets x86 (GCC or Clang: the
  * file is built with -mavx2); elsewhere only the scalar code is built. */
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define VDM_CM4_HAVE_AVX2 1
-/* dot[j] = sum_{i < n} wj[i] * x[i] for the rows w1, w2 and (when not
- * NULL) w3; dot[2] is left alone without w3.  n <= VDM_CM4_MIX_ROW. */
-void vdm_cm4_mix_dot_avx2(const int32_t *x, unsigned n, const int32_t *w1, const int32_t *w2,
-                          const int32_t *w3, int64_t dot[3]);
-/* wj[i] = clamp(wj[i] + ((x[i] * errj) >> 16), +-2^24) for i < n (rounded
- * up to whole vectors, see above); w3 may be NULL. */
-void vdm_cm4_mix_train_avx2(const int32_t *x, unsigned n, int32_t *w1, int32_t err1, int32_t *w2,
-                            int32_t err2, int32_t *w3, int32_t err3);
+/* The scalar code's numbers for nw <= VDM_CM4_MIX_NMAX rows, n <=
+ * VDM_CM4_MIX_ROW (the update rounded up to whole vectors, see above). */
+void vdm_cm4_mix_dot_avx2(const int32_t *x, unsigned n, const int32_t *const *w, unsigned nw, int64_t *dot);
+void vdm_cm4_mix_train_avx2(const int32_t *x, unsigned n, int32_t *const *w, const int32_t *err, unsigned nw);
 #else
 #define VDM_CM4_HAVE_AVX2 0
 #endif

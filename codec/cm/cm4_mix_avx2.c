@@ -1,5 +1,5 @@
-/* cm4_mix_avx2.c — AVX2 twin of the CM4/CM5 mixers' dot products and
- * weight updates (cm4.c: mix_dot_scalar, mix_train_scalar), same numbers.
+/* cm4_mix_avx2.c — AVX2 twin of the CM4-CM7 mixers' dot products and
+ * weight updates (cm4_mix.h: vdm_cm4_mix_dot_scalar, _train_scalar), same numbers.
  * The contract (bounds, row layout, zero padding) is in cm4_mix.h.
  *
  * Dot product: AVX2 has no 32 x 32 -> 64-bit multiply-add, but x fits in
@@ -11,7 +11,7 @@
  * and dot = sum_hi * 2^12 + sum_lo in int64 is the exact sum of w * x, the
  * scalar code's value.
  *
- * Update: x * err is exact in 32 bits (|x * err| <= 2047 * 98280 < 2^31),
+ * Update: x * err is exact in 32 bits (|x * err| <= 2047 * 4095 * 30 < 2^31),
  * _mm256_srai_epi32 is the scalar ">> 16" on int (arithmetic, as GCC and
  * Clang define it), and w + delta (|delta| < 2^12) cannot overflow before
  * the clamp. */
@@ -44,35 +44,41 @@ static inline __attribute__((always_inline)) void row_dot(const __m256i *xm, int
     *slo = l;
 }
 
-static inline __attribute__((always_inline)) void mix_dot(const int32_t *x, int nv, const int32_t *w1,
-                                                          const int32_t *w2, const int32_t *w3, int64_t dot[3])
+static inline int64_t lanes_total(__m128i s, int i)
+{
+    return (int64_t)(i ? _mm_extract_epi32(s, 2) : _mm_extract_epi32(s, 0)) * 4096 +
+           (i ? _mm_extract_epi32(s, 3) : _mm_extract_epi32(s, 1));
+}
+
+static inline __attribute__((always_inline)) void mix_dot(const int32_t *x, int nv, const int32_t *const *w,
+                                                          unsigned nw, int64_t *dot)
 {
     const __m256i m16 = _mm256_set1_epi32(0xFFFF);
     __m256i xm[NVMAX];
     for (int v = 0; v < nv; v++) xm[v] = _mm256_and_si256(ld(x + 8 * v), m16);
-    __m256i h1, l1, h2, l2;
-    row_dot(xm, nv, w1, &h1, &l1);
-    row_dot(xm, nv, w2, &h2, &l2);
-    /* horizontal sums of the four vectors at once: lanes H1 L1 H2 L2 */
-    const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(h1, l1), _mm256_hadd_epi32(h2, l2));
-    const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-    dot[0] = (int64_t)_mm_extract_epi32(s, 0) * 4096 + _mm_extract_epi32(s, 1);
-    dot[1] = (int64_t)_mm_extract_epi32(s, 2) * 4096 + _mm_extract_epi32(s, 3);
-    if (w3) {
-        __m256i h3, l3;
-        row_dot(xm, nv, w3, &h3, &l3);
-        const __m256i b = _mm256_hadd_epi32(h3, l3);   /* H L H L per 128-bit half, partial */
+    unsigned j = 0;
+    for (; j + 2 <= nw; j += 2) {   /* two rows: horizontal sums of four vectors at once, lanes H1 L1 H2 L2 */
+        __m256i h1, l1, h2, l2;
+        row_dot(xm, nv, w[j], &h1, &l1);
+        row_dot(xm, nv, w[j + 1], &h2, &l2);
+        const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(h1, l1), _mm256_hadd_epi32(h2, l2));
+        const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+        dot[j] = lanes_total(s, 0);
+        dot[j + 1] = lanes_total(s, 1);
+    }
+    if (j < nw) {   /* one row left */
+        __m256i h, l;
+        row_dot(xm, nv, w[j], &h, &l);
+        const __m256i b = _mm256_hadd_epi32(h, l);   /* H L H L per 128-bit half, partial */
         const __m128i t = _mm_add_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
-        const __m128i u = _mm_hadd_epi32(t, t);   /* H3 L3 H3 L3 */
-        dot[2] = (int64_t)_mm_extract_epi32(u, 0) * 4096 + _mm_extract_epi32(u, 1);
+        dot[j] = lanes_total(_mm_hadd_epi32(t, t), 0);   /* H L H L */
     }
 }
 
-void vdm_cm4_mix_dot_avx2(const int32_t *x, unsigned n, const int32_t *w1, const int32_t *w2,
-                          const int32_t *w3, int64_t dot[3])
+void vdm_cm4_mix_dot_avx2(const int32_t *x, unsigned n, const int32_t *const *w, unsigned nw, int64_t *dot)
 {
-    if (n <= 24) mix_dot(x, 3, w1, w2, w3, dot);
-    else mix_dot(x, NVMAX, w1, w2, w3, dot);
+    if (n <= 24) mix_dot(x, 3, w, nw, dot);
+    else mix_dot(x, NVMAX, w, nw, dot);
 }
 
 static inline __attribute__((always_inline)) void row_train(const __m256i *xv, int nv, int32_t *w, int32_t err)
@@ -85,21 +91,18 @@ static inline __attribute__((always_inline)) void row_train(const __m256i *xv, i
     }
 }
 
-static inline __attribute__((always_inline)) void mix_train(const int32_t *x, int nv, int32_t *w1, int32_t err1,
-                                                            int32_t *w2, int32_t err2, int32_t *w3, int32_t err3)
+static inline __attribute__((always_inline)) void mix_train(const int32_t *x, int nv, int32_t *const *w,
+                                                            const int32_t *err, unsigned nw)
 {
     __m256i xv[NVMAX];
     for (int v = 0; v < nv; v++) xv[v] = ld(x + 8 * v);
-    row_train(xv, nv, w1, err1);
-    row_train(xv, nv, w2, err2);
-    if (w3) row_train(xv, nv, w3, err3);
+    for (unsigned j = 0; j < nw; j++) row_train(xv, nv, w[j], err[j]);
 }
 
-void vdm_cm4_mix_train_avx2(const int32_t *x, unsigned n, int32_t *w1, int32_t err1, int32_t *w2,
-                            int32_t err2, int32_t *w3, int32_t err3)
+void vdm_cm4_mix_train_avx2(const int32_t *x, unsigned n, int32_t *const *w, const int32_t *err, unsigned nw)
 {
-    if (n <= 24) mix_train(x, 3, w1, err1, w2, err2, w3, err3);
-    else mix_train(x, NVMAX, w1, err1, w2, err2, w3, err3);
+    if (n <= 24) mix_train(x, 3, w, err, nw);
+    else mix_train(x, NVMAX, w, err, nw);
 }
 
 #else
