@@ -410,6 +410,7 @@ static const char *method_name(int m)
     case 4: return "cm4";
     case 5: return "cm5";
     case 6: return "cm6";
+    case 7: return "cm7";
     default: return "none";
     }
 }

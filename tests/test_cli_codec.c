@@ -267,6 +267,20 @@ Test(cli_codec, help_info_and_verbose)
     cr_assert_eq(tu_run("cd %s && %s decode -v -o i2.png i.vdz 2>&1 | grep -q verified", g_dir, VDMZIP), 0);
 }
 
+/* info names every classical method a file can hold: the golden vectors of
+ * methods 2 to 7 (v1_rgb8: the default method) */
+Test(cli_codec, info_names_each_classical_method)
+{
+    static const struct { const char *file, *name; } v[] = {
+        { "v1_rgb8_m2.vdz", "cm" }, { "v1_rgb8_m3.vdz", "cm3" }, { "v1_rgb8_m4.vdz", "cm4" },
+        { "v1_rgb8_m5.vdz", "cm5" }, { "v1_rgb8_m6.vdz", "cm6" }, { "v1_rgb8.vdz", "cm7" },
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        cr_assert_eq(tu_run("%s info --json %s/tests/vectors/%s | grep -q '\"fallback\":\\[{\"method\":\"%s\"'",
+                            VDMZIP, VDM_SOURCE_DIR, v[i].file, v[i].name),
+                     0, "%s: method not named %s", v[i].file, v[i].name);
+}
+
 Test(cli_codec, all_kodak_images_roundtrip, .timeout = 1700)
 {
     int done = 0;

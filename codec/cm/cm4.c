@@ -632,38 +632,50 @@ static double ols_predict(ols_t *R, uint32_t x, const int32_t *in, int solve)
 {
     const unsigned nl = R->nl;
     const double *hh = &R->hacc[(size_t)x * R->T];
-    double L[NIN_MAX][NIN_MAX], z[NIN_MAX];
+    /* Cholesky A + nu I = L L^T, column by column, Lt[t][i] = L(i, t).  Each
+     * entry is A(i,j) (+ nu on the diagonal) minus L(i,t) L(j,t) for t = 0,
+     * 1, ..., j-1 in that order, then sqrt (diagonal) or / L(j,j): the same
+     * operations in the same order per entry as a row-by-row Cholesky (the
+     * spec's, §8b.5), so the same numbers; by columns the entries below the
+     * diagonal are independent of each other, and the loop over them
+     * vectorises, one row per lane.  Forward substitution likewise by
+     * columns (each z(i) still subtracts in increasing t); the backward one
+     * by rows, as its terms are subtracted in increasing t as well. */
+    double Lt[NIN_MAX][NIN_MAX], s[NIN_MAX], z[NIN_MAX];
     int ok = solve;
-    for (unsigned i = 0; i < nl && ok; i++) {
-        for (unsigned j = 0; j <= i; j++) {
+    for (unsigned j = 0; j < nl && ok; j++) {
+        for (unsigned i = j; i < nl; i++) {
             const unsigned o = ols_idx(nl, i, j);
-            double sum = hh[o] + R->cur[o];
-            if (i == j) sum = sum + R->nu;
-            for (unsigned t = 0; t < j; t++) sum = sum - L[i][t] * L[j][t];
-            if (i == j) {
-                if (!(sum > 1e-9)) { ok = 0; break; }
-                L[i][i] = vdm_sqrt_d(sum);
-            } else {
-                L[i][j] = sum / L[j][j];
-            }
+            s[i] = hh[o] + R->cur[o];
         }
+        s[j] = s[j] + R->nu;
+        for (unsigned t = 0; t < j; t++) {
+            const double c = Lt[t][j];
+            for (unsigned i = j; i < nl; i++) s[i] = s[i] - Lt[t][i] * c;
+        }
+        if (!(s[j] > 1e-9)) { ok = 0; break; }
+        const double d = vdm_sqrt_d(s[j]);
+        Lt[j][j] = d;
+        for (unsigned i = j + 1; i < nl; i++) Lt[j][i] = s[i] / d;
     }
     if (ok) {
         for (unsigned i = 0; i < nl; i++) {
             const unsigned o = ols_idx(nl, nl, i);
-            double sum = hh[o] + R->cur[o];
-            for (unsigned t = 0; t < i; t++) sum = sum - L[i][t] * z[t];
-            z[i] = sum / L[i][i];
+            s[i] = hh[o] + R->cur[o];
+        }
+        for (unsigned t = 0; t < nl; t++) {
+            z[t] = s[t] / Lt[t][t];
+            for (unsigned i = t + 1; i < nl; i++) s[i] = s[i] - Lt[t][i] * z[t];
         }
         for (unsigned i = nl; i-- > 0;) {
             double sum = z[i];
-            for (unsigned t = i + 1; t < nl; t++) sum = sum - L[t][i] * R->ow[t];
-            R->ow[i] = sum / L[i][i];
+            for (unsigned t = i + 1; t < nl; t++) sum = sum - Lt[i][t] * R->ow[t];
+            R->ow[i] = sum / Lt[i][i];
         }
     }
-    double s = 0;
-    for (unsigned i = 0; i < nl; i++) s = s + R->ow[i] * (double)in[i];
-    return s;
+    double sp = 0;
+    for (unsigned i = 0; i < nl; i++) sp = sp + R->ow[i] * (double)in[i];
+    return sp;
 }
 
 static void ols_update(ols_t *R, uint32_t x, const int32_t *in, int32_t target, double sw)
@@ -1072,6 +1084,18 @@ static vdm_status cm_run(cm_state *st)
                         st->msel[0] = (int32_t)(sq9(n.W - P) * 9 + sq9(n.N - P));
                         st->msel[1] = (int32_t)(sq9(n.NE - P) * 9 + sq9(n.NW - P));
                         st->msel[2] = (int32_t)(((uint32_t)P * 8u / ((uint32_t)maxv + 1u)) * 9u + (unsigned)sW * 3u + (unsigned)sN);
+                        /* their rows for the first nodes are likely cache misses: fetch them now */
+                        for (unsigned nd = 0; nd < 4; nd++) {
+                            const int32_t *r1 = &M->w1s[((size_t)st->msel[0] * NNODE + nd) * MIX_ROW];
+                            const int32_t *r4 = &M->wx[0][((size_t)st->msel[1] * NNODE + nd) * MIX_ROW];
+                            const int32_t *r5 = &M->wx[1][((size_t)st->msel[2] * NNODE + nd) * MIX_ROW];
+                            __builtin_prefetch(r1);
+                            __builtin_prefetch(r1 + 16);
+                            __builtin_prefetch(r4);
+                            __builtin_prefetch(r4 + 16);
+                            __builtin_prefetch(r5);
+                            __builtin_prefetch(r5 + 16);
+                        }
                     }
                     for (unsigned nd = 0; nd < 4; nd++) {
                         const int32_t *p3 = &M->w3[((size_t)st->msel3 * NNODE + nd) * MIX_ROW];
