@@ -322,12 +322,12 @@ Test(cm4_simd, mixer_twin_matches_the_scalar_code)
             cr_assert_eq(ds[k], dv[k], "dot %u of %u, n %u, iteration %d: scalar %lld, twin %lld", k, nw, n, it,
                          (long long)ds[k], (long long)dv[k]);
         /* errors as cbit makes them: (((bit << 16) - p) >> 4) * rate, p in
-         * [22, 65514], rate 24 (methods 4-6) or 30 (method 7) */
+         * [22, 65514], rate 24 (methods 4-6) or 30..90 (method 7) */
         int32_t err[NW];
         for (int k = 0; k < NW; k++) {
             const uint64_t u = tu_rng(&r);
             const int32_t e4 = u % 5 == 0 ? ((u >> 8) & 1 ? 4094 : -4095) : (int32_t)((u >> 8) % 8190) - 4095;
-            err[k] = e4 * ((u >> 20) & 1 ? 30 : 24);
+            err[k] = e4 * ((u >> 20) % 3 == 0 ? 24 : (u >> 20) % 3 == 1 ? 90 : 30 + (int32_t)((u >> 24) % 61));
         }
         vdm_cm4_mix_train_scalar(x, n, ps, err, nw);
         vdm_cm4_mix_train_avx2(x, n, pv, err, nw);

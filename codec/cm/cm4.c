@@ -52,8 +52,12 @@
  * mixed by a learned final mix of six at a faster rate (6, was 2), every
  * mixer at rate 30 (was 24); the blend's local error adds NWW, NEE and WW;
  * the activity adds the residuals at NWW, NEE, NNW and NNE; OLS 1's window
- * is wider (decay 0.88).  The mixers are ~4 % of CM6's time, so six cost
- * little; the mixing is where CM6 still had something to give.
+ * is wider (decay 0.88); the activity also adds a recursive residual
+ * energy (eng rows, ENG_W); each mixer weight row's rate starts at 90 and
+ * falls to 30 with its updates (mrate); the hashed and pair counters'
+ * inputs are scaled by their confidence (n + 1) / (n + 9) (hconf).  The
+ * mixers are ~4 % of CM6's time, so six cost little; the mixing is where
+ * CM6 still had something to give.
  *
  * Exactness: as method 3 — integers, except the OLS solves and the side
  * information's likelihoods, which use IEEE binary64 in a fixed operation
@@ -91,6 +95,7 @@ static const double ols_decay[NOLS] = { 0.8, 0.5 };
 #define OLS1_DECAY_V6 0.85             /* method 6's OLS 1: a wider window */
 #define OLS1_PERIOD_V6 4               /* method 6 solves OLS 1 at x % 4 == 0 */
 #define OLS1_DECAY_V7 0.88             /* method 7's OLS 1: wider still */
+#define ENG_W 96                       /* method 7: weight of the residual energy in the activity, /256 */
 static const double ols_nu[NOLS] = { 3.0, 1.0 };
 #define OLS_WK 2.0                     /* sample weight 1 / (OLS_WK + |error|) ... */
 #define OLS_LV 8.0                     /* ... / (1 + OLS local error / OLS_LV) */
@@ -161,7 +166,21 @@ static inline int32_t squash(int32_t d)
 /* blend weights WEIGHT_ONE / e^2 are tabulated for e < NBLENDW (the same
  * quotients as the division: a table only saves time) */
 #define NBLENDW 2048
-typedef struct { int16_t stretch[4096]; int32_t rec[COUNT_LIMIT + 1]; int64_t blendw[NBLENDW]; } cm4_tabs;
+/* method 7: a hashed or pair counter's input is scaled by its confidence
+ * HCONF[n] = floor(2^16 (n + 1) / (n + 1 + HCONF_K)); a mixer's rate is
+ * MIX_LR_V7 + floor(MRATE_B / (MRATE_N0 + n)) after n updates of its
+ * weight row (MIX_LR_V7 from n = MRATE_TAB on) */
+#define HCONF_K 8
+#define MRATE_B 1920
+#define MRATE_N0 32
+#define MRATE_TAB 2048
+typedef struct {
+    int16_t stretch[4096];
+    int32_t rec[COUNT_LIMIT + 1];
+    int64_t blendw[NBLENDW];
+    int32_t hconf[256];          /* counts of the hashed and pair models: 0..H_LIMIT */
+    int32_t mrate[MRATE_TAB];
+} cm4_tabs;
 
 static void init_tabs(cm4_tabs *T)
 {
@@ -175,6 +194,8 @@ static void init_tabs(cm4_tabs *T)
     for (int n = 0; n <= COUNT_LIMIT; n++) T->rec[n] = 131072 / (2 * n + 3);
     T->blendw[0] = WEIGHT_ONE;
     for (int64_t e = 1; e < NBLENDW; e++) T->blendw[e] = WEIGHT_ONE / (e * e);
+    for (int32_t n = 0; n < 256; n++) T->hconf[n] = (int32_t)(((int64_t)65536 * (n + 1)) / (n + 1 + HCONF_K));
+    for (int32_t n = 0; n < MRATE_TAB; n++) T->mrate[n] = MIX_LR_V7 + MRATE_B / (MRATE_N0 + n);
 }
 
 /* ---- state ---------------------------------------------------------------- */
@@ -196,6 +217,7 @@ typedef struct {
     int32_t wf[NNODE][NMIX_MAX]; /* method 5: final mix of mixers 1-3 (method 7: 1-6), 16.16 */
     int32_t *w1s;                /* method 7: mixer 1, NSEL_V7A * NNODE * MIX_ROW */
     int32_t *wx[3];              /* method 7: mixers 4-6, NSEL_V7A / NSEL_V7B / NBB * NNODE * MIX_ROW */
+    uint16_t *wn[NMIX_MAX];      /* method 7: updates of each weight row of mixers 1-6 (its rate) */
     int32_t bias[NBC][2];
     int32_t bias2[17 * NQ][2];
 } chan_model;
@@ -212,6 +234,7 @@ typedef struct {
 typedef struct {
     int32_t *val[3];
     int32_t *res[3];             /* rows y % 3 */
+    int32_t *eng[2];             /* method 7: residual energy, rows y % 2 */
     uint32_t *perr[2];           /* rows y%2, width*NPRED_MAX */
     int32_t lw[NLMS_K][NIN_MAX];
     unsigned nl;
@@ -445,20 +468,27 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
      * this decision's OLS bit-predictor bucket); from 3 mixers on, a
      * learned final mix of their outputs */
     int32_t *wr[NMIX_MAX];
+    size_t ri[NMIX_MAX];         /* each row's index: weight set * NNODE + node */
     unsigned nmix = 0;
-    wr[nmix++] = st->v7 ? &M->w1s[((size_t)st->msel[0] * NNODE + node) * MIX_ROW] : M->w[node];
-    wr[nmix++] = &M->w2[((size_t)st->bq * NNODE + node) * MIX_ROW];
-    if (st->v5) wr[nmix++] = &M->w3[((size_t)st->msel3 * NNODE + node) * MIX_ROW];
+    ri[0] = (size_t)(st->v7 ? st->msel[0] : 0) * NNODE + node;
+    ri[1] = (size_t)st->bq * NNODE + node;
+    ri[2] = (size_t)st->msel3 * NNODE + node;
+    wr[nmix++] = st->v7 ? &M->w1s[ri[0] * MIX_ROW] : M->w[node];
+    wr[nmix++] = &M->w2[ri[1] * MIX_ROW];
+    if (st->v5) wr[nmix++] = &M->w3[ri[2] * MIX_ROW];
     if (st->v7) {
-        wr[nmix++] = &M->wx[0][((size_t)st->msel[1] * NNODE + node) * MIX_ROW];
-        wr[nmix++] = &M->wx[1][((size_t)st->msel[2] * NNODE + node) * MIX_ROW];
-        wr[nmix++] = &M->wx[2][((size_t)st->b0 * NNODE + node) * MIX_ROW];
+        ri[3] = (size_t)st->msel[1] * NNODE + node;
+        ri[4] = (size_t)st->msel[2] * NNODE + node;
+        ri[5] = (size_t)st->b0 * NNODE + node;
+        for (unsigned j = 3; j < 6; j++) wr[nmix++] = &M->wx[j - 3][ri[j] * MIX_ROW];
     }
     uint16_t *smp[NH_MAX + NPAIR_MAX];
     const unsigned nmv4 = nm - st->nh - st->npair;
     const int16_t *stretch = st->tab->stretch;
     for (unsigned i = 0; i < nmv4; i++) x[i] = stretch[c[i]->p >> 4];
-    if (st->v6)   /* method 6: the hashed and pair counters as they are */
+    if (st->v7)   /* method 7: the hashed and pair counters scaled by their confidence */
+        for (unsigned i = nmv4; i < nm; i++) x[i] = (stretch[c[i]->p >> 4] * st->tab->hconf[c[i]->n]) >> 16;
+    else if (st->v6)   /* method 6: the hashed and pair counters as they are */
         for (unsigned i = nmv4; i < nm; i++) x[i] = stretch[c[i]->p >> 4];
     else for (unsigned i = nmv4; i < nm; i++) {   /* method 5: state map of (node, count, probability) */
         const unsigned n = c[i]->n;
@@ -529,6 +559,12 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
     int32_t errm[NMIX_MAX];
     const int32_t mlr = st->v7 ? MIX_LR_V7 : MIX_LR;
     for (unsigned j = 0; j < nmix; j++) errm[j] = (((bit << 16) - pmm[j]) >> 4) * mlr;
+    if (st->v7)   /* method 7: each row's rate falls with its updates */
+        for (unsigned j = 0; j < nmix; j++) {
+            uint16_t *cnt = &M->wn[j][ri[j]];
+            errm[j] = (((bit << 16) - pmm[j]) >> 4) * (*cnt < MRATE_TAB ? st->tab->mrate[*cnt] : MIX_LR_V7);
+            if (*cnt < MRATE_TAB) (*cnt)++;
+        }
     mix_train(st, x, nx, wr, errm, nmix);
     if (wf) {
         const int32_t errf = (((bit << 16) - pm) >> 4) * (st->v7 ? MIXF_LR_V7 : MIXF_LR);
@@ -966,6 +1002,12 @@ static vdm_status cm_run(cm_state *st)
                         if (x + 1 < w) act += (uint32_t)abs(res_up2[x + 1]);
                     }
                 }
+                if (st->v7) {   /* method 7: and the residual energy around the sample */
+                    const int32_t *eu = R->eng[(y + 1) & 1], *ec = R->eng[y & 1];
+                    const int32_t ew = y ? (eu[x] + eu[x + 1 < w ? x + 1 : x] + (x ? ec[x - 1] : eu[x])) / 3
+                                         : (x ? ec[x - 1] : 0);
+                    act += (uint32_t)(ew * ENG_W / 256);
+                }
                 act = (2u * act + 4u * (uint32_t)(emin > 0xFFFFFFFu ? 0xFFFFFFFu : emin)) >> 2;
                 const unsigned q = vdm_cm_quant_activity(act);
 
@@ -1174,6 +1216,11 @@ static vdm_status cm_run(cm_state *st)
                 }
                 R->val[y % 3][x] = v;
                 res_cur[x] = r;
+                if (st->v7) {   /* energy: 4 |r| (x16) and 3/8 each of the sample above and the one before */
+                    int32_t *ec = R->eng[y & 1];
+                    const int32_t up = y ? R->eng[(y + 1) & 1][x] : 0, left = x ? ec[x - 1] : up;
+                    ec[x] = (64 * abs(r) + 6 * up + 6 * left) / 16;
+                }
                 uint32_t *pe = &R->perr[y & 1][x * NPRED_MAX];
                 for (unsigned i = 0; i < np; i++) pe[i] = (uint32_t)abs(pred[i] - v);
                 {
@@ -1211,6 +1258,7 @@ static vdm_status cm_run(cm_state *st)
 static void rows_free(cm_rows *r)
 {
     for (int i = 0; i < 3; i++) { free(r->val[i]); free(r->res[i]); }
+    for (int i = 0; i < 2; i++) free(r->eng[i]);
     for (int i = 0; i < 2; i++) free(r->perr[i]);
     for (int o = 0; o < NOLS; o++) { free(r->ols[o].cacc); free(r->ols[o].hacc); }
 }
@@ -1224,6 +1272,7 @@ static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nl2, int v6,
         ok &= (r->val[i] = calloc(w, sizeof(int32_t))) != NULL;
         ok &= (r->res[i] = calloc(w, sizeof(int32_t))) != NULL;
     }
+    for (int i = 0; v7 && i < 2; i++) ok &= (r->eng[i] = calloc(w, sizeof(int32_t))) != NULL;
     for (int i = 0; i < 2; i++)
         ok &= (r->perr[i] = calloc((size_t)w * NPRED_MAX, sizeof(uint32_t))) != NULL;
     for (int o = 0; o < NOLS; o++) {
@@ -1248,6 +1297,7 @@ static void model_free(chan_model *M)
     free(M->w2);
     free(M->w3);
     free(M->w1s);
+    for (int j = 0; j < NMIX_MAX; j++) free(M->wn[j]);
     for (int j = 0; j < 3; j++) free(M->wx[j]);
     free(M->apm3);
     for (int j = 0; j < NH_MAX + NPAIR_MAX; j++) free(M->sm[j]);
@@ -1347,6 +1397,11 @@ static chan_model *model_alloc(unsigned nm4, unsigned nh, unsigned npair, int v5
                    !(M->wx[1] = mix_rows_new(NSEL_V7B, nm)) || !(M->wx[2] = mix_rows_new(NBB, nm)))) {
             model_free(M);
             return NULL;
+        }
+        if (v7) {
+            static const size_t sets[6] = { NSEL_V7A, NBQ, NSEL3, NSEL_V7A, NSEL_V7B, NBB };
+            for (int j = 0; j < 6; j++)
+                if (!(M->wn[j] = calloc(sets[j] * NNODE, sizeof(uint16_t)))) { model_free(M); return NULL; }
         }
         if (!(M->apm3 = malloc(sizeof(uint16_t) * NA3 * 6 * 33))) { model_free(M); return NULL; }
         apm_init(M->apm3, (size_t)NA3 * 6);

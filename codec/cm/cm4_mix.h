@@ -6,7 +6,7 @@
  * VDM_CM4_MIX_WMAX = 2^24) and the inputs x[i] (stretched probabilities, within +-2047):
  *   dot    = sum_i (int64)w[i] * x[i]                    (exact)
  *   update   w[i] = clamp(w[i] + ((x[i] * err) >> 16), +-2^24)
- * with |err| <= 4095 * 30, so x[i] * err fits in int32 and the sum of
+ * with |err| <= 4095 * 90 (method 7's largest rate), so x[i] * err fits in int32 and the sum of
  * products, |sum| < 32 * 2^35, in int64.  Integer sums are exact in any
  * order, so the SIMD twin gives the scalar code's numbers bit for bit
  * (tests/test_cm4.c encodes with both and compares the bytes).

@@ -11,7 +11,7 @@
  * and dot = sum_hi * 2^12 + sum_lo in int64 is the exact sum of w * x, the
  * scalar code's value.
  *
- * Update: x * err is exact in 32 bits (|x * err| <= 2047 * 4095 * 30 < 2^31),
+ * Update: x * err is exact in 32 bits (|x * err| <= 2047 * 4095 * 90 < 2^31),
  * _mm256_srai_epi32 is the scalar ">> 16" on int (arithmetic, as GCC and
  * Clang define it), and w + delta (|delta| < 2^12) cannot overflow before
  * the clamp. */
