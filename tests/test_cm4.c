@@ -484,39 +484,26 @@ Test(cm6, a_wider_least_squares_window_sees_a_period_of_three, .timeout = 300)
     free(s.data);
 }
 
-/* CM6 takes side information as CM5 does: round trips with z, xhat and
- * both; z helps, and an xhat that is the image plus a smooth offset makes
- * the image far cheaper (the reference-image gradients). */
-Test(cm6, side_information_roundtrip, .timeout = 300)
+/* Method m takes side information as CM5 does: round trips with z, xhat
+ * and both; z helps, and an xhat that is the image plus a smooth offset
+ * makes the image far cheaper (the reference-image gradients). */
+static void side_information_roundtrip(unsigned m)
 {
     sub s = make_photo(96, 64);
     float *xh = offset_xhat(&s);
     size_t sz[4];
-    method = 6;
+    method = m;
     side_sizes(&s, 5, xh, sz);
-    cr_log_info("CM6 alone %zu, given z %zu, z + xhat %zu, offset xhat %zu bytes", sz[0], sz[1], sz[2], sz[3]);
+    cr_log_info("CM%u alone %zu, given z %zu, z + xhat %zu, offset xhat %zu bytes", m, sz[0], sz[1], sz[2], sz[3]);
     cr_assert_lt((double)sz[1], (double)sz[0], "z must help: %zu vs %zu", sz[1], sz[0]);
     cr_assert_lt((double)sz[3], 0.6 * (double)sz[0], "offset xhat: %zu vs alone %zu", sz[3], sz[0]);
     free(xh);
     free(s.data);
 }
 
-/* CM7 takes side information as CM6 does (its changes are all after the
- * predictors): round trips with z, xhat and both; z helps, and the offset
- * xhat makes the image far cheaper. */
-Test(cm7, side_information_roundtrip, .timeout = 300)
-{
-    sub s = make_photo(96, 64);
-    float *xh = offset_xhat(&s);
-    size_t sz[4];
-    method = 7;
-    side_sizes(&s, 5, xh, sz);
-    cr_log_info("CM7 alone %zu, given z %zu, z + xhat %zu, offset xhat %zu bytes", sz[0], sz[1], sz[2], sz[3]);
-    cr_assert_lt((double)sz[1], (double)sz[0], "z must help: %zu vs %zu", sz[1], sz[0]);
-    cr_assert_lt((double)sz[3], 0.6 * (double)sz[0], "offset xhat: %zu vs alone %zu", sz[3], sz[0]);
-    free(xh);
-    free(s.data);
-}
+Test(cm6, side_information_roundtrip, .timeout = 300) { side_information_roundtrip(6); }
+/* CM7's changes are all after the predictors: the side image works as in CM6 */
+Test(cm7, side_information_roundtrip, .timeout = 300) { side_information_roundtrip(7); }
 
 /* Method 7 is a different coder from method 6 on the same input (its
  * mixers, blend window, activity and OLS window), and each decodes only its
