@@ -49,13 +49,13 @@
  * node x where W and N lie around P; mixers 4-6 by node x where NE and NW
  * lie around P, by node x P's intensity x the signs of rW and rN, and by
  * node x the OLS bit predictor's bucket at this decision), their outputs
- * mixed by a learned final mix of six at a faster rate (6, was 2), every
- * mixer at rate 30 (was 24); the blend's local error adds NWW, NEE and WW;
- * the activity adds the residuals at NWW, NEE, NNW and NNE; OLS 1's window
- * is wider (decay 0.88); the activity also adds a recursive residual
- * energy (eng rows, ENG_W); each mixer weight row's rate starts at 90 and
- * falls to 30 with its updates (mrate); the hashed and pair counters'
- * inputs are scaled by their confidence (n + 1) / (n + 9) (hconf).  The
+ * mixed by a learned final mix of six at a faster rate (6, was 2); each
+ * mixer weight row's rate starts at 90 and falls to 30 (was 24 fixed) with
+ * its updates (mrate); the hashed and pair counters' inputs are scaled by
+ * their confidence (n + 1) / (n + 9) (hconf); the blend's local error adds
+ * NWW, NEE and WW; the activity adds the residuals at NWW, NEE, NNW and
+ * NNE and a recursive residual energy (eng rows, ENG_W); OLS 1's window is
+ * wider (decay 0.88).  The
  * mixers are ~4 % of CM6's time, so six cost little; the mixing is where
  * CM6 still had something to give.
  *
@@ -132,7 +132,7 @@ static const double ols_nu[NOLS] = { 3.0, 1.0 };
 #define MIX_ROW VDM_CM4_MIX_ROW
 _Static_assert(MIX_ROW >= NIN_MIX && MIX_ROW % 8 == 0, "mixer rows hold NIN_MIX inputs in whole vectors");
 #define COUNT_LIMIT 1023
-#define MIX_LR 24       /* every mixer's rate (method 7: MIX_LR_V7) */
+#define MIX_LR 24       /* every mixer's rate (method 7: from 90 down to MIX_LR_V7) */
 #define MIX_LR_V7 30
 #define NMIX_MAX VDM_CM4_MIX_NMAX   /* mixers (method 7: 6) */
 #define MIX_INIT 5000   /* ~0.076 in 16.16: many inputs, start humble */
@@ -557,14 +557,15 @@ static int cbit(cm_state *st, unsigned node, uint32_t split, int bit)
             *sp = (uint16_t)(*sp + ((target - *sp) >> SM_RATE));
         }
     int32_t errm[NMIX_MAX];
-    const int32_t mlr = st->v7 ? MIX_LR_V7 : MIX_LR;
-    for (unsigned j = 0; j < nmix; j++) errm[j] = (((bit << 16) - pmm[j]) >> 4) * mlr;
-    if (st->v7)   /* method 7: each row's rate falls with its updates */
-        for (unsigned j = 0; j < nmix; j++) {
+    for (unsigned j = 0; j < nmix; j++) {
+        int32_t rate = MIX_LR;
+        if (st->v7) {   /* method 7: each row's rate falls with its updates */
             uint16_t *cnt = &M->wn[j][ri[j]];
-            errm[j] = (((bit << 16) - pmm[j]) >> 4) * (*cnt < MRATE_TAB ? st->tab->mrate[*cnt] : MIX_LR_V7);
+            rate = *cnt < MRATE_TAB ? st->tab->mrate[*cnt] : MIX_LR_V7;
             if (*cnt < MRATE_TAB) (*cnt)++;
         }
+        errm[j] = (((bit << 16) - pmm[j]) >> 4) * rate;
+    }
     mix_train(st, x, nx, wr, errm, nmix);
     if (wf) {
         const int32_t errf = (((bit << 16) - pm) >> 4) * (st->v7 ? MIXF_LR_V7 : MIXF_LR);
