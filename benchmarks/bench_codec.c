@@ -90,7 +90,7 @@ int main(int argc, char **argv)
         } else {
             double bpsp = 8.0 * (double)fn / (double)s.samples;
             const char *m = s.used_model ? "model"
-                          : s.classical_method >= 0 && s.classical_method <= 7 ? mname[s.classical_method] : "?";
+                          : s.classical_method >= 0 && s.classical_method < (int)(sizeof mname / sizeof mname[0]) ? mname[s.classical_method] : "?";
             if (csv)
                 printf("%s,%u,%u,%u,%zu,%.5f,%s,%.4f,%.4f\n", names[i], img->width, img->height, img->channels, fn,
                        bpsp, m, t1 - t0, t2 - t1);

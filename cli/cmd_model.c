@@ -779,7 +779,7 @@ int vdm_cmd_eval(int argc, char **argv)
     long T = -1, samples = 2, tile = VDM_BB_DEFAULT_TILE, threads = 2, grid = VDM_BB_DEFAULT_GRID;
     unsigned long long seed = 1;
     int json = 0, codelength = 0, per_step = 0, use_xhat = 1, verify = 0, data_only = 0;
-    long cm_method = 7;   /* the classical coder's default (CM7) */
+    long cm_method = VDM_CLASSICAL_CM_DEFAULT;   /* the classical coder's default (CM7) */
     const char *hybrid_list = NULL;
     vdm_backend backend = VDM_BACKEND_CPU;
     int nfiles = 0;
@@ -805,7 +805,7 @@ int vdm_cmd_eval(int argc, char **argv)
         else if (!strcmp(o, "--threads")) ok = parse_long(v, 1, 256, &threads);
         else if (!strcmp(o, "--grid")) ok = parse_long(v, 1, 1024, &grid);
         else if (!strcmp(o, "--hybrid")) hybrid_list = v;
-        else if (!strcmp(o, "--cm")) ok = parse_long(v, 3, 7, &cm_method);
+        else if (!strcmp(o, "--cm")) ok = parse_long(v, VDM_CLASSICAL_CM3, VDM_CLASSICAL_MAX, &cm_method);
         else if (!strcmp(o, "--seed")) {
             char *end;
             errno = 0;

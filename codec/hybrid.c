@@ -37,7 +37,7 @@ static vdm_status cm_decode(int method, const vdm_subimage *g, const vdm_cm_side
 
 vdm_status vdm_hybrid_cm_alone(const uint8_t *rgb, int width, int height, int method, double *bits)
 {
-    VDM_RETURN_IF(!rgb || !bits || width < 1 || height < 1 || method < 3 || method > 7, VDM_ERR_ARG);
+    VDM_RETURN_IF(!rgb || !bits || width < 1 || height < 1 || method < VDM_CLASSICAL_CM3 || method > VDM_CLASSICAL_MAX, VDM_ERR_ARG);
     vdm_subimage g = rgb_subimage((uint8_t *)(uintptr_t)rgb, width, height);  /* encoders only read */
     vdm_buf out = { 0 };
     vdm_status st = cm_encode(method, &g, NULL, &out);
@@ -50,7 +50,7 @@ vdm_status vdm_hybrid_data_term(vdm_model *m, const uint8_t *rgb, int width, int
                                 int tile, int nthreads, uint64_t seed, int use_xhat, int verify,
                                 int method, vdm_hybrid_data *out)
 {
-    VDM_RETURN_IF(!m || !rgb || !out || width < 1 || height < 1 || method < 3 || method > 7, VDM_ERR_ARG);
+    VDM_RETURN_IF(!m || !rgb || !out || width < 1 || height < 1 || method < VDM_CLASSICAL_CM3 || method > VDM_CLASSICAL_MAX, VDM_ERR_ARG);
     const size_t n = (size_t)width * height * 3;
     float *z = (float *)malloc(sizeof(float) * n);
     float *xh = use_xhat ? (float *)malloc(sizeof(float) * n) : NULL;

@@ -55,9 +55,8 @@
  * their confidence (n + 1) / (n + 9) (hconf); the blend's local error adds
  * NWW, NEE and WW; the activity adds the residuals at NWW, NEE, NNW and
  * NNE and a recursive residual energy (eng rows, ENG_W); OLS 1's window is
- * wider (decay 0.88).  The
- * mixers are ~4 % of CM6's time, so six cost little; the mixing is where
- * CM6 still had something to give.
+ * wider (decay 0.88).  The mixers are ~4 % of CM6's time, so six cost
+ * little; the mixing is where CM6 still had something to give.
  *
  * Exactness: as method 3 — integers, except the OLS solves and the side
  * information's likelihoods, which use IEEE binary64 in a fixed operation
@@ -298,6 +297,8 @@ static const uint8_t pair_b[NPAIR_MAX] = { 6 };
 #define NSEL_V7A 81     /* method 7's mixers 1 and 4: sq9(a - P) * 9 + sq9(b - P) */
 #define NSEL_V7B 72     /* method 7's mixer 5: floor(8P / (maxval + 1)) * 9 + sign(rW) * 3 + sign(rN) */
 #define NSEL3 81        /* mixer 3's weight sets: sq9(rW) * 9 + sq9(rN) */
+/* method 7: weight sets of mixers 1-6 (mixers 2 and 3 as method 5's) */
+static const size_t nsel_v7[NMIX_MAX] = { NSEL_V7A, NBQ, NSEL3, NSEL_V7A, NSEL_V7B, NBB };
 #define SM_RATE 6       /* state maps' rate */
 #define XB_HALVE 256    /* context means halve at this count */
 #define A3_RATE 6       /* APM 3's rate */
@@ -1002,8 +1003,7 @@ static vdm_status cm_run(cm_state *st)
                         if (x) act += (uint32_t)abs(res_up2[x - 1]);
                         if (x + 1 < w) act += (uint32_t)abs(res_up2[x + 1]);
                     }
-                }
-                if (st->v7) {   /* method 7: and the residual energy around the sample */
+                    /* ... and the residual energy around the sample */
                     const int32_t *eu = R->eng[(y + 1) & 1], *ec = R->eng[y & 1];
                     const int32_t ew = y ? (eu[x] + eu[x + 1 < w ? x + 1 : x] + (x ? ec[x - 1] : eu[x])) / 3
                                          : (x ? ec[x - 1] : 0);
@@ -1394,15 +1394,11 @@ static chan_model *model_alloc(unsigned nm4, unsigned nh, unsigned npair, int v5
         const unsigned nmix = v7 ? 6 : 3;   /* the final mix starts as the mean */
         for (int s = 0; s < NNODE; s++)
             for (unsigned j = 0; j < nmix; j++) M->wf[s][j] = 65536 / (int32_t)nmix;
-        if (v7 && (!(M->w1s = mix_rows_new(NSEL_V7A, nm)) || !(M->wx[0] = mix_rows_new(NSEL_V7A, nm)) ||
-                   !(M->wx[1] = mix_rows_new(NSEL_V7B, nm)) || !(M->wx[2] = mix_rows_new(NBB, nm)))) {
-            model_free(M);
-            return NULL;
-        }
-        if (v7) {
-            static const size_t sets[6] = { NSEL_V7A, NBQ, NSEL3, NSEL_V7A, NSEL_V7B, NBB };
-            for (int j = 0; j < 6; j++)
-                if (!(M->wn[j] = calloc(sets[j] * NNODE, sizeof(uint16_t)))) { model_free(M); return NULL; }
+        if (v7) {   /* mixers 1 and 4-6, and every mixer's row counts */
+            int ok = (M->w1s = mix_rows_new(nsel_v7[0], nm)) != NULL;
+            for (int j = 0; j < 3; j++) ok = ok && (M->wx[j] = mix_rows_new(nsel_v7[3 + j], nm)) != NULL;
+            for (int j = 0; j < NMIX_MAX; j++) ok = ok && (M->wn[j] = calloc(nsel_v7[j] * NNODE, sizeof(uint16_t))) != NULL;
+            if (!ok) { model_free(M); return NULL; }
         }
         if (!(M->apm3 = malloc(sizeof(uint16_t) * NA3 * 6 * 33))) { model_free(M); return NULL; }
         apm_init(M->apm3, (size_t)NA3 * 6);
