@@ -82,8 +82,8 @@ const char vdm_help_encode[] =
     "                     chain, the model codes every other tile; model: no CM\n"
     "                     tiles (the older layout, the chain's start pays initial bits)\n"
     "      --effort E     classical coder's effort: 0 fast (context modelling,\n"
-    "                     method 2), 1 default (also context mixing, CM7, ~14 s\n"
-    "                     per megapixel, and zstd where it may win), 2 zstd at max\n"
+    "                     method 2), 1 default (also context mixing, CM8, ~11-15\n"
+    "                     s per megapixel, and zstd where it may win), 2 zstd at max\n"
     "      --strip        drop ancillary PNG chunks (text, ICC profile, ...)\n"
     "\n"
     "8-bit RGB(A) images are coded with the model (bits-back ANS over the\n"
@@ -411,6 +411,7 @@ static const char *method_name(int m)
     case 5: return "cm5";
     case 6: return "cm6";
     case 7: return "cm7";
+    case 8: return "cm8";
     default: return "none";
     }
 }

@@ -145,7 +145,7 @@ struct vdm_encode_opts {
                                      when it may win), 2 max (zstd at max too) */
     int cm_method;                /* the context-mixing method of effort >= 1
                                      (classical sections and MODL CM tiles):
-                                     0 = VDM_CLASSICAL_CM_DEFAULT (7, CM7);
+                                     0 = VDM_CLASSICAL_CM_DEFAULT (8, CM8);
                                      4, 5 or 6 writes method 4 (CM4), 5 (CM5)
                                      or 6 (CM6) instead, for tests, benchmarks and older
                                      decoders; others: VDM_ERR_ARG */

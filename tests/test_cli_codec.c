@@ -273,7 +273,8 @@ Test(cli_codec, info_names_each_classical_method)
 {
     static const struct { const char *file, *name; } v[] = {
         { "v1_rgb8_m2.vdz", "cm" }, { "v1_rgb8_m3.vdz", "cm3" }, { "v1_rgb8_m4.vdz", "cm4" },
-        { "v1_rgb8_m5.vdz", "cm5" }, { "v1_rgb8_m6.vdz", "cm6" }, { "v1_rgb8.vdz", "cm7" },
+        { "v1_rgb8_m5.vdz", "cm5" }, { "v1_rgb8_m6.vdz", "cm6" }, { "v1_rgb8_m7.vdz", "cm7" },
+        { "v1_rgb8.vdz", "cm8" },
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         cr_assert_eq(tu_run("%s info --json %s/tests/vectors/%s | grep -q '\"fallback\":\\[{\"method\":\"%s\"'",

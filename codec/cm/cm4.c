@@ -58,6 +58,18 @@
  * wider (decay 0.88).  The mixers are ~4 % of CM6's time, so six cost
  * little; the mixing is where CM6 still had something to give.
  *
+ * CM8 (st->v8, with v5, v6 and v7; method 8) changes CM7's prediction in
+ * four places: a stacking OLS (rows' `stk`, NSTK = 8 inputs: OLS 1, OLS 2,
+ * NLMS 1 and 2, the cross-channel gradient, W, N and W + N - NW, each in
+ * 1/8 units minus the blend) fitted in its own 2-D window (decay 0.85,
+ * ridge 1, sample weight 1 / (2 + |error| / 8), solved at even x) to the
+ * sample minus the blend, its prediction averaged with the blend; the OLS
+ * and NLMS predictions enter the blend at their 1/8 resolution (not
+ * rounded to whole values); OLS 2's window is wider (decay 0.6); and for
+ * RGB the activity adds the other two colours' residuals at W and N.  The
+ * stacking fit is what moved: mixing, contexts and counters were at their
+ * noise floor in this session's tuning (benchmarks/RESULTS.md, session 10).
+ *
  * Exactness: as method 3 — integers, except the OLS solves and the side
  * information's likelihoods, which use IEEE binary64 in a fixed operation
  * order (+ - * / sqrt; exp is vdm_exp, our own, no libm).  Build with
@@ -83,6 +95,7 @@
 #define NPRED_MAX 40
 #define NLMS_K 2                       /* NLMS predictors */
 #define NOLS 2                         /* OLS predictors */
+#define NSTK 8                         /* method 8: the stacking OLS's inputs */
 #define NIN_MAX 21                     /* NLMS / OLS inputs */
 #define OLS_T (NIN_MAX * (NIN_MAX + 1) / 2 + NIN_MAX)
 #define WEIGHT_ONE ((int64_t)1 << 40)
@@ -94,6 +107,9 @@ static const double ols_decay[NOLS] = { 0.8, 0.5 };
 #define OLS1_DECAY_V6 0.85             /* method 6's OLS 1: a wider window */
 #define OLS1_PERIOD_V6 4               /* method 6 solves OLS 1 at x % 4 == 0 */
 #define OLS1_DECAY_V7 0.88             /* method 7's OLS 1: wider still */
+#define OLS2_DECAY_V8 0.6              /* method 8's OLS 2: a wider window */
+#define STK_DECAY 0.85                 /* method 8's stacking OLS: window and ridge */
+#define STK_NU 1.0
 #define ENG_W 96                       /* method 7: weight of the residual energy in the activity, /256 */
 static const double ols_nu[NOLS] = { 3.0, 1.0 };
 #define OLS_WK 2.0                     /* sample weight 1 / (OLS_WK + |error|) ... */
@@ -238,6 +254,7 @@ typedef struct {
     int32_t lw[NLMS_K][NIN_MAX];
     unsigned nl;
     ols_t ols[NOLS];
+    ols_t stk;                   /* method 8: the stacking OLS (NSTK inputs) */
 } cm_rows;
 
 typedef struct {
@@ -274,6 +291,7 @@ typedef struct {
     int v5;
     int v6;                      /* method 6 (with v5) */
     int v7;                      /* method 7 (with v5, v6) */
+    int v8;                      /* method 8 (with v5, v6, v7) */
     unsigned nh, npair;          /* hashed and pair models in use (0 in method 4) */
     uint32_t hb[NH_MAX];         /* hashed contexts of this sample */
     uint8_t hid[NH_MAX];         /* which hashed contexts */
@@ -825,6 +843,8 @@ static vdm_status cm_run(cm_state *st)
     for (uint32_t y = 0; y < h; y++) {
         for (unsigned k = 0; k < nch; k++)
             for (int o = 0; o < NOLS; o++) ols_row_start(&st->rows[k].ols[o], w);
+        if (st->v8)
+            for (unsigned k = 0; k < nch; k++) ols_row_start(&st->rows[k].stk, w);
         for (uint32_t x = 0; x < w; x++) {
             int32_t ref_res = 0, ref2_res = 0;
             if (st->tw) {
@@ -974,10 +994,29 @@ static vdm_status cm_run(cm_state *st)
                     const int64_t eo = (int64_t)e + BLEND_OFS;
                     int64_t wt = eo < NBLENDW ? st->tab->blendw[eo] : WEIGHT_ONE / (eo * eo);
                     if (wt < 1) wt = 1;
-                    num += wt * pred[i];
+                    int64_t pv = (int64_t)pred[i] * 8;
+                    if (st->v8 && i + 4 >= np)   /* method 8: NLMS 1, NLMS 2, OLS 2, OLS 1 at 1/8 */
+                        pv = vdm_cm_clampi(i == np - 1 ? op8 : i == np - 2 ? o2p8 : lp8[i + 4 - np], 0, 8 * (int64_t)maxv);
+                    num += wt * pv;
                     den += wt;
                 }
-                const int64_t Pf = vdm_cm_floordiv(num * 8 + den / 2, den);
+                int64_t Pf = vdm_cm_floordiv(num + den / 2, den);
+                /* method 8: the stacking OLS -- a local least-squares fit of
+                 * the sample (minus this blend) from 8 predictions (minus the
+                 * blend), the blend then averaged with its prediction */
+                int32_t sin[NSTK];
+                int64_t Pb = Pf, Ps = Pf;
+                if (st->v8) {
+                    const int64_t c8[NSTK] = { op8, o2p8, lp8[0], lp8[1], 8 * (int64_t)vdm_cm_clampi(crossp, 0, maxv),
+                                               8 * (int64_t)pred[1], 8 * (int64_t)pred[2], 8 * (int64_t)pred[0] };
+                    for (unsigned i = 0; i < NSTK; i++) sin[i] = (int32_t)vdm_cm_clampi(c8[i] - Pb, -(1 << 24), 1 << 24);
+                    double sp = ols_predict(&R->stk, x, sin, (x & 1) == 0);
+                    if (sp != sp) sp = 0;
+                    if (sp > 1e6) sp = 1e6;
+                    if (sp < -1e6) sp = -1e6;
+                    Ps = vdm_cm_clampi(Pb + floor_i64(sp + 0.5), 0, 8 * (int64_t)maxv);
+                    Pf = vdm_cm_floordiv(Pb + Ps + 1, 2);
+                }
 
                 const int32_t *res_up = y ? R->res[(y + 2) % 3] : NULL;
                 int32_t *res_cur = R->res[y % 3];
@@ -1008,6 +1047,14 @@ static vdm_status cm_run(cm_state *st)
                     const int32_t ew = y ? (eu[x] + eu[x + 1 < w ? x + 1 : x] + (x ? ec[x - 1] : eu[x])) / 3
                                          : (x ? ec[x - 1] : 0);
                     act += (uint32_t)(ew * ENG_W / 256);
+                }
+                if (st->v8 && g->rgb && k < 3) {   /* method 8: the other colours' residuals at W and N */
+                    for (unsigned kk = 0; kk < 3; kk++) {
+                        if (kk == k) continue;
+                        const int32_t *oc = st->rows[kk].res[y % 3];
+                        if (x) act += (uint32_t)abs(oc[x - 1]);
+                        if (y) act += (uint32_t)abs(st->rows[kk].res[(y + 2) % 3][x]);
+                    }
                 }
                 act = (2u * act + 4u * (uint32_t)(emin > 0xFFFFFFFu ? 0xFFFFFFFu : emin)) >> 2;
                 const unsigned q = vdm_cm_quant_activity(act);
@@ -1243,6 +1290,11 @@ static vdm_status cm_run(cm_state *st)
                     double sw2 = 1.0 / (OLS_WK + (double)(oe2 < 0 ? -oe2 : oe2) / 8.0);
                     sw2 = sw2 / (1.0 + (double)eraw2 / OLS_LV);
                     ols_update(&R->ols[1], x, in2, v - n.W, sw2);
+                    if (st->v8) {
+                        const int64_t es = (int64_t)v * 8 - Ps;
+                        const double sw3 = 1.0 / (OLS_WK + (double)(es < 0 ? -es : es) / 8.0);
+                        ols_update(&R->stk, x, sin, (int32_t)((int64_t)v * 8 - Pb), sw3);
+                    }
                 }
                 if (k == 0) ref_res = r;
                 if (k == 1) ref2_res = r;
@@ -1262,9 +1314,22 @@ static void rows_free(cm_rows *r)
     for (int i = 0; i < 2; i++) free(r->eng[i]);
     for (int i = 0; i < 2; i++) free(r->perr[i]);
     for (int o = 0; o < NOLS; o++) { free(r->ols[o].cacc); free(r->ols[o].hacc); }
+    free(r->stk.cacc);
+    free(r->stk.hacc);
 }
 
-static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nl2, int v6, int v7)
+static int ols_alloc(ols_t *O, uint32_t w, unsigned nl, double decay, double nu)
+{
+    O->nl = nl;
+    O->T = nl * (nl + 1) / 2 + nl;
+    O->decay = decay;
+    O->nu = nu;
+    O->cacc = calloc((size_t)w * O->T, sizeof(double));
+    O->hacc = calloc((size_t)w * O->T, sizeof(double));
+    return O->cacc && O->hacc;
+}
+
+static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nl2, int v6, int v7, int v8)
 {
     memset(r, 0, sizeof *r);
     r->nl = nl;
@@ -1276,15 +1341,10 @@ static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nl2, int v6,
     for (int i = 0; v7 && i < 2; i++) ok &= (r->eng[i] = calloc(w, sizeof(int32_t))) != NULL;
     for (int i = 0; i < 2; i++)
         ok &= (r->perr[i] = calloc((size_t)w * NPRED_MAX, sizeof(uint32_t))) != NULL;
-    for (int o = 0; o < NOLS; o++) {
-        ols_t *O = &r->ols[o];
-        O->nl = o == 0 ? nl : nl2;
-        O->T = O->nl * (O->nl + 1) / 2 + O->nl;
-        O->decay = o == 0 && v7 ? OLS1_DECAY_V7 : o == 0 && v6 ? OLS1_DECAY_V6 : ols_decay[o];
-        O->nu = ols_nu[o];
-        ok &= (O->cacc = calloc((size_t)w * O->T, sizeof(double))) != NULL;
-        ok &= (O->hacc = calloc((size_t)w * O->T, sizeof(double))) != NULL;
-    }
+    const double d1 = v7 ? OLS1_DECAY_V7 : v6 ? OLS1_DECAY_V6 : ols_decay[0];
+    ok &= ols_alloc(&r->ols[0], w, nl, d1, ols_nu[0]);
+    ok &= ols_alloc(&r->ols[1], w, nl2, v8 ? OLS2_DECAY_V8 : ols_decay[1], ols_nu[1]);
+    if (v8) ok &= ols_alloc(&r->stk, w, NSTK, STK_DECAY, STK_NU);
     return ok;
 }
 
@@ -1415,10 +1475,12 @@ static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_sid
 {
     memset(st, 0, sizeof *st);
     st->g = g;
-    const int v5 = method >= VDM_CLASSICAL_CM5, v6 = method >= VDM_CLASSICAL_CM6, v7 = method >= VDM_CLASSICAL_CM7;
+    const int v5 = method >= VDM_CLASSICAL_CM5, v6 = method >= VDM_CLASSICAL_CM6, v7 = method >= VDM_CLASSICAL_CM7,
+              v8 = method >= VDM_CLASSICAL_CM8;
     st->v5 = v5;
     st->v6 = v6;
     st->v7 = v7;
+    st->v8 = v8;
     st->mix_simd = vdm_cm4_simd_level() >= VDM_SIMD_AVX2;
     if (v5) {
         for (unsigned j = 0; j < (v6 ? NH_MAX : NH_V5); j++) st->hid[st->nh++] = (uint8_t)j;
@@ -1477,7 +1539,7 @@ static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_sid
             if (!(M->xt[j] = counters_new((size_t)NBB * NNODE))) return VDM_ERR_NOMEM;
             if (!(M->xb[j] = calloc((size_t)XB_SIZE * 2, sizeof(int32_t)))) return VDM_ERR_NOMEM;
         }
-        if (!rows_alloc(&st->rows[kk], g->width, nl, nl2, v6, v7)) return VDM_ERR_NOMEM;
+        if (!rows_alloc(&st->rows[kk], g->width, nl, nl2, v6, v7, v8)) return VDM_ERR_NOMEM;
     }
     return VDM_OK;
 }
@@ -1577,7 +1639,7 @@ static vdm_status cmx_tiles_decode(unsigned method, const vdm_subimage *g, uint3
 
 static int cm_method_ok(unsigned method)
 {
-    return method >= VDM_CLASSICAL_CM4 && method <= VDM_CLASSICAL_CM7;
+    return method >= VDM_CLASSICAL_CM4 && method <= VDM_CLASSICAL_CM8;
 }
 
 vdm_status vdm_cm_encode(unsigned method, const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)

@@ -1,5 +1,5 @@
-/* cm4.h — methods 4 (CM4), 5 (CM5), 6 (CM6) and 7 (CM7): the context-mixing
- * coders of vdmzip (format-spec/vdz.md §8c-§8f are the normative text).  Internal to codec/.
+/* cm4.h — methods 4 (CM4), 5 (CM5), 6 (CM6), 7 (CM7) and 8 (CM8): the
+ * context-mixing coders of vdmzip (format-spec/vdz.md §8c-§8g are the normative text).  Internal to codec/.
  *
  * Same sub-image conventions as methods 2 and 3 (codec/cm/classical.h): the
  * coders read (encode) or write (decode) the coded channels of g->data in
@@ -20,9 +20,9 @@
 #include <stdint.h>
 #include "codec/cm/classical.h"
 
-/* FBCK method and MODL cm_method byte: VDM_CLASSICAL_CM4, _CM5, _CM6 and _CM7
- * (classical.h); every function below takes one of them as `method` and
- * returns VDM_ERR_ARG for any other.
+/* FBCK method and MODL cm_method byte: VDM_CLASSICAL_CM4, _CM5, _CM6, _CM7
+ * and _CM8 (classical.h); every function below takes one of them as
+ * `method` and returns VDM_ERR_ARG for any other.
  *   4 (CM4, §8c): the predictor bank, bit predictors, 7 context models, two
  *     mixers and two APMs (cm4.c's header).
  *   5 (CM5, §8d): CM4 plus hashed context models with state maps,
@@ -33,11 +33,16 @@
  *   6 (CM6, §8e): CM5 with a wider OLS 1 (4 more neighbours, a wider
  *     window, solved at every 4th sample), a wider activity, 8 hashed
  *     context models and no state maps.
- *   7 (CM7, §8f; the encoder's default): CM6 with six mixers (mixer 1's
- *     weight sets and three more mixers chosen by the neighbours' places
- *     around the prediction, its intensity and signs, and the OLS bit
- *     predictor's bucket), a faster final mix, a wider blend window and
- *     activity, and OLS 1's window wider still.
+ *   7 (CM7, §8f): CM6 with six mixers (mixer 1's weight sets and three
+ *     more mixers chosen by the neighbours' places around the prediction,
+ *     its intensity and signs, and the OLS bit predictor's bucket), a
+ *     faster final mix, a wider blend window and activity, and OLS 1's
+ *     window wider still.
+ *   8 (CM8, §8g; the encoder's default): CM7 with a stacking least-squares
+ *     predictor (a local fit of the sample from 8 predictions, averaged
+ *     with the blend), the OLS and NLMS predictions blended at 1/8
+ *     resolution, OLS 2's window wider, and the other colours' residuals
+ *     at W and N in the activity.
  * One cm_run with variant switches. */
 /* Like method 3, they keep least-squares sums per column. */
 #define VDM_CM4_MAX_WIDTH 16384u
