@@ -1004,13 +1004,13 @@ static vdm_status cm_run(cm_state *st)
                 /* method 8: the stacking OLS -- a local least-squares fit of
                  * the sample (minus this blend) from 8 predictions (minus the
                  * blend), the blend then averaged with its prediction */
-                int32_t sin[NSTK];
+                int32_t stk_in[NSTK];
                 int64_t Pb = Pf, Ps = Pf;
                 if (st->v8) {
                     const int64_t c8[NSTK] = { op8, o2p8, lp8[0], lp8[1], 8 * (int64_t)vdm_cm_clampi(crossp, 0, maxv),
                                                8 * (int64_t)pred[1], 8 * (int64_t)pred[2], 8 * (int64_t)pred[0] };
-                    for (unsigned i = 0; i < NSTK; i++) sin[i] = (int32_t)vdm_cm_clampi(c8[i] - Pb, -(1 << 24), 1 << 24);
-                    double sp = ols_predict(&R->stk, x, sin, (x & 1) == 0);
+                    for (unsigned i = 0; i < NSTK; i++) stk_in[i] = (int32_t)vdm_cm_clampi(c8[i] - Pb, -(1 << 24), 1 << 24);
+                    double sp = ols_predict(&R->stk, x, stk_in, (x & 1) == 0);
                     if (sp != sp) sp = 0;
                     if (sp > 1e6) sp = 1e6;
                     if (sp < -1e6) sp = -1e6;
@@ -1293,7 +1293,7 @@ static vdm_status cm_run(cm_state *st)
                     if (st->v8) {
                         const int64_t es = (int64_t)v * 8 - Ps;
                         const double sw3 = 1.0 / (OLS_WK + (double)(es < 0 ? -es : es) / 8.0);
-                        ols_update(&R->stk, x, sin, (int32_t)((int64_t)v * 8 - Pb), sw3);
+                        ols_update(&R->stk, x, stk_in, (int32_t)((int64_t)v * 8 - Pb), sw3);
                     }
                 }
                 if (k == 0) ref_res = r;
