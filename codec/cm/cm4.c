@@ -60,7 +60,7 @@
  *
  * CM8 (st->v8, with v5, v6 and v7; method 8) changes CM7's prediction in
  * four places: a stacking OLS (rows' `stk`, NSTK = 8 inputs: OLS 1, OLS 2,
- * NLMS 1 and 2, the cross-channel gradient, W, N and W + N - NW, each in
+ * NLMS 0 and 1, the cross-channel gradient, W, N and W + N - NW, each in
  * 1/8 units minus the blend) fitted in its own 2-D window (decay 0.85,
  * ridge 1, sample weight 1 / (2 + |error| / 8), solved at even x) to the
  * sample minus the blend, its prediction averaged with the blend; the OLS
@@ -995,7 +995,7 @@ static vdm_status cm_run(cm_state *st)
                     int64_t wt = eo < NBLENDW ? st->tab->blendw[eo] : WEIGHT_ONE / (eo * eo);
                     if (wt < 1) wt = 1;
                     int64_t pv = (int64_t)pred[i] * 8;
-                    if (st->v8 && i + 4 >= np)   /* method 8: NLMS 1, NLMS 2, OLS 2, OLS 1 at 1/8 */
+                    if (st->v8 && i + 4 >= np)   /* method 8: NLMS 0, NLMS 1, OLS 2, OLS 1 at 1/8 */
                         pv = vdm_cm_clampi(i == np - 1 ? op8 : i == np - 2 ? o2p8 : lp8[i + 4 - np], 0, 8 * (int64_t)maxv);
                     num += wt * pv;
                     den += wt;
