@@ -841,10 +841,10 @@ static vdm_status cm_run(cm_state *st)
     st->maxv = maxv;
 
     for (uint32_t y = 0; y < h; y++) {
-        for (unsigned k = 0; k < nch; k++)
+        for (unsigned k = 0; k < nch; k++) {
             for (int o = 0; o < NOLS; o++) ols_row_start(&st->rows[k].ols[o], w);
-        if (st->v8)
-            for (unsigned k = 0; k < nch; k++) ols_row_start(&st->rows[k].stk, w);
+            if (st->v8) ols_row_start(&st->rows[k].stk, w);
+        }
         for (uint32_t x = 0; x < w; x++) {
             int32_t ref_res = 0, ref2_res = 0;
             if (st->tw) {
@@ -975,6 +975,7 @@ static vdm_status cm_run(cm_state *st)
                 const uint32_t *pe_cur = R->perr[y & 1];
                 int64_t num = 0, den = 0;
                 uint64_t emin = UINT64_MAX, eraw = 0, eraw2 = 0;
+                const int64_t last8[4] = { lp8[0], lp8[1], o2p8, op8 };   /* the last 4 predictors at 1/8 */
                 for (unsigned i = 0; i < np; i++) {
                     uint64_t e = 0;
                     if (x) e += 2u * pe_cur[(x - 1) * NPRED_MAX + i];
@@ -994,9 +995,9 @@ static vdm_status cm_run(cm_state *st)
                     const int64_t eo = (int64_t)e + BLEND_OFS;
                     int64_t wt = eo < NBLENDW ? st->tab->blendw[eo] : WEIGHT_ONE / (eo * eo);
                     if (wt < 1) wt = 1;
-                    int64_t pv = (int64_t)pred[i] * 8;
-                    if (st->v8 && i + 4 >= np)   /* method 8: NLMS 0, NLMS 1, OLS 2, OLS 1 at 1/8 */
-                        pv = vdm_cm_clampi(i == np - 1 ? op8 : i == np - 2 ? o2p8 : lp8[i + 4 - np], 0, 8 * (int64_t)maxv);
+                    /* method 8: NLMS 0, NLMS 1, OLS 2, OLS 1 at 1/8, others 8 p */
+                    const int64_t pv = st->v8 && i + 4 >= np ? vdm_cm_clampi(last8[i + 4 - np], 0, 8 * (int64_t)maxv)
+                                                              : (int64_t)pred[i] * 8;
                     num += wt * pv;
                     den += wt;
                 }
@@ -1010,7 +1011,7 @@ static vdm_status cm_run(cm_state *st)
                     const int64_t c8[NSTK] = { op8, o2p8, lp8[0], lp8[1], 8 * (int64_t)vdm_cm_clampi(crossp, 0, maxv),
                                                8 * (int64_t)pred[1], 8 * (int64_t)pred[2], 8 * (int64_t)pred[0] };
                     for (unsigned i = 0; i < NSTK; i++) stk_in[i] = (int32_t)vdm_cm_clampi(c8[i] - Pb, -(1 << 24), 1 << 24);
-                    double sp = ols_predict(&R->stk, x, stk_in, (x & 1) == 0);
+                    double sp = ols_predict(&R->stk, x, stk_in, solve);   /* even x, as OLS 2 */
                     if (sp != sp) sp = 0;
                     if (sp > 1e6) sp = 1e6;
                     if (sp < -1e6) sp = -1e6;
