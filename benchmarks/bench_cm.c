@@ -1,10 +1,10 @@
 /* bench_cm.c — the classical coders on crops, for tuning and ablations.
  *   bench_cm METHOD CROP [-d] FILE...
- * METHOD 3 (CM3), 4 (CM4), 5 (CM5), 6 (CM6), 7 (CM7) or 8 (CM8); CROP: side of the centre crop (0: whole image);
+ * METHOD 3 (CM3), 4 (CM4) ... 9 (CM9); CROP: side of the centre crop (0: whole image);
  * -d also decodes and checks.  Prints bits per sub-pixel per file and the
  * total, and seconds each way; per file also the payload's size and FNV-1a
  * hash, to compare runs byte for byte.  VDMZIP_CM_SCALAR=1 in the
- * environment runs CM4-CM8 mixers on their scalar code instead of the
+ * environment runs CM4-CM9 mixers on their scalar code instead of the
  * SIMD twin (the same bytes; codec/cm/cm4_mix.h). */
 #include "codec/cm/cm4.h"
 #include "codec/cm/classical.h"

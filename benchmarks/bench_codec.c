@@ -4,7 +4,7 @@
  *
  * usage: bench_codec [--effort E] [--cm 4|5|6|7] [--classical-only] [--csv] [FOLDER]
  * --cm 4 (5, 6) makes the encoder write method 4 (CM4; CM5, CM6) where it
- * writes method 8 (CM8) by default (vdm_encode_opts.cm_method).
+ * writes method 9 (CM9) by default (vdm_encode_opts.cm_method).
  * It measures the classical coder (no model is loaded; --classical-only, or
  * its old name --fallback-only, is accepted for symmetry with the CLI).
  * For the model path use `vdmzip encode -v --model M` or
@@ -60,7 +60,7 @@ int main(int argc, char **argv)
     else printf("%-14s %9s %8s %-7s %8s %8s\n", "image", "bytes", "bpsp", "method", "enc s", "dec s");
     double tot_bits = 0, tot_samples = 0, tot_enc = 0, tot_dec = 0;
     int fails = 0;
-    static const char *mname[] = { "stored", "zstd", "cm", "cm3", "cm4", "cm5", "cm6", "cm7", "cm8" };
+    static const char *mname[] = { "stored", "zstd", "cm", "cm3", "cm4", "cm5", "cm6", "cm7", "cm8", "cm9" };
     for (int i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);

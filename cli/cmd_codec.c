@@ -82,7 +82,7 @@ const char vdm_help_encode[] =
     "                     chain, the model codes every other tile; model: no CM\n"
     "                     tiles (the older layout, the chain's start pays initial bits)\n"
     "      --effort E     classical coder's effort: 0 fast (context modelling,\n"
-    "                     method 2), 1 default (also context mixing, CM8, ~11-15\n"
+    "                     method 2), 1 default (also context mixing, CM9, ~11-15\n"
     "                     s per megapixel, and zstd where it may win), 2 zstd at max\n"
     "      --strip        drop ancillary PNG chunks (text, ICC profile, ...)\n"
     "\n"
@@ -412,6 +412,7 @@ static const char *method_name(int m)
     case 6: return "cm6";
     case 7: return "cm7";
     case 8: return "cm8";
+    case 9: return "cm9";
     default: return "none";
     }
 }

@@ -119,7 +119,7 @@ const char vdm_help_eval[] =
     "                      CM3 alone; k = T is CM3 given an almost pure-noise z\n"
     "  --no-xhat           with --hybrid: z only, without the denoised prediction\n"
     "  --verify            with --hybrid: decode each CM-given-z stream and compare\n"
-    "  --cm 3|4|5|6|7|8    with --hybrid: the data term's coder (default 8, CM8,\n"
+    "  --cm 3|4|...|9      with --hybrid: the data term's coder (default 9, CM9,\n"
     "                      the classical coder's default)\n"
     "  --data-only         with --hybrid: skip the bound (chain terms print as 0):\n"
     "                      only the data terms and the CM coder alone\n";
@@ -779,7 +779,7 @@ int vdm_cmd_eval(int argc, char **argv)
     long T = -1, samples = 2, tile = VDM_BB_DEFAULT_TILE, threads = 2, grid = VDM_BB_DEFAULT_GRID;
     unsigned long long seed = 1;
     int json = 0, codelength = 0, per_step = 0, use_xhat = 1, verify = 0, data_only = 0;
-    long cm_method = VDM_CLASSICAL_CM_DEFAULT;   /* the classical coder's default (CM8) */
+    long cm_method = VDM_CLASSICAL_CM_DEFAULT;   /* the classical coder's default (CM9) */
     const char *hybrid_list = NULL;
     vdm_backend backend = VDM_BACKEND_CPU;
     int nfiles = 0;

@@ -664,7 +664,7 @@ static vdm_status bb_decode(void *ctx, const vdm_model_payload *in, vdm_image *i
     if (st == VDM_OK && cx->st.cm_tiles) {
         vdm_subimage g;
         vdm_subimage_of(&g, img, 0x07);
-        if (in->cm_method >= VDM_CLASSICAL_CM4 && in->cm_method <= VDM_CLASSICAL_CM8)
+        if (in->cm_method >= VDM_CLASSICAL_CM4 && in->cm_method <= VDM_CLASSICAL_CM9)
             st = vdm_cm_tiles_decode(in->cm_method, &g, tw, th, (const uint8_t *const *)cm_in, cm_n);
         else if (in->cm_method == VDM_CLASSICAL_CM3)
             st = vdm_cm3_tiles_decode(&g, tw, th, (const uint8_t *const *)cm_in, cm_n);

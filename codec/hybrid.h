@@ -26,7 +26,7 @@ vdm_status vdm_hybrid_data_term(vdm_model *m, const uint8_t *rgb, int width, int
                                 int tile, int nthreads, uint64_t seed, int use_xhat, int verify,
                                 int method, vdm_hybrid_data *out);
 /* The classical coder alone on the same image (no side information): bits.
- * method: 3 (CM3), 4 (CM4), 5 (CM5), 6 (CM6), 7 (CM7) or 8 (CM8; all take side information),
+ * method: 3 (CM3) or 4 (CM4) to 9 (CM9; all take side information),
  * VDM_ERR_ARG otherwise. */
 vdm_status vdm_hybrid_cm_alone(const uint8_t *rgb, int width, int height, int method, double *bits);
 

@@ -132,7 +132,7 @@ static vdm_status encode_classical(const vdm_image *img, unsigned mask, const vd
 
     vdm_buf cm = { 0 }, cmx = { 0 }, zs = { 0 }, z2 = { 0 };
     vdm_status st = VDM_OK;
-    /* method 8 (CM8, about 11-15 s per megapixel; or method 4, 5, 6 or 7 when the
+    /* method 9 (CM9, about 11-15 s per megapixel; or method 4 to 8 when the
      * options ask for it) from effort 1 on; method 2 (fast) always: it is what
      * effort 0 gives and the floor for any image.  Method 3 is no longer
      * written (CM4 beats it everywhere we measured); it still decodes. */
@@ -466,7 +466,7 @@ static vdm_status build_file(const vdm_image *img, const vdm_encode_opts *o, con
 
 /* The classical file's CM stream and the model path's CM tile streams in
  * one pass (vdm_cm_pass), when both are of the same channels and method:
- * an RGB image, a model path that uses CM tiles, a CM4-CM8 encode. */
+ * an RGB image, a model path that uses CM tiles, a CM4-CM9 encode. */
 static vdm_status make_cm_pass(const vdm_image *img, const vdm_encode_opts *o, unsigned mask, prog_span *ps,
                                vdm_cm_pass *cp, int *made)
 {
@@ -517,8 +517,8 @@ vdm_status vdm_vdz_encode(const vdm_image *img, const vdm_encode_opts *o_in, uin
     o.cm_pass = NULL;   /* ours to set */
     if (o.threads < 1) o.threads = 1;
     if (o.effort < 0 || o.effort > 2) { seterr("effort must be 0, 1 or 2"); return VDM_ERR_ARG; }
-    if (o.cm_method != 0 && (o.cm_method < VDM_CLASSICAL_CM4 || o.cm_method > VDM_CLASSICAL_CM8)) {
-        seterr("cm_method must be 0 (the default), 4, 5, 6, 7 or 8");
+    if (o.cm_method != 0 && (o.cm_method < VDM_CLASSICAL_CM4 || o.cm_method > VDM_CLASSICAL_CM9)) {
+        seterr("cm_method must be 0 (the default), 4, 5, 6, 7, 8 or 9");
         return VDM_ERR_ARG;
     }
     if (o.steps > VDM_VDZ_MAX_STEPS) { seterr("steps must be at most %u", VDM_VDZ_MAX_STEPS); return VDM_ERR_ARG; }
@@ -1005,7 +1005,8 @@ vdm_status vdm_vdz_decode(const uint8_t *buf, size_t size, const vdm_decode_opts
         case VDM_CLASSICAL_CM5:
         case VDM_CLASSICAL_CM6:
         case VDM_CLASSICAL_CM7:
-        case VDM_CLASSICAL_CM8: st = vdm_cm_decode(in->classical[i].method, &g, NULL, pd, pn); break;
+        case VDM_CLASSICAL_CM8:
+        case VDM_CLASSICAL_CM9: st = vdm_cm_decode(in->classical[i].method, &g, NULL, pd, pn); break;
         default: st = vdm_cm2_decode(&g, pd, pn); break;
         }
         if (st == VDM_ERR_CORRUPT && !vdm_codec_error_buf()[0])

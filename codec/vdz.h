@@ -53,7 +53,7 @@ typedef struct vdm_model_payload {
     uint8_t channel_mask;    /* canonical channels coded by the model */
     uint8_t flags;           /* VDM_MODL_* */
     uint8_t data_prec, latent_prec, prior_prec;   /* 8..24 */
-    uint8_t cm_method;       /* with VDM_MODL_TILE_CHOICE: the CM tiles' classical method (2..6); else 0 */
+    uint8_t cm_method;       /* with VDM_MODL_TILE_CHOICE: the CM tiles' classical method (2..9); else 0 */
     uint16_t tile_w, tile_h;
     uint64_t xor_seed;
     double neg_vlb_bits;     /* informational */
@@ -141,13 +141,13 @@ struct vdm_encode_opts {
     uint32_t steps;               /* T for the model (0: the model's default) */
     uint32_t threads;             /* >= 1; never changes the output bytes */
     int effort;                   /* 0 fast (method 2 only, also for MODL CM
-                                     tiles), 1 default (methods 7 and 2, zstd
+                                     tiles), 1 default (methods 9 and 2, zstd
                                      when it may win), 2 max (zstd at max too) */
     int cm_method;                /* the context-mixing method of effort >= 1
                                      (classical sections and MODL CM tiles):
-                                     0 = VDM_CLASSICAL_CM_DEFAULT (8, CM8);
-                                     4, 5 or 6 writes method 4 (CM4), 5 (CM5)
-                                     or 6 (CM6) instead, for tests, benchmarks and older
+                                     0 = VDM_CLASSICAL_CM_DEFAULT (9, CM9);
+                                     4 to 8 writes that method (CM4 .. CM8)
+                                     instead, for tests, benchmarks and older
                                      decoders; others: VDM_ERR_ARG */
     int keep_metadata;            /* 1: write META (default), 0: drop chunks */
     int model_only;               /* 1: keep the model's file even when the

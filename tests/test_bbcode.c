@@ -267,7 +267,7 @@ static size_t encode_mode(int mode, const vdm_image *img, vdm_bb_stats *bs, vdm_
     return encode_mode_effort(mode, 1, 0, img, bs, keep);
 }
 
-/* cm_method: vdm_encode_opts.cm_method (0: the default, method 8) */
+/* cm_method: vdm_encode_opts.cm_method (0: the default, method 9) */
 static size_t encode_mode_effort(int mode, int effort, int cm_method, const vdm_image *img, vdm_bb_stats *bs,
                                  vdm_model_payload *keep)
 {
@@ -284,7 +284,7 @@ static size_t encode_mode_effort(int mode, int effort, int cm_method, const vdm_
     vdm_model_payload pl;
     cr_assert_eq(mp.encode(mp.ctx, img, 0x07, &o, &pl), VDM_OK);
     vdm_bb_path_stats(&mp, bs);
-    /* CM tiles use method 8 (or 4..7 when asked), method 2 at effort 0; none in the old layout */
+    /* CM tiles use method 9 (or 4..8 when asked), method 2 at effort 0; none in the old layout */
     cr_assert_eq(pl.cm_method, mode == VDM_BB_TILES_MODEL ? 0 : effort >= 1 ? (cm_method ? cm_method : VDM_CLASSICAL_CM_DEFAULT) : 2);
     size_t bytes = 0;
     for (uint32_t c = 0; c < pl.nchains; c++) bytes += pl.chains[c].stream_bytes;

@@ -268,13 +268,13 @@ Test(cli_codec, help_info_and_verbose)
 }
 
 /* info names every classical method a file can hold: the golden vectors of
- * methods 2 to 7 (v1_rgb8: the default method) */
+ * methods 2 to 8 (v1_rgb8: the default method, 9) */
 Test(cli_codec, info_names_each_classical_method)
 {
     static const struct { const char *file, *name; } v[] = {
         { "v1_rgb8_m2.vdz", "cm" }, { "v1_rgb8_m3.vdz", "cm3" }, { "v1_rgb8_m4.vdz", "cm4" },
         { "v1_rgb8_m5.vdz", "cm5" }, { "v1_rgb8_m6.vdz", "cm6" }, { "v1_rgb8_m7.vdz", "cm7" },
-        { "v1_rgb8.vdz", "cm8" },
+        { "v1_rgb8_m8.vdz", "cm8" }, { "v1_rgb8.vdz", "cm9" },
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         cr_assert_eq(tu_run("%s info --json %s/tests/vectors/%s | grep -q '\"fallback\":\\[{\"method\":\"%s\"'",

@@ -1,8 +1,8 @@
-/* Methods 4 (CM4), 5 (CM5), 6 (CM6), 7 (CM7) and 8 (CM8, the default), codec/cm/cm4.c, on their own:
+/* Methods 4 (CM4) to 8 (CM8) and 9 (CM9, the default), codec/cm/cm4.c, on their own:
  * round trips on every kind of sub-image and on degenerate sizes, damaged
  * and truncated payloads, and the side-information path (noisy observation
  * z, denoised prediction xhat).  The container-level tests of methods 5 to
- * 8 are in test_codec_vdz.c.  The mixers' SIMD twin (codec/cm/cm4_mix_avx2.c) is
+ * 9 are in test_codec_vdz.c.  The mixers' SIMD twin (codec/cm/cm4_mix_avx2.c) is
  * held against the scalar code, kernel by kernel and as whole encodes, byte
  * for byte. */
 #include <criterion/criterion.h>
@@ -16,7 +16,7 @@
 
 typedef struct { vdm_subimage g; uint8_t *data; size_t bytes; } sub;
 
-/* which coder the helpers run: method 4, 5, 6, 7 or 8 */
+/* which coder the helpers run: method 4 to 9 */
 static unsigned method = VDM_CLASSICAL_CM4;
 
 static vdm_status cm_enc(const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)
@@ -145,6 +145,8 @@ Test(cm7, every_kind_and_size, .timeout = 900) { method = 7; every_kind_and_size
 Test(cm7, damaged_payloads_never_crash, .timeout = 600) { method = 7; damaged_payloads(); }
 Test(cm8, every_kind_and_size, .timeout = 900) { method = 8; every_kind_and_size(); }
 Test(cm8, damaged_payloads_never_crash, .timeout = 600) { method = 8; damaged_payloads(); }
+Test(cm9, every_kind_and_size, .timeout = 900) { method = 9; every_kind_and_size(); }
+Test(cm9, damaged_payloads_never_crash, .timeout = 600) { method = 9; damaged_payloads(); }
 
 Test(cm4, other_methods_are_refused)
 {
@@ -153,7 +155,7 @@ Test(cm4, other_methods_are_refused)
     uint8_t d[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
     const uint8_t *in[1] = { d };
     const size_t n[1] = { sizeof d };
-    static const unsigned bad[] = { 0, 1, 2, 3, 9, 255 };
+    static const unsigned bad[] = { 0, 1, 2, 3, 10, 255 };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_assert_eq(vdm_cm_encode(bad[i], &s.g, NULL, &b), VDM_ERR_ARG, "method %u", bad[i]);
         cr_assert_eq(vdm_cm_decode(bad[i], &s.g, NULL, d, sizeof d), VDM_ERR_ARG, "method %u", bad[i]);
@@ -407,6 +409,7 @@ Test(cm6_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 600) { met
 /* method 7: six weight rows per call (three pairs in the twin) */
 Test(cm7_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 600) { method = 7; both_paths_every_input_count(); }
 Test(cm8_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 600) { method = 8; both_paths_every_input_count(); }
+Test(cm9_simd, scalar_and_simd_mixers_give_the_same_bytes, .timeout = 600) { method = 9; both_paths_every_input_count(); }
 
 /* xhat = the image plus a smooth offset of 0..40 values, in the model's scale */
 static float *offset_xhat(const sub *s)
@@ -509,6 +512,8 @@ Test(cm6, side_information_roundtrip, .timeout = 300) { side_information_roundtr
 Test(cm7, side_information_roundtrip, .timeout = 300) { side_information_roundtrip(7); }
 /* CM8's stacking fit sees the side predictors through the blend */
 Test(cm8, side_information_roundtrip, .timeout = 300) { side_information_roundtrip(8); }
+/* CM9 codes R and B rows behind G: the side image is read per sample as before */
+Test(cm9, side_information_roundtrip, .timeout = 300) { side_information_roundtrip(9); }
 
 /* Method m is a different coder from method m - 1 on the same input, and
  * each decodes only its own payload: an m payload given to the m - 1
@@ -545,4 +550,69 @@ Test(cm7, its_payloads_are_its_own, .timeout = 300)
 Test(cm8, its_payloads_are_its_own, .timeout = 300)
 {
     payloads_are_their_own(VDM_CLASSICAL_CM8);
+}
+
+/* method 9: G two rows and R one row ahead of B, and the first position's
+ * wider least-squares neighbourhood */
+Test(cm9, its_payloads_are_its_own, .timeout = 300)
+{
+    payloads_are_their_own(VDM_CLASSICAL_CM9);
+}
+
+/* What the row lag is for: R and B see the colours coded before them below
+ * and to the right of the sample.  G is noise; R(x, y) = G(x + 1, y) and
+ * B(x, y) = G(x, y + 1) (clamped at the edges) are as noisy to a coder
+ * that sees only the causal neighbourhood (method 8), and nearly free to
+ * method 9, whose R and B least-squares inputs include G's samples E and
+ * S.  Also on a 4-channel image (alpha rides with B) and in tile mode
+ * (3 channels: the tiles are the model path's, RGB only). */
+Test(cm9, r_and_b_see_g_below_and_to_the_right, .timeout = 300)
+{
+    const uint32_t w = 64, h = 48;
+    for (unsigned nch = 3; nch <= 4; nch++) {
+        sub s = make_sub(w, h, nch, 8, 255, 1, 3);
+        uint64_t r = 11;
+        for (size_t i = 0; i < (size_t)w * h; i++) s.data[i * nch + 1] = (uint8_t)(tu_rng(&r) & 255);
+        for (uint32_t y = 0; y < h; y++)
+            for (uint32_t x = 0; x < w; x++) {
+                uint8_t *p = &s.data[((size_t)y * w + x) * nch];
+                p[0] = s.data[((size_t)y * w + (x + 1 < w ? x + 1 : x)) * nch + 1];
+                p[2] = s.data[((size_t)(y + 1 < h ? y + 1 : y) * w + x) * nch + 1];
+                if (nch == 4) p[3] = (uint8_t)(x * 4);
+            }
+        size_t b8, b9;
+        method = VDM_CLASSICAL_CM8;
+        roundtrip(&s, NULL, &b8);
+        method = VDM_CLASSICAL_CM9;
+        roundtrip(&s, NULL, &b9);
+        cr_log_info("nch %u: G noise, R = G at E, B = G at S: CM8 %zu bytes, CM9 %zu bytes", nch, b8, b9);
+        /* G alone is w*h bytes of noise; CM8 pays about as much again for R and B */
+        cr_assert_gt((double)b8, 2.5 * w * h, "CM8 %zu", b8);
+        cr_assert_lt((double)b9, 1.4 * w * h, "CM9 %zu: R and B must be nearly free", b9);
+        if (nch == 4) { free(s.data); continue; }
+        /* tile mode (3 x 3 tiles of 24 x 20): every sample goes to its own
+         * tile's stream, and decoding every other tile, the rest given,
+         * gives the image back */
+        vdm_buf t[9];
+        memset(t, 0, sizeof t);
+        cr_assert_eq(vdm_cm_tiles_encode(VDM_CLASSICAL_CM9, &s.g, 24, 20, t), VDM_OK);
+        uint8_t *out = malloc(s.bytes);
+        memcpy(out, s.data, s.bytes);
+        const uint8_t *in[9];
+        size_t n[9];
+        for (unsigned i = 0; i < 9; i++) {
+            in[i] = i % 2 ? NULL : t[i].data;
+            n[i] = i % 2 ? 0 : t[i].size;
+            if (!(i % 2))
+                for (uint32_t y = (i / 3) * 20; y < (i / 3 + 1) * 20 && y < h; y++)
+                    memset(out + ((size_t)y * w + (i % 3) * 24) * nch, 0, (size_t)(i % 3 == 2 ? w - 48 : 24) * nch);
+        }
+        vdm_subimage hg = s.g;
+        hg.data = out;
+        cr_assert_eq(vdm_cm_tiles_decode(VDM_CLASSICAL_CM9, &hg, 24, 20, in, n), VDM_OK);
+        cr_assert(!memcmp(out, s.data, s.bytes), "nch %u: tile decode differs", nch);
+        for (unsigned i = 0; i < 9; i++) vdm_buf_free(&t[i]);
+        free(out);
+        free(s.data);
+    }
 }

@@ -228,7 +228,7 @@ Test(codec_vdz, kodak_images_roundtrip_and_compress_well, .timeout = 400)
         /* PNG (optipng) needs about 4.4 bits/sub-pixel on Kodak; the classical
          * must do clearly better or it is not a useful floor. */
         cr_assert_lt(bpsp, 4.0, "%s: %.3f bits/sub-pixel", names[i], bpsp);
-        cr_assert_eq(s.classical_method, VDM_CLASSICAL_CM8);
+        cr_assert_eq(s.classical_method, VDM_CLASSICAL_CM9);
         vdm_image_free(img);
     }
 }
@@ -289,7 +289,7 @@ static uint8_t *resize_payload(const uint8_t *f, size_t n, long delta, size_t *n
     return g;
 }
 
-/* Methods 5 to 8 (and 2..4) for every PNG kind and a few sizes: the file decodes
+/* Methods 5 to 9 (and 2..4) for every PNG kind and a few sizes: the file decodes
  * to the image; a payload one byte short or long is VDM_ERR_CORRUPT; a
  * changed byte is an error or the same pixels (never a crash); an unknown
  * method is VDM_ERR_UNSUPPORTED. */
@@ -298,7 +298,7 @@ Test(codec_vdz, every_cm_method_through_the_container, .timeout = 600)
     static const uint32_t sizes[][2] = { { 1, 1 }, { 31, 9 }, { 64, 48 } };
     for (size_t t = 0; t < NTYPES; t++)
         for (int z = 0; z < 3; z++)
-            for (int m = 2; m <= 8; m++) {
+            for (int m = 2; m <= 9; m++) {
                 if (m < 5 && z != 1) continue;   /* the older methods: one size */
                 vdm_image *img = make_image(k_types[t][0], k_types[t][1], sizes[z][0], sizes[z][1], t * 7 + (size_t)z);
                 size_t n;
@@ -336,8 +336,8 @@ Test(codec_vdz, every_cm_method_through_the_container, .timeout = 600)
                     back = NULL;
                     free(g);
                 }
-                if (m == 8 && z == 1) {   /* a method this decoder does not know */
-                    f[fbck + 8] = 9;
+                if (m == 9 && z == 1) {   /* a method this decoder does not know */
+                    f[fbck + 8] = 10;
                     fix_crc(f, fbck);
                     cr_assert_eq(vdm_vdz_decode(f, n, NULL, &back), VDM_ERR_UNSUPPORTED);
                     cr_assert_null(back);
@@ -347,7 +347,7 @@ Test(codec_vdz, every_cm_method_through_the_container, .timeout = 600)
             }
 }
 
-/* Methods 3 to 7 are defined up to VDM_CM4_MAX_WIDTH: a wider
+/* Methods 3 to 9 are defined up to VDM_CM4_MAX_WIDTH: a wider
  * sub-image with one of them is corrupt (the payload is not even read). */
 Test(codec_vdz, cm_methods_width_limit_in_the_container)
 {
@@ -356,7 +356,7 @@ Test(codec_vdz, cm_methods_width_limit_in_the_container)
     for (size_t i = 0; i < (size_t)img->width * 2; i++) img->data[i] = (uint8_t)(i * 7 / 3);
     const uint8_t zeros[16] = { 0 };
     const vdm_buf pl = { (uint8_t *)(uintptr_t)zeros, sizeof zeros, sizeof zeros };
-    for (int m = 3; m <= 8; m++) {
+    for (int m = 3; m <= 9; m++) {
         size_t n;
         uint8_t *f = file_with_method(img, m, &pl, &n);
         vdm_image *back = NULL;
@@ -371,7 +371,7 @@ Test(codec_vdz, cm_methods_width_limit_in_the_container)
     vdm_image_free(img);
 }
 
-/* The encoder's context-mixing method: 7 by default, 4, 5 or 6 on request
+/* The encoder's context-mixing method: 9 by default, 4 to 8 on request
  * (tests, benchmarks, older decoders), 2 at effort 0 whatever is asked;
  * anything else is refused. */
 Test(codec_vdz, cm_method_option)
@@ -381,9 +381,10 @@ Test(codec_vdz, cm_method_option)
     vdm_image *img;
     cr_assert_eq(vdm_png_read_file(path, &img), VDM_OK);
     static const struct { int effort, cm_method, want; } c[] = {
-        { 1, 0, VDM_CLASSICAL_CM8 }, { 1, 8, VDM_CLASSICAL_CM8 }, { 1, 7, VDM_CLASSICAL_CM7 },
-        { 1, 6, VDM_CLASSICAL_CM6 }, { 1, 5, VDM_CLASSICAL_CM5 }, { 1, 4, VDM_CLASSICAL_CM4 },
-        { 2, 4, VDM_CLASSICAL_CM4 }, { 0, 4, VDM_CLASSICAL_CM2 }, { 0, 8, VDM_CLASSICAL_CM2 },
+        { 1, 0, VDM_CLASSICAL_CM9 }, { 1, 9, VDM_CLASSICAL_CM9 }, { 1, 8, VDM_CLASSICAL_CM8 },
+        { 1, 7, VDM_CLASSICAL_CM7 }, { 1, 6, VDM_CLASSICAL_CM6 }, { 1, 5, VDM_CLASSICAL_CM5 },
+        { 1, 4, VDM_CLASSICAL_CM4 }, { 2, 4, VDM_CLASSICAL_CM4 }, { 0, 4, VDM_CLASSICAL_CM2 },
+        { 0, 9, VDM_CLASSICAL_CM2 },
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         vdm_encode_opts o;
@@ -395,7 +396,7 @@ Test(codec_vdz, cm_method_option)
         cr_assert_eq(s.classical_method, c[i].want, "effort %d cm_method %d: method %d", c[i].effort,
                      c[i].cm_method, s.classical_method);
     }
-    static const int bad[] = { 1, 2, 3, 9, -1 };
+    static const int bad[] = { 1, 2, 3, 10, -1 };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         vdm_encode_opts o;
         vdm_encode_opts_default(&o);
@@ -718,6 +719,8 @@ Test(codec_vdz, cm3_tiles_roundtrip_any_subset, .timeout = 120) { cm_tiles_round
 Test(codec_vdz, cm4_tiles_roundtrip_any_subset, .timeout = 240) { cm_tiles_roundtrip_any_subset(4); }
 Test(codec_vdz, cm5_tiles_roundtrip_any_subset, .timeout = 400) { cm_tiles_roundtrip_any_subset(5); }
 Test(codec_vdz, cm6_tiles_roundtrip_any_subset, .timeout = 400) { cm_tiles_roundtrip_any_subset(6); }
+/* method 9 codes R and B rows behind G: the tiles' streams in that order */
+Test(codec_vdz, cm9_tiles_roundtrip_any_subset, .timeout = 400) { cm_tiles_roundtrip_any_subset(9); }
 
 static vdm_status tiles_enc(int method, const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out)
 {

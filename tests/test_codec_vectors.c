@@ -44,7 +44,8 @@ Test(codec_vectors, valid_vectors_reencode_bytewise_and_decode)
 {
     /* name, source PNG, encoder effort, cm_method option, uses zstd */
     static const struct { const char *name, *png; int effort, cm_method, uses_zstd; } v[] = {
-        { "v1_rgb8", "v1_rgb8", 1, 0, 0 },          /* method 8 (CM8) */
+        { "v1_rgb8", "v1_rgb8", 1, 0, 0 },          /* method 9 (CM9) */
+        { "v1_rgb8_m8", "v1_rgb8", 1, 8, 0 },       /* method 8 (CM8), still written on request */
         { "v1_rgb8_m7", "v1_rgb8", 1, 7, 0 },       /* method 7 (CM7), still written on request */
         { "v1_rgb8_m6", "v1_rgb8", 1, 6, 0 },       /* method 6 (CM6), still written on request */
         { "v1_rgb8_m5", "v1_rgb8", 1, 5, 0 },       /* method 5 (CM5), still written on request */
@@ -91,13 +92,14 @@ Test(codec_vectors, valid_vectors_reencode_bytewise_and_decode)
  * v1_rgb8_m5 as sessions 6-7 wrote it (method 5, the default until method
  * 6), v1_rgb8_m6 as session 8 wrote it (method 6, the default until method
  * 7), v1_rgb8_m7 as session 9 wrote it (method 7, the default until method
- * 8).  The list also pins each v1_rgb8 file's method (v1_rgb8 itself:
- * method 8). */
+ * 8), v1_rgb8_m8 as session 10 wrote it (method 8, the default until method
+ * 9).  The list also pins each v1_rgb8 file's method (v1_rgb8 itself:
+ * method 9). */
 Test(codec_vectors, older_method_vectors_still_decode)
 {
     static const char *names[] = { "v1_rgb8_m3.vdz", "v1_rgb8_m2.vdz", "v1_rgb8_m4.vdz", "v1_rgb8_m5.vdz",
-                                   "v1_rgb8_m6.vdz", "v1_rgb8_m7.vdz", "v1_rgb8.vdz" };
-    static const int methods[] = { 3, 2, 4, 5, 6, 7, 8 };
+                                   "v1_rgb8_m6.vdz", "v1_rgb8_m7.vdz", "v1_rgb8_m8.vdz", "v1_rgb8.vdz" };
+    static const int methods[] = { 3, 2, 4, 5, 6, 7, 8, 9 };
     size_t pn;
     uint8_t *png = load("v1_rgb8.png", &pn);
     vdm_image *ref;
@@ -118,7 +120,7 @@ Test(codec_vectors, older_method_vectors_still_decode)
     free(png);
 }
 
-/* MODL's cm_method byte (vdz.md §6): 2..8 with the tile-choice flag; a
+/* MODL's cm_method byte (vdz.md §6): 2..9 with the tile-choice flag; a
  * method this decoder does not know is "unsupported", 0 or 1 corrupt. */
 Test(codec_vectors, modl_cm_method_byte)
 {
@@ -126,10 +128,10 @@ Test(codec_vectors, modl_cm_method_byte)
     uint8_t *d = load("model_80x72.vdz", &n);
     const size_t modl = 12 + 12 + vdm_get_le32(d + 12);
     cr_assert(!memcmp(d + modl + 4, "MODL", 4));
-    cr_assert_eq(d[modl + 8 + 39], 8);
+    cr_assert_eq(d[modl + 8 + 39], 9);
     static const struct { uint8_t m; vdm_status want; } c[] = {
-        { 8, VDM_OK }, { 7, VDM_OK }, { 6, VDM_OK }, { 5, VDM_OK }, { 4, VDM_OK }, { 3, VDM_OK },
-        { 2, VDM_OK }, { 9, VDM_ERR_UNSUPPORTED }, { 255, VDM_ERR_UNSUPPORTED }, { 1, VDM_ERR_CORRUPT }, { 0, VDM_ERR_CORRUPT },
+        { 9, VDM_OK }, { 8, VDM_OK }, { 7, VDM_OK }, { 6, VDM_OK }, { 5, VDM_OK }, { 4, VDM_OK }, { 3, VDM_OK },
+        { 2, VDM_OK }, { 10, VDM_ERR_UNSUPPORTED }, { 255, VDM_ERR_UNSUPPORTED }, { 1, VDM_ERR_CORRUPT }, { 0, VDM_ERR_CORRUPT },
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         d[modl + 8 + 39] = c[i].m;

@@ -5,7 +5,7 @@
  * level, thread count), and the stored .vdz must decode to the PNG's pixels.
  * If models/default.vdm is replaced on purpose, regenerate the vectors with
  * `sh tests/vectors/tools/make-model-vectors.sh BUILD_DIR` (and say so in the
- * commit); if the default context-mixing method (8, CM8) changed on purpose,
+ * commit); if the default context-mixing method (9, CM9) changed on purpose,
  * the ones with its CM tiles with
  * `sh tests/vectors/tools/make-default-cm-vectors.sh BUILD_DIR`.
  * With VDM_GOLDEN_WRITE=1 in the environment each check writes its vector
@@ -79,7 +79,7 @@ static void check_vector(const char *name, const char *file, int tiles, int effo
 Test(golden_model, default_simd_one_thread) { check_vector("model_80x72", "model_80x72", SEED, 1, 0, 1, VDM_SIMD_AVX512); }
 Test(golden_model, scalar_kernels_three_threads) { check_vector("model_80x72", "model_80x72", SEED, 1, 0, 3, VDM_SIMD_SCALAR); }
 Test(golden_model, odd_size_rgba) { check_vector("model_rgba_37x23", "model_rgba_37x23", SEED, 1, 0, 2, VDM_SIMD_AVX512); }
-/* CM tiles and model tiles in one chain (vdz.md §6.2): method-8 CM tiles in
+/* CM tiles and model tiles in one chain (vdz.md §6.2): method-9 CM tiles in
  * model_80x72 above (map CM/MM), method-2 ones (effort 0) here (CCM/MMM) */
 Test(golden_model, mixed_tiles)
 {
@@ -98,3 +98,5 @@ Test(golden_model, cm5_tiles) { check_vector("model_80x72", "model_80x72_m5", SE
 Test(golden_model, cm6_tiles) { check_vector("model_80x72", "model_80x72_m6", SEED, 1, 6, 2, VDM_SIMD_AVX512); }
 /* method-7 CM tiles (the default of session 9): likewise */
 Test(golden_model, cm7_tiles) { check_vector("model_80x72", "model_80x72_m7", SEED, 1, 7, 2, VDM_SIMD_AVX512); }
+/* method-8 CM tiles (the default of session 10): likewise */
+Test(golden_model, cm8_tiles) { check_vector("model_80x72", "model_80x72_m8", SEED, 1, 8, 2, VDM_SIMD_AVX512); }

@@ -68,7 +68,7 @@ static inline void vdm_sub_put(const vdm_subimage *g, size_t pixel, unsigned c, 
     else g->data[i] = (uint8_t)v;
 }
 
-/* Classical methods: FBCK.method, and MODL.cm_method for the CM tiles (2..8). */
+/* Classical methods: FBCK.method, and MODL.cm_method for the CM tiles (2..9). */
 enum {
     VDM_CLASSICAL_STORED = 0,
     VDM_CLASSICAL_ZSTD = 1,
@@ -79,12 +79,13 @@ enum {
     VDM_CLASSICAL_CM6 = 6,   /* cm4.h */
     VDM_CLASSICAL_CM7 = 7,   /* cm4.h */
     VDM_CLASSICAL_CM8 = 8,   /* cm4.h */
-    VDM_CLASSICAL_MAX = VDM_CLASSICAL_CM8   /* the highest method a decoder knows */
+    VDM_CLASSICAL_CM9 = 9,   /* cm4.h */
+    VDM_CLASSICAL_MAX = VDM_CLASSICAL_CM9   /* the highest method a decoder knows */
 };
 /* The context-mixing method the encoder writes from effort 1 on (the whole
  * image's classical section and the model file's CM tiles), unless its
  * options ask for method 4 (vdm_encode_opts.cm_method; tests, benchmarks). */
-#define VDM_CLASSICAL_CM_DEFAULT VDM_CLASSICAL_CM8
+#define VDM_CLASSICAL_CM_DEFAULT VDM_CLASSICAL_CM9
 /* Method 3 keeps least-squares sums per column (about 2.7 KiB per column and
  * channel), so it is defined for sub-images up to this width only. */
 #define VDM_CM3_MAX_WIDTH 16384u

@@ -70,6 +70,21 @@
  * stacking fit is what moved: mixing, contexts and counters were at their
  * noise floor in this session's tuning (benchmarks/RESULTS.md, session 10).
  *
+ * CM9 (st->v9, with v5 ... v8; method 9) changes the order and what R and
+ * B see.  For rgb (st->lag) G is coded two rows and R one row ahead of B
+ * (and alpha): pass s codes G's row s, R's row s - 1, then B's (and the
+ * rest's) row s - 2 (cm_run's groups), so everything a sample reads is
+ * coded, and R and B see the colours before them below and to the right:
+ * OLS 1 (and NLMS) of R and B take their samples E, S, SE and SW (minus
+ * theirs at x, y) instead of method 6's further neighbours, with a wider
+ * window (0.91); the activity takes their residuals there too (and no
+ * longer the residuals of the colours coded after); the blend's local
+ * error of R's and B's fixed predictors adds G's error of the same
+ * predictor at (x, y).  For every image the first position's OLS 1 (and
+ * NLMS) also sees NNN, NWWW, NNNW and NNNE, its OLS 2 NWW, NNW and NEE.
+ * Rows kept: NVROW of values, NRROW of residuals, NPROW of predictor
+ * errors (G is read two rows behind its own).
+ *
  * Exactness: as method 3 — integers, except the OLS solves and the side
  * information's likelihoods, which use IEEE binary64 in a fixed operation
  * order (+ - * / sqrt; exp is vdm_exp, our own, no libm).  Build with
@@ -96,7 +111,10 @@
 #define NLMS_K 2                       /* NLMS predictors */
 #define NOLS 2                         /* OLS predictors */
 #define NSTK 8                         /* method 8: the stacking OLS's inputs */
-#define NIN_MAX 21                     /* NLMS / OLS inputs */
+#define NVROW 5                        /* rows of values kept per coding position (method 9: G two rows ahead) */
+#define NRROW 4                        /* rows of residuals kept */
+#define NPROW 4                        /* rows of predictor errors kept */
+#define NIN_MAX 25                     /* NLMS / OLS inputs */
 #define OLS_T (NIN_MAX * (NIN_MAX + 1) / 2 + NIN_MAX)
 #define WEIGHT_ONE ((int64_t)1 << 40)
 #define BLEND_OFS 4
@@ -108,6 +126,7 @@ static const double ols_decay[NOLS] = { 0.8, 0.5 };
 #define OLS1_PERIOD_V6 4               /* method 6 solves OLS 1 at x % 4 == 0 */
 #define OLS1_DECAY_V7 0.88             /* method 7's OLS 1: wider still */
 #define OLS2_DECAY_V8 0.6              /* method 8's OLS 2: a wider window */
+#define OLS1_DECAY_V9_REF 0.91         /* method 9's OLS 1 of R and B (rgb): wider still */
 #define STK_DECAY 0.85                 /* method 8's stacking OLS: window and ridge */
 #define STK_NU 1.0
 #define ENG_W 96                       /* method 7: weight of the residual energy in the activity, /256 */
@@ -241,16 +260,18 @@ typedef struct {
     double decay, nu;
     unsigned nl;
     unsigned T;                  /* sums per column: nl (nl + 1) / 2 + nl */
-    double *cacc, *hacc;         /* w * T each */
+    unsigned period;             /* solved at x % period == 0 only */
+    double *cacc;                /* w * T: per column, the rows above (decayed) */
+    double *hacc;                /* ceil(w / period) * T: at the solving columns, the 2-D window of the rows above */
     double cur[OLS_T];
     double ow[NIN_MAX];
 } ols_t;
 
 typedef struct {
-    int32_t *val[3];
-    int32_t *res[3];             /* rows y % 3 */
+    int32_t *val[NVROW];         /* rows y % NVROW */
+    int32_t *res[NRROW];         /* rows y % NRROW */
     int32_t *eng[2];             /* method 7: residual energy, rows y % 2 */
-    uint32_t *perr[2];           /* rows y%2, width*NPRED_MAX */
+    uint32_t *perr[NPROW];       /* rows y % NPROW, width*NPRED_MAX */
     int32_t lw[NLMS_K][NIN_MAX];
     unsigned nl;
     ols_t ols[NOLS];
@@ -292,6 +313,8 @@ typedef struct {
     int v6;                      /* method 6 (with v5) */
     int v7;                      /* method 7 (with v5, v6) */
     int v8;                      /* method 8 (with v5, v6, v7) */
+    int v9;                      /* method 9 (with v5 ... v8) */
+    int lag;                     /* method 9 and rgb: G coded two rows, R one row ahead of B */
     unsigned nh, npair;          /* hashed and pair models in use (0 in method 4) */
     uint32_t hb[NH_MAX];         /* hashed contexts of this sample */
     uint8_t hid[NH_MAX];         /* which hashed contexts */
@@ -616,9 +639,9 @@ typedef struct { int32_t W, N, NW, NE, WW, NN, NNE, NWW, NNW, NEE; } nbhd;
 static inline nbhd get_nbhd(const cm_rows *r, uint32_t x, uint32_t y, uint32_t w)
 {
     nbhd n;
-    const int32_t *cur = r->val[y % 3];
-    const int32_t *up = y >= 1 ? r->val[(y + 2) % 3] : NULL;
-    const int32_t *up2 = y >= 2 ? r->val[(y + 1) % 3] : NULL;
+    const int32_t *cur = r->val[y % NVROW];
+    const int32_t *up = y >= 1 ? r->val[(y + NVROW - 1) % NVROW] : NULL;
+    const int32_t *up2 = y >= 2 ? r->val[(y + NVROW - 2) % NVROW] : NULL;
     if (up) {
         n.N = up[x];
         n.NW = x ? up[x - 1] : n.N;
@@ -647,9 +670,9 @@ static inline nbhd get_nbhd(const cm_rows *r, uint32_t x, uint32_t y, uint32_t w
  * W (§8e): WWW, NEEE, NNWW, NNEE, each falling back as §8e says. */
 static inline void far_inputs(const cm_rows *r, uint32_t x, uint32_t y, uint32_t w, const nbhd *n, int32_t *in)
 {
-    const int32_t *cur = r->val[y % 3];
-    const int32_t *up = y >= 1 ? r->val[(y + 2) % 3] : NULL;
-    const int32_t *up2 = y >= 2 ? r->val[(y + 1) % 3] : NULL;
+    const int32_t *cur = r->val[y % NVROW];
+    const int32_t *up = y >= 1 ? r->val[(y + NVROW - 1) % NVROW] : NULL;
+    const int32_t *up2 = y >= 2 ? r->val[(y + NVROW - 2) % NVROW] : NULL;
     in[0] = (x >= 3 ? cur[x - 3] : n->WW) - n->W;
     in[1] = (up && x + 3 < w ? up[x + 3] : n->NEE) - n->W;
     in[2] = (up2 && x >= 2 ? up2[x - 2] : n->NNW) - n->W;
@@ -664,21 +687,32 @@ static inline unsigned ols_idx(unsigned nl, unsigned i, unsigned j)
 
 static void ols_row_start(ols_t *R, uint32_t w)
 {
-    const unsigned T = R->T;
+    /* hacc is read only where the system is solved (x % period == 0), so
+     * only those columns are kept; the running sums still pass every
+     * column, in the same order, so the sums are the same numbers */
+    const unsigned T = R->T, per = R->period;
     const double dc = R->decay;
     double run[OLS_T];
     memset(R->cur, 0, sizeof R->cur);
     memset(run, 0, sizeof run);
     for (uint32_t x = 0; x < w; x++) {
-        const double *c = &R->cacc[(size_t)x * R->T];
-        double *hh = &R->hacc[(size_t)x * R->T];
-        for (unsigned t = 0; t < T; t++) { run[t] = dc * run[t] + c[t]; hh[t] = run[t]; }
+        const double *c = &R->cacc[(size_t)x * T];
+        if (x % per == 0) {
+            double *hh = &R->hacc[(size_t)(x / per) * T];
+            for (unsigned t = 0; t < T; t++) { run[t] = dc * run[t] + c[t]; hh[t] = run[t]; }
+        } else {
+            for (unsigned t = 0; t < T; t++) run[t] = dc * run[t] + c[t];
+        }
     }
     memset(run, 0, sizeof run);
     for (uint32_t x = w; x-- > 0;) {
-        const double *c = &R->cacc[(size_t)x * R->T];
-        double *hh = &R->hacc[(size_t)x * R->T];
-        for (unsigned t = 0; t < T; t++) { hh[t] += dc * run[t]; run[t] = dc * run[t] + c[t]; }
+        const double *c = &R->cacc[(size_t)x * T];
+        if (x % per == 0) {
+            double *hh = &R->hacc[(size_t)(x / per) * T];
+            for (unsigned t = 0; t < T; t++) { hh[t] += dc * run[t]; run[t] = dc * run[t] + c[t]; }
+        } else {
+            for (unsigned t = 0; t < T; t++) run[t] = dc * run[t] + c[t];
+        }
     }
 }
 
@@ -687,7 +721,7 @@ static void ols_row_start(ols_t *R, uint32_t w)
 static double ols_predict(ols_t *R, uint32_t x, const int32_t *in, int solve)
 {
     const unsigned nl = R->nl;
-    const double *hh = &R->hacc[(size_t)x * R->T];
+    const double *hh = &R->hacc[(size_t)(x / R->period) * R->T];   /* read only when solving */
     /* Cholesky A + nu I = L L^T, column by column, Lt[t][i] = L(i, t).  Each
      * entry is A(i,j) (+ nu on the diagonal) minus L(i,t) L(j,t) for t = 0,
      * 1, ..., j-1 in that order, then sqrt (diagonal) or / L(j,j): the same
@@ -832,6 +866,497 @@ static inline int32_t side_value(const cm_state *st, size_t i)
 }
 
 /* ---- the coder ------------------------------------------------------------ */
+/* Code (or decode, or observe) the sample of coding position k at (x, y):
+ * prediction, contexts, the binary decisions, the updates. */
+static vdm_status code_sample(cm_state *st, unsigned k, uint32_t x, uint32_t y)
+{
+    const vdm_subimage *g = st->g;
+    const uint32_t w = g->width, h = g->height;
+    const int32_t maxv = st->maxv;
+    (void)h;
+    /* the residuals at this position of the first and second
+     * coding positions (G and R when rgb), already coded */
+    const int32_t ref_res = k >= 1 ? st->rows[0].res[y % NRROW][x] : 0;
+    const int32_t ref2_res = k >= 2 ? st->rows[1].res[y % NRROW][x] : 0;
+    const unsigned c = st->order[k];
+    cm_rows *R = &st->rows[k];
+    chan_model *M = st->cm[k];
+    st->M = M;
+    const nbhd n = get_nbhd(R, x, y, w);
+    const size_t pix = (size_t)y * w + x;
+
+    int32_t pred[NPRED_MAX], in[NIN_MAX], in2[NIN_MAX];
+    unsigned np = NFIX, nl = 0, nl2 = 0;
+    fixed_preds(&n, pred);
+    in[nl++] = n.N - n.W;
+    in[nl++] = n.NW - n.W;
+    in[nl++] = n.NE - n.W;
+    in[nl++] = n.WW - n.W;
+    in[nl++] = n.NN - n.W;
+    in[nl++] = n.NNE - n.W;
+    in[nl++] = n.NWW - n.W;
+    in[nl++] = n.NNW - n.W;
+    in[nl++] = n.NEE - n.W;
+    for (unsigned i = 0; i < 6; i++) in2[nl2++] = in[i];
+    if (st->v9 && k == 0)   /* method 9: the first position's OLS 2 also sees NWW, NNW, NEE */
+        for (unsigned i = 6; i < 9; i++) in2[nl2++] = in[i];
+    int32_t crossp = pred[5];
+    int32_t gW = 0, gN = 0;   /* G's value minus its W and N (method 5's hashes) */
+    if (st->has_ref[k]) {
+        const cm_rows *F = &st->rows[0];
+        const nbhd f = get_nbhd(F, x, y, w);
+        const int32_t rv = F->val[y % NVROW][x];
+        int32_t fp[NFIX];
+        fixed_preds(&f, fp);
+        for (unsigned i = 0; i < NCROSS1; i++)
+            pred[np++] = pred[cross1[i]] + rv - fp[cross1[i]];
+        crossp = pred[NFIX];   /* gradient + G's residual from its gradient */
+        gW = rv - f.W;
+        gN = rv - f.N;
+        in[nl++] = gW;
+        in[nl++] = gN;
+        in[nl++] = rv - f.NE;
+        in[nl++] = rv - f.NW;
+        in[nl++] = rv - f.WW;
+        in[nl++] = rv - f.NN;
+        for (unsigned i = 9; i < 13; i++) in2[nl2++] = in[i];
+        if (k == 2) {
+            const cm_rows *F2 = &st->rows[1];
+            const nbhd f2 = get_nbhd(F2, x, y, w);
+            const int32_t rv2 = F2->val[y % NVROW][x];
+            int32_t fp2[NFIX];
+            fixed_preds(&f2, fp2);
+            for (unsigned i = 0; i < NCROSS2; i++)
+                pred[np++] = pred[cross2[i]] + rv2 - fp2[cross2[i]];
+            in[nl++] = rv2 - f2.W;
+            in[nl++] = rv2 - f2.N;
+            in2[nl2++] = rv2 - f2.W;
+            in2[nl2++] = rv2 - f2.N;
+        }
+    }
+    if (st->lag && st->has_ref[k]) {
+        /* method 9: the samples E, S, SE and SW of G and, for B, of R
+         * (coded ahead), each minus its own sample at (x, y), instead of
+         * method 6's further neighbours */
+        const uint32_t xe = x + 1 < w ? x + 1 : x, xw = x ? x - 1 : x, ys = y + 1 < h ? y + 1 : y;
+        for (unsigned j = 0; j < k; j++) {
+            const int32_t *v0 = st->rows[j].val[y % NVROW], *v1 = st->rows[j].val[ys % NVROW];
+            in[nl++] = v0[xe] - v0[x];
+            in[nl++] = v1[x] - v0[x];
+            in[nl++] = v1[xe] - v0[x];
+            in[nl++] = v1[xw] - v0[x];
+        }
+    } else if (st->v6) {   /* method 6: OLS 1 (and NLMS) see further */
+        far_inputs(R, x, y, w, &n, &in[nl]);
+        nl += 4;
+        if (st->v9 && k == 0) {   /* method 9: the first position's OLS 1 also sees NNN, NWWW, NNNW, NNNE */
+            const int32_t *r1 = y >= 1 ? R->val[(y + NVROW - 1) % NVROW] : NULL;
+            const int32_t *r3 = y >= 3 ? R->val[(y + NVROW - 3) % NVROW] : NULL;
+            in[nl++] = (r3 ? r3[x] : n.NN) - n.W;
+            in[nl++] = (r1 && x >= 3 ? r1[x - 3] : n.NWW) - n.W;
+            in[nl++] = (r3 && x >= 1 ? r3[x - 1] : n.NNW) - n.W;
+            in[nl++] = (r3 && x + 1 < w ? r3[x + 1] : n.NNE) - n.W;
+        }
+    }
+    /* side predictors (1/8 units) */
+    int32_t zp8 = 0, xp8 = 0;
+    const int side_here = st->side && g->rgb && c < 3;
+    if (side_here && st->use_z) {
+        double z = (double)st->side->z[pix * 3 + c];
+        if (!(z > -1e6 && z < 1e6)) z = 0.0;   /* NaN, huge: no information */
+        side_lik(st, z);
+        const double vz = (z / (double)st->side->alpha * 255.0 + 255.0) * 0.5;
+        zp8 = (int32_t)floor_i64((vz < -1000.0 ? -1000.0 : vz > 1000.0 ? 1000.0 : vz) * 8.0 + 0.5);
+        pred[np++] = vdm_cm_clampi(((int64_t)zp8 + 4) >> 3, 0, maxv);
+    }
+    if (side_here && st->use_xhat) {
+        double xv = (double)st->side->xhat[pix * 3 + c];
+        if (!(xv > -1e6 && xv < 1e6)) xv = 0.0;
+        const double vx = (xv * 255.0 + 255.0) * 0.5;
+        xp8 = (int32_t)floor_i64((vx < -1000.0 ? -1000.0 : vx > 1000.0 ? 1000.0 : vx) * 8.0 + 0.5);
+        pred[np++] = vdm_cm_clampi(((int64_t)xp8 + 4) >> 3, 0, maxv);
+    }
+    /* method 5: the denoised prediction as a reference image
+     * (known everywhere, also right of and below this sample):
+     * its gradients as predictors ("W + xhat - xhat_W", ...) and
+     * its values around the sample as inputs of OLS 2 */
+    if (st->side_ref && side_here) {
+        int32_t X[7];   /* at x,y  W  N  NW  NE  E  S (8-bit units, rounded) */
+        static const int8_t dx[7] = { 0, -1, 0, -1, 1, 1, 0 }, dy[7] = { 0, 0, -1, -1, -1, 0, 1 };
+        for (int j = 0; j < 7; j++) {
+            int64_t xx = (int64_t)x + dx[j], yy = (int64_t)y + dy[j];
+            if (xx < 0) xx = 0;
+            if (xx >= (int64_t)w) xx = w - 1;
+            if (yy < 0) yy = 0;
+            if (yy >= (int64_t)h) yy = h - 1;
+            X[j] = side_value(st, ((size_t)yy * w + (size_t)xx) * 3 + c);
+        }
+        pred[np++] = n.W + X[0] - X[1];
+        pred[np++] = n.N + X[0] - X[2];
+        pred[np++] = n.W + n.N - n.NW + X[0] - (X[1] + X[2] - X[3]);
+        pred[np++] = n.NE + X[0] - X[4];
+        in2[nl2++] = X[0] - n.W;
+        in2[nl2++] = X[1] - n.W;
+        in2[nl2++] = X[2] - n.W;
+        in2[nl2++] = X[5] - n.W;
+        in2[nl2++] = X[6] - n.W;
+    }
+    int64_t lp8[NLMS_K];
+    for (int li = 0; li < NLMS_K; li++) {
+        int64_t s = 0;
+        for (unsigned i = 0; i < nl; i++) s += (int64_t)R->lw[li][i] * in[i];
+        lp8[li] = (int64_t)n.W * 8 + vdm_cm_floordiv(s, 1 << 11);
+        pred[np++] = (int32_t)vdm_cm_floordiv(lp8[li] + 4, 8);
+    }
+    const int solve = !st->v5 || (x & 1) == 0;
+    const int solve1 = st->v6 ? x % OLS1_PERIOD_V6 == 0 : solve;
+    const int64_t op8 = ols_p8(&R->ols[0], x, in, n.W, solve1);
+    const int64_t o2p8 = ols_p8(&R->ols[1], x, in2, n.W, solve);
+    pred[np++] = (int32_t)vdm_cm_floordiv(o2p8 + 4, 8);
+    pred[np++] = (int32_t)vdm_cm_floordiv(op8 + 4, 8);
+    for (unsigned i = 0; i < np; i++) pred[i] = vdm_cm_clampi(pred[i], 0, maxv);
+
+    /* blend by 1/(local error + 4)^2, in 1/8 units; the two OLS
+     * predictors' errors scaled by 6/16 */
+    const uint32_t *pe_up = y ? R->perr[(y + NPROW - 1) % NPROW] : NULL;
+    const uint32_t *pe_cur = R->perr[y % NPROW];
+    /* method 9 (rgb): R's and B's fixed predictors also weigh G's error of
+     * the same predictor at (x, y), twice */
+    const uint32_t *pe_g = st->lag && st->has_ref[k] ? st->rows[0].perr[y % NPROW] : NULL;
+    int64_t num = 0, den = 0;
+    uint64_t emin = UINT64_MAX, eraw = 0, eraw2 = 0;
+    const int64_t last8[4] = { lp8[0], lp8[1], o2p8, op8 };   /* the last 4 predictors at 1/8 */
+    for (unsigned i = 0; i < np; i++) {
+        uint64_t e = 0;
+        if (x) e += 2u * pe_cur[(x - 1) * NPRED_MAX + i];
+        if (pe_up) {
+            e += 2u * pe_up[x * NPRED_MAX + i];
+            if (x) e += pe_up[(x - 1) * NPRED_MAX + i];
+            if (x + 1 < w) e += pe_up[(x + 1) * NPRED_MAX + i];
+            if (st->v7) {   /* method 7: also NWW and NEE */
+                if (x >= 2) e += pe_up[(x - 2) * NPRED_MAX + i];
+                if (x + 2 < w) e += pe_up[(x + 2) * NPRED_MAX + i];
+            }
+        }
+        if (st->v7 && x >= 2) e += pe_cur[(x - 2) * NPRED_MAX + i];   /* ... and WW */
+        if (pe_g && i < NFIX) e += 2u * pe_g[x * NPRED_MAX + i];
+        if (i == np - 1) { eraw = e; e = e * OLS_ERR_SCALE / 16; }
+        if (i == np - 2) { eraw2 = e; e = e * OLS_ERR_SCALE / 16; }
+        if (e < emin) emin = e;
+        const int64_t eo = (int64_t)e + BLEND_OFS;
+        int64_t wt = eo < NBLENDW ? st->tab->blendw[eo] : WEIGHT_ONE / (eo * eo);
+        if (wt < 1) wt = 1;
+        /* method 8: NLMS 0, NLMS 1, OLS 2, OLS 1 at 1/8, others 8 p */
+        const int64_t pv = st->v8 && i + 4 >= np ? vdm_cm_clampi(last8[i + 4 - np], 0, 8 * (int64_t)maxv)
+                                                  : (int64_t)pred[i] * 8;
+        num += wt * pv;
+        den += wt;
+    }
+    int64_t Pf = vdm_cm_floordiv(num + den / 2, den);
+    /* method 8: the stacking OLS -- a local least-squares fit of
+     * the sample (minus this blend) from 8 predictions (minus the
+     * blend), the blend then averaged with its prediction */
+    int32_t stk_in[NSTK];
+    int64_t Pb = Pf, Ps = Pf;
+    if (st->v8) {
+        const int64_t c8[NSTK] = { op8, o2p8, lp8[0], lp8[1], 8 * (int64_t)vdm_cm_clampi(crossp, 0, maxv),
+                                   8 * (int64_t)pred[1], 8 * (int64_t)pred[2], 8 * (int64_t)pred[0] };
+        for (unsigned i = 0; i < NSTK; i++) stk_in[i] = (int32_t)vdm_cm_clampi(c8[i] - Pb, -(1 << 24), 1 << 24);
+        double sp = ols_predict(&R->stk, x, stk_in, solve);   /* even x, as OLS 2 */
+        if (sp != sp) sp = 0;
+        if (sp > 1e6) sp = 1e6;
+        if (sp < -1e6) sp = -1e6;
+        Ps = vdm_cm_clampi(Pb + floor_i64(sp + 0.5), 0, 8 * (int64_t)maxv);
+        Pf = vdm_cm_floordiv(Pb + Ps + 1, 2);
+    }
+
+    const int32_t *res_up = y ? R->res[(y + NRROW - 1) % NRROW] : NULL;
+    int32_t *res_cur = R->res[y % NRROW];
+    const int32_t rW = x ? res_cur[x - 1] : 0;
+    const int32_t rN = res_up ? res_up[x] : 0;
+    const int32_t rNW = (res_up && x) ? res_up[x - 1] : 0;
+    const int32_t rNE = (res_up && x + 1 < w) ? res_up[x + 1] : 0;
+    uint32_t act = 2u * (uint32_t)abs(rW) + 2u * (uint32_t)abs(rN) +
+                   (uint32_t)abs(rNW) + (uint32_t)abs(rNE);
+    if (st->has_ref[k]) act += 2u * (uint32_t)abs(ref_res);
+    if (st->v6) {   /* method 6: also the residuals two samples away */
+        const int32_t rWW = x >= 2 ? res_cur[x - 2] : 0;
+        const int32_t rNN = y >= 2 ? R->res[(y + NRROW - 2) % NRROW][x] : 0;
+        act += 2u * ((uint32_t)abs(rWW) + (uint32_t)abs(rNN));
+    }
+    if (st->v7) {   /* method 7: and NWW, NEE, NNW, NNE */
+        if (res_up) {
+            if (x >= 2) act += (uint32_t)abs(res_up[x - 2]);
+            if (x + 2 < w) act += (uint32_t)abs(res_up[x + 2]);
+        }
+        if (y >= 2) {
+            const int32_t *res_up2 = R->res[(y + NRROW - 2) % NRROW];
+            if (x) act += (uint32_t)abs(res_up2[x - 1]);
+            if (x + 1 < w) act += (uint32_t)abs(res_up2[x + 1]);
+        }
+        /* ... and the residual energy around the sample */
+        const int32_t *eu = R->eng[(y + 1) & 1], *ec = R->eng[y & 1];
+        const int32_t ew = y ? (eu[x] + eu[x + 1 < w ? x + 1 : x] + (x ? ec[x - 1] : eu[x])) / 3
+                             : (x ? ec[x - 1] : 0);
+        act += (uint32_t)(ew * ENG_W / 256);
+    }
+    if (st->v8 && g->rgb && k < 3) {   /* method 8: the other colours' residuals at W and N (method 9: those coded before) */
+        for (unsigned kk = 0; kk < 3; kk++) {
+            if (kk == k) continue;
+        if (st->lag && kk > k) continue;
+        if (st->lag) {   /* method 9: also their residuals at E and S, and half those at SE and SW */
+            const uint32_t xe = x + 1 < w ? x + 1 : x, xw = x ? x - 1 : x, ys = y + 1 < h ? y + 1 : y;
+            const int32_t *o0 = st->rows[kk].res[y % NRROW], *o1 = st->rows[kk].res[ys % NRROW];
+            act += (uint32_t)abs(o0[xe]) + (uint32_t)abs(o1[x]) + (((uint32_t)abs(o1[xe]) + (uint32_t)abs(o1[xw])) >> 1);
+        }
+            const int32_t *oc = st->rows[kk].res[y % NRROW];
+            if (x) act += (uint32_t)abs(oc[x - 1]);
+            if (y) act += (uint32_t)abs(st->rows[kk].res[(y + NRROW - 1) % NRROW][x]);
+        }
+    }
+    act = (2u * act + 4u * (uint32_t)(emin > 0xFFFFFFFu ? 0xFFFFFFFu : emin)) >> 2;
+    const unsigned q = vdm_cm_quant_activity(act);
+
+    const int sW = sgn3(rW), sN = sgn3(rN), sR = st->has_ref[k] ? sgn3(ref_res) : 1;
+    int32_t *bc = M->bias[((q * 3 + (unsigned)sW) * 3 + (unsigned)sN) * 3 + (unsigned)sR];
+    int32_t corr = bc[1] > 0 ? (int32_t)vdm_cm_floordiv((int64_t)bc[0] + bc[1] / 2, bc[1]) : 0;
+    int32_t *bc2 = M->bias2[sq17((int32_t)vdm_cm_clampi((op8 - Pf) / 2, -65536, 65536)) * NQ + q];
+    {
+        const int32_t corr2 = bc2[1] > 0 ? (int32_t)vdm_cm_floordiv((int64_t)bc2[0] + bc2[1] / 2, bc2[1]) : 0;
+        corr = (int32_t)vdm_cm_floordiv((int64_t)corr + corr2 + 1, 2);
+    }
+    const int64_t Pc = vdm_cm_clampi(Pf + corr, 0, maxv * 8);
+    const int32_t P = (int32_t)((Pc + 4) >> 3);
+    const unsigned frac = (unsigned)((Pc + 4) & 7);
+
+    /* contexts of method 3's 7 models */
+    int32_t ctx[NM_FIX];
+    {
+        int32_t pmn = pred[0], pmx = pred[0];
+        for (unsigned i = 1; i < np; i++) {
+            if (pred[i] < pmn) pmn = pred[i];
+            if (pred[i] > pmx) pmx = pred[i];
+        }
+        const unsigned sp4 = vdm_cm_quant_activity((uint32_t)(pmx - pmn));
+        ctx[0] = (int32_t)((sp4 > 15 ? 15 : sp4) * NQ + q);
+    }
+    ctx[1] = (int32_t)(q * 81 + sq9(rW) * 9 + sq9(rN));
+    ctx[2] = (int32_t)(sq17((int32_t)vdm_cm_clampi((op8 - Pc) / 2, -65536, 65536)) * NQ + q);
+    if (!st->has_ref[k])
+        ctx[3] = (int32_t)((sq9(rNW) * 9 + sq9(rNE)) * NQ + q);
+    else if (k == 1)
+        ctx[3] = (int32_t)((sq17(ref_res) * 9 + 4) * NQ + q);
+    else
+        ctx[3] = (int32_t)((sq17(ref_res) * 9 + sq9(ref2_res)) * NQ + q);
+    ctx[4] = (int32_t)(((uint32_t)P * 16u / ((uint32_t)maxv + 1u)) * NQ + q);
+    ctx[5] = (int32_t)(frac * NQ + q);
+    ctx[6] = (int32_t)vdm_cm_quant_activity((uint32_t)(emin > 0xFFFFFFFu ? 0xFFFFFFFu : emin));
+    for (int m = 0; m < NM_FIX; m++) {
+        st->base[m] = ctx[m] * NNODE;
+        /* the counters of the first nodes (zero, sign, exponents, first
+         * mantissa bits) are likely cache misses: fetch them now */
+        const counter *cb = &M->t[m][st->base[m]];
+        __builtin_prefetch(cb);
+        __builtin_prefetch(cb + 16);
+        __builtin_prefetch(cb + 32);
+    }
+    st->asel = (int32_t)sq17((int32_t)vdm_cm_clampi((op8 - Pc) / 2, -65536, 65536));
+    st->bq = (int32_t)(q >> 2);
+
+    /* bit predictors, relative to 8P */
+    {
+        unsigned nb = 0;
+        const int64_t P8 = (int64_t)P * 8;
+        st->bp8[nb++] = vdm_cm_clampi(op8 - P8, -(1 << 24), 1 << 24);
+        st->bp8[nb++] = vdm_cm_clampi(o2p8 - P8, -(1 << 24), 1 << 24);
+        st->bp8[nb++] = vdm_cm_clampi(lp8[0] - P8, -(1 << 24), 1 << 24);
+        st->bp8[nb++] = vdm_cm_clampi(lp8[1] - P8, -(1 << 24), 1 << 24);
+        st->bp8[nb++] = vdm_cm_clampi((int64_t)vdm_cm_clampi(crossp, 0, maxv) * 8 - P8, -(1 << 24), 1 << 24);
+        st->bp8[nb++] = vdm_cm_clampi((int64_t)pred[1] * 8 - P8, -(1 << 24), 1 << 24);
+        st->bp8[nb++] = vdm_cm_clampi((int64_t)pred[2] * 8 - P8, -(1 << 24), 1 << 24);
+        st->bp8[nb++] = vdm_cm_clampi((int64_t)pred[st->has_ref[k] ? NFIX + 1 : 3] * 8 - P8, -(1 << 24), 1 << 24);
+        st->bp8[nb++] = vdm_cm_clampi((int64_t)pred[st->has_ref[k] ? NFIX + 2 : 6] * 8 - P8, -(1 << 24), 1 << 24);
+        if (side_here && st->use_z) st->bp8[nb++] = vdm_cm_clampi((int64_t)zp8 - P8, -(1 << 24), 1 << 24);
+        if (side_here && st->use_xhat) st->bp8[nb++] = vdm_cm_clampi((int64_t)xp8 - P8, -(1 << 24), 1 << 24);
+        st->nbp = nb;
+    }
+    st->nm = NM_FIX + st->nbp + (side_here && st->use_z ? 1 : 0);
+    if (st->v5) {
+        for (unsigned j = 0; j < st->nh; j++) {
+            uint32_t hh = (uint32_t)st->hid[j] * 0x3C6EF372u + (uint32_t)k * 0x6A09E667u;
+#define HM(v) (hh = (hh ^ (uint32_t)(int32_t)(v)) * 0x9E3779B1u, hh ^= hh >> 15)
+            switch (st->hid[j]) {
+            case 0: HM(sq17(n.W - P)); HM(sq17(n.N - P)); HM(sq17(n.NW - P)); HM(sq17(n.NE - P)); break;
+            case 1: HM((uint32_t)P * 64u / ((uint32_t)maxv + 1u)); HM(q); break;
+            case 2: HM(sq17(n.N - n.NW)); HM(sq17(n.W - n.NW)); HM(sq17(n.NE - n.N)); break;
+            /* method 6 */
+            case 4: HM(sq17(n.W - n.WW)); HM(sq17(n.N - n.NN)); HM(sq17(n.NE - n.NNE)); HM(sq9(n.NW - n.NNW)); break;
+            case 5: HM((uint32_t)P >> 2); HM(sq9(rW)); HM(sq9(rN)); break;
+            case 6:
+                if (k == 0) { HM(sq17(n.W - n.NW)); HM(sq17(n.N - n.NE)); HM(q); }
+                else { HM(sq17(ref_res)); HM(sq9(rW)); HM((uint32_t)P >> 3); }
+                break;
+            case 7: HM(sq9(n.W - P)); HM(sq9(n.N - P)); HM(sq9(n.NE - P)); HM(sq9(n.NW - P)); HM(sq9(n.WW - P)); HM(sq9(n.NN - P)); break;
+            default:   /* 3 */
+                if (k == 0) { HM(sq17(n.WW - n.W)); HM(sq17(n.NN - n.N)); HM(sq9(rW)); HM(sq9(rN)); }
+                else { HM(sq17(gW)); HM(sq17(gN)); HM(sq17(n.W - P)); HM(sq17(n.N - P)); }
+                break;
+            }
+#undef HM
+            st->hb[j] = hh >> (32 - H_BITS);
+            __builtin_prefetch(&M->ht[j][st->hb[j]]);
+            __builtin_prefetch(&M->ht[j][(st->hb[j] + 16) & H_MASK]);
+            __builtin_prefetch(&M->ht[j][(st->hb[j] + 32) & H_MASK]);
+        }
+        for (unsigned j = 0; j < st->nxbp; j++) {
+            uint32_t ix;
+            switch (st->xid[j]) {
+            case 0:
+                ix = (uint32_t)(n.N > P) | (uint32_t)(n.W > P) << 1 | (uint32_t)(n.NW > P) << 2 |
+                     (uint32_t)(n.NE > P) << 3 | (uint32_t)(n.NN > P) << 4 | (uint32_t)(n.WW > P) << 5 |
+                     (uint32_t)(2 * n.N - n.NN > P) << 6 | (uint32_t)(2 * n.W - n.WW > P) << 7;
+                ix = ix * 10u + (q >> 2);
+                break;
+            default: ix = ((sq9(n.W - P) * 9 + sq9(n.N - P)) * 9 + sq9(n.NW - P)) * 9 + sq9(n.NE - P); break;
+            }
+            st->xbi[j] = (int32_t)ix;
+            const int32_t *e = &M->xb[j][ix * 2];
+            st->xbp8[j] = e[1] > 0 ? (int32_t)vdm_cm_clampi(vdm_cm_floordiv((int64_t)e[0] + e[1] / 2, e[1]), -(1 << 24), 1 << 24) : 0;
+        }
+        st->nm += st->nxbp + st->nh + st->npair;
+        st->a3sel = (int32_t)(((uint32_t)(n.N > P) | (uint32_t)(n.W > P) << 1 | (uint32_t)(n.NW > P) << 2 |
+                     (uint32_t)(n.NE > P) << 3 | (uint32_t)(n.NN > P) << 4 | (uint32_t)(n.WW > P) << 5 |
+                     (uint32_t)(2 * n.N - n.NN > P) << 6 | (uint32_t)(2 * n.W - n.WW > P) << 7) * 10u + (q >> 2));
+        st->msel3 = (int32_t)(sq9(rW) * 9 + sq9(rN));
+        if (st->v7) {
+            st->msel[0] = (int32_t)(sq9(n.W - P) * 9 + sq9(n.N - P));
+            st->msel[1] = (int32_t)(sq9(n.NE - P) * 9 + sq9(n.NW - P));
+            st->msel[2] = (int32_t)(((uint32_t)P * 8u / ((uint32_t)maxv + 1u)) * 9u + (unsigned)sW * 3u + (unsigned)sN);
+            /* their rows for the first nodes are likely cache misses: fetch them now */
+            for (unsigned nd = 0; nd < 4; nd++) {
+                const int32_t *r1 = &M->w1s[((size_t)st->msel[0] * NNODE + nd) * MIX_ROW];
+                const int32_t *r4 = &M->wx[0][((size_t)st->msel[1] * NNODE + nd) * MIX_ROW];
+                const int32_t *r5 = &M->wx[1][((size_t)st->msel[2] * NNODE + nd) * MIX_ROW];
+                __builtin_prefetch(r1);
+                __builtin_prefetch(r1 + 16);
+                __builtin_prefetch(r4);
+                __builtin_prefetch(r4 + 16);
+                __builtin_prefetch(r5);
+                __builtin_prefetch(r5 + 16);
+            }
+        }
+        for (unsigned nd = 0; nd < 4; nd++) {
+            const int32_t *p3 = &M->w3[((size_t)st->msel3 * NNODE + nd) * MIX_ROW];
+            const int32_t *p2 = &M->w2[((size_t)st->bq * NNODE + nd) * MIX_ROW];
+            __builtin_prefetch(p3);
+            __builtin_prefetch(p3 + 16);
+            __builtin_prefetch(p2);
+            __builtin_prefetch(p2 + 16);
+            __builtin_prefetch(&M->apm3[((uint32_t)st->a3sel * 6 + nd) * 33]);
+        }
+    }
+    st->P = P;
+    const int use_z_save = st->use_z;
+    if (!side_here) st->use_z = 0;
+
+    /* code r = v - P */
+    int32_t v = st->dec ? 0 : (int32_t)vdm_sub_get(g, pix, c);
+    int32_t r = v - P;
+    const int32_t amax_pos = maxv - P, amax_neg = P;
+    vdm_status bad = VDM_OK;
+    st->neg = 0;
+    st->alo = 0;
+    if (maxv > 0) {
+        if (cbit(st, NODE_ZERO, 1, r != 0)) {
+            int neg;
+            if (amax_neg == 0) neg = 0;
+            else if (amax_pos == 0) neg = 1;
+            else neg = cbit(st, NODE_SIGN, 1, r < 0);
+            st->neg = neg;
+            const uint32_t amax = (uint32_t)(neg ? amax_neg : amax_pos);
+            const unsigned emax = vdm_cm_bitlen(amax) - 1;
+            const uint32_t a = (uint32_t)(r < 0 ? -r : r);
+            const unsigned e0 = st->dec ? 0 : vdm_cm_bitlen(a) - 1;
+            unsigned e = 0;
+            st->alo = 1;
+            while (e < emax && cbit(st, NODE_EXP + e, 2u << e, e0 > e)) { e++; st->alo = 1u << e; }
+            uint32_t m = 1;
+            for (int j = (int)e - 1; j >= 0; j--) {
+                const unsigned node = j == (int)e - 1 ? NODE_MHI + e
+                                    : j == (int)e - 2 ? NODE_M2 + e
+                                    : NODE_MLO + (unsigned)j;
+                const uint32_t lo = m << (j + 1);
+                const uint32_t bitv = (uint32_t)cbit(st, node, lo + (1u << j), (int)((a >> j) & 1u));
+                m = (m << 1) | bitv;
+                st->alo = m << j;
+            }
+            if (m > amax) bad = VDM_ERR_CORRUPT;
+            r = neg ? -(int32_t)m : (int32_t)m;
+        } else {
+            r = 0;
+        }
+    }
+    st->use_z = use_z_save;
+    if (bad != VDM_OK) return bad;
+    v = P + r;
+    if (st->dec) vdm_sub_put(g, pix, c, (uint32_t)v);
+
+    /* updates */
+    bc[0] += (int32_t)((int64_t)v * 8 - Pf);
+    if (++bc[1] >= BIAS_HALVE) {
+        bc[0] = (int32_t)vdm_cm_floordiv(bc[0], 2);
+        bc[1] >>= 1;
+    }
+    bc2[0] += (int32_t)((int64_t)v * 8 - Pf);
+    if (++bc2[1] >= BIAS_HALVE) {
+        bc2[0] = (int32_t)vdm_cm_floordiv(bc2[0], 2);
+        bc2[1] >>= 1;
+    }
+    for (unsigned j = 0; j < st->nxbp; j++) {
+        int32_t *e = &M->xb[j][st->xbi[j] * 2];
+        e[0] += (int32_t)(((int64_t)v - P) * 8);
+        if (++e[1] >= XB_HALVE) {
+            e[0] = (int32_t)vdm_cm_floordiv(e[0], 2);
+            e[1] >>= 1;
+        }
+    }
+    R->val[y % NVROW][x] = v;
+    res_cur[x] = r;
+    if (st->v7) {   /* energy: 4 |r| (x16) and 3/8 each of the sample above and the one before */
+        int32_t *ec = R->eng[y & 1];
+        const int32_t up = y ? R->eng[(y + 1) & 1][x] : 0, left = x ? ec[x - 1] : up;
+        ec[x] = (64 * abs(r) + 6 * up + 6 * left) / 16;
+    }
+    uint32_t *pe = &R->perr[y % NPROW][x * NPRED_MAX];
+    for (unsigned i = 0; i < np; i++) pe[i] = (uint32_t)abs(pred[i] - v);
+    {
+        int64_t en = NLMS_EPS;
+        for (unsigned i = 0; i < nl; i++) en += (int64_t)in[i] * in[i];
+        for (int li = 0; li < NLMS_K; li++) {
+            const int64_t f = vdm_cm_floordiv(((int64_t)v * 8 - lp8[li]) * nlms_mu[li] * (1 << 14), en);
+            for (unsigned i = 0; i < nl; i++)
+                R->lw[li][i] = vdm_cm_clampi(R->lw[li][i] + vdm_cm_floordiv(f * in[i], 1 << 13),
+                                      -(1 << 20), 1 << 20);
+        }
+    }
+    {
+        const int64_t oe = (int64_t)v * 8 - op8;
+        double sw = 1.0 / (OLS_WK + (double)(oe < 0 ? -oe : oe) / 8.0);
+        sw = sw / (1.0 + (double)eraw / OLS_LV);
+        ols_update(&R->ols[0], x, in, v - n.W, sw);
+        const int64_t oe2 = (int64_t)v * 8 - o2p8;
+        double sw2 = 1.0 / (OLS_WK + (double)(oe2 < 0 ? -oe2 : oe2) / 8.0);
+        sw2 = sw2 / (1.0 + (double)eraw2 / OLS_LV);
+        ols_update(&R->ols[1], x, in2, v - n.W, sw2);
+        if (st->v8) {
+            const int64_t es = (int64_t)v * 8 - Ps;
+            const double sw3 = 1.0 / (OLS_WK + (double)(es < 0 ? -es : es) / 8.0);
+            ols_update(&R->stk, x, stk_in, (int32_t)((int64_t)v * 8 - Pb), sw3);
+        }
+    }
+    return VDM_OK;
+}
+
 static vdm_status cm_run(cm_state *st)
 {
     const vdm_subimage *g = st->g;
@@ -840,470 +1365,42 @@ static vdm_status cm_run(cm_state *st)
     const int32_t maxv = (int32_t)g->maxval;
     st->maxv = maxv;
 
-    for (uint32_t y = 0; y < h; y++) {
-        for (unsigned k = 0; k < nch; k++) {
-            for (int o = 0; o < NOLS; o++) ols_row_start(&st->rows[k].ols[o], w);
-            if (st->v8) ols_row_start(&st->rows[k].stk, w);
-        }
-        for (uint32_t x = 0; x < w; x++) {
-            int32_t ref_res = 0, ref2_res = 0;
-            if (st->tw) {
-                const uint32_t t = (y / st->th) * st->ntx + x / st->tw;
-                st->enc = st->tenc ? &st->tenc[t] : NULL;
-                st->dec = st->tdec && st->tuse[t] ? &st->tdec[t] : NULL;
+    /* Rows in raster order, the samples of a pixel in coding order.  Method
+     * 9 (rgb) codes G two rows and R one row ahead of B (and the rest):
+     * pass s codes G's row s, then R's row s - 1, then the row s - 2 of
+     * the other positions, so that R sees G below and to the right of its
+     * sample, and B sees G and R there.  Groups of coding positions
+     * [gk[i], gk[i + 1]) lag glag[i] rows. */
+    unsigned gk[4] = { 0, nch }, glag[3] = { 0 }, ngr = 1;
+    if (st->lag) {
+        gk[1] = 1; gk[2] = 2; gk[3] = nch;
+        glag[1] = 1; glag[2] = 2;
+        ngr = 3;
+    }
+    const uint32_t npass = h + glag[ngr - 1];
+    for (uint32_t s = 0; s < npass; s++) {
+        for (unsigned gi = 0; gi < ngr; gi++) {
+            if (s < glag[gi] || s - glag[gi] >= h) continue;
+            const uint32_t y = s - glag[gi];
+            for (unsigned k = gk[gi]; k < gk[gi + 1]; k++) {
+                for (int o = 0; o < NOLS; o++) ols_row_start(&st->rows[k].ols[o], w);
+                if (st->v8) ols_row_start(&st->rows[k].stk, w);
             }
-            for (unsigned k = 0; k < nch; k++) {
-                const unsigned c = st->order[k];
-                cm_rows *R = &st->rows[k];
-                chan_model *M = st->cm[k];
-                st->M = M;
-                const nbhd n = get_nbhd(R, x, y, w);
-                const size_t pix = (size_t)y * w + x;
-
-                int32_t pred[NPRED_MAX], in[NIN_MAX], in2[NIN_MAX];
-                unsigned np = NFIX, nl = 0, nl2 = 0;
-                fixed_preds(&n, pred);
-                in[nl++] = n.N - n.W;
-                in[nl++] = n.NW - n.W;
-                in[nl++] = n.NE - n.W;
-                in[nl++] = n.WW - n.W;
-                in[nl++] = n.NN - n.W;
-                in[nl++] = n.NNE - n.W;
-                in[nl++] = n.NWW - n.W;
-                in[nl++] = n.NNW - n.W;
-                in[nl++] = n.NEE - n.W;
-                for (unsigned i = 0; i < 6; i++) in2[nl2++] = in[i];
-                int32_t crossp = pred[5];
-                int32_t gW = 0, gN = 0;   /* G's value minus its W and N (method 5's hashes) */
-                if (st->has_ref[k]) {
-                    const cm_rows *F = &st->rows[0];
-                    const nbhd f = get_nbhd(F, x, y, w);
-                    const int32_t rv = F->val[y % 3][x];
-                    int32_t fp[NFIX];
-                    fixed_preds(&f, fp);
-                    for (unsigned i = 0; i < NCROSS1; i++)
-                        pred[np++] = pred[cross1[i]] + rv - fp[cross1[i]];
-                    crossp = pred[NFIX];   /* gradient + G's residual from its gradient */
-                    gW = rv - f.W;
-                    gN = rv - f.N;
-                    in[nl++] = gW;
-                    in[nl++] = gN;
-                    in[nl++] = rv - f.NE;
-                    in[nl++] = rv - f.NW;
-                    in[nl++] = rv - f.WW;
-                    in[nl++] = rv - f.NN;
-                    for (unsigned i = 9; i < 13; i++) in2[nl2++] = in[i];
-                    if (k == 2) {
-                        const cm_rows *F2 = &st->rows[1];
-                        const nbhd f2 = get_nbhd(F2, x, y, w);
-                        const int32_t rv2 = F2->val[y % 3][x];
-                        int32_t fp2[NFIX];
-                        fixed_preds(&f2, fp2);
-                        for (unsigned i = 0; i < NCROSS2; i++)
-                            pred[np++] = pred[cross2[i]] + rv2 - fp2[cross2[i]];
-                        in[nl++] = rv2 - f2.W;
-                        in[nl++] = rv2 - f2.N;
-                        in2[nl2++] = rv2 - f2.W;
-                        in2[nl2++] = rv2 - f2.N;
-                    }
+            for (uint32_t x = 0; x < w; x++) {
+                if (st->tw) {
+                    const uint32_t t = (y / st->th) * st->ntx + x / st->tw;
+                    st->enc = st->tenc ? &st->tenc[t] : NULL;
+                    st->dec = st->tdec && st->tuse[t] ? &st->tdec[t] : NULL;
                 }
-                if (st->v6) {   /* method 6: OLS 1 (and NLMS) see further */
-                    far_inputs(R, x, y, w, &n, &in[nl]);
-                    nl += 4;
+                for (unsigned k = gk[gi]; k < gk[gi + 1]; k++) {
+                    vdm_status r = code_sample(st, k, x, y);
+                    if (r != VDM_OK) return r;
                 }
-                /* side predictors (1/8 units) */
-                int32_t zp8 = 0, xp8 = 0;
-                const int side_here = st->side && g->rgb && c < 3;
-                if (side_here && st->use_z) {
-                    double z = (double)st->side->z[pix * 3 + c];
-                    if (!(z > -1e6 && z < 1e6)) z = 0.0;   /* NaN, huge: no information */
-                    side_lik(st, z);
-                    const double vz = (z / (double)st->side->alpha * 255.0 + 255.0) * 0.5;
-                    zp8 = (int32_t)floor_i64((vz < -1000.0 ? -1000.0 : vz > 1000.0 ? 1000.0 : vz) * 8.0 + 0.5);
-                    pred[np++] = vdm_cm_clampi(((int64_t)zp8 + 4) >> 3, 0, maxv);
-                }
-                if (side_here && st->use_xhat) {
-                    double xv = (double)st->side->xhat[pix * 3 + c];
-                    if (!(xv > -1e6 && xv < 1e6)) xv = 0.0;
-                    const double vx = (xv * 255.0 + 255.0) * 0.5;
-                    xp8 = (int32_t)floor_i64((vx < -1000.0 ? -1000.0 : vx > 1000.0 ? 1000.0 : vx) * 8.0 + 0.5);
-                    pred[np++] = vdm_cm_clampi(((int64_t)xp8 + 4) >> 3, 0, maxv);
-                }
-                /* method 5: the denoised prediction as a reference image
-                 * (known everywhere, also right of and below this sample):
-                 * its gradients as predictors ("W + xhat - xhat_W", ...) and
-                 * its values around the sample as inputs of OLS 2 */
-                if (st->side_ref && side_here) {
-                    int32_t X[7];   /* at x,y  W  N  NW  NE  E  S (8-bit units, rounded) */
-                    static const int8_t dx[7] = { 0, -1, 0, -1, 1, 1, 0 }, dy[7] = { 0, 0, -1, -1, -1, 0, 1 };
-                    for (int j = 0; j < 7; j++) {
-                        int64_t xx = (int64_t)x + dx[j], yy = (int64_t)y + dy[j];
-                        if (xx < 0) xx = 0;
-                        if (xx >= (int64_t)w) xx = w - 1;
-                        if (yy < 0) yy = 0;
-                        if (yy >= (int64_t)h) yy = h - 1;
-                        X[j] = side_value(st, ((size_t)yy * w + (size_t)xx) * 3 + c);
-                    }
-                    pred[np++] = n.W + X[0] - X[1];
-                    pred[np++] = n.N + X[0] - X[2];
-                    pred[np++] = n.W + n.N - n.NW + X[0] - (X[1] + X[2] - X[3]);
-                    pred[np++] = n.NE + X[0] - X[4];
-                    in2[nl2++] = X[0] - n.W;
-                    in2[nl2++] = X[1] - n.W;
-                    in2[nl2++] = X[2] - n.W;
-                    in2[nl2++] = X[5] - n.W;
-                    in2[nl2++] = X[6] - n.W;
-                }
-                int64_t lp8[NLMS_K];
-                for (int li = 0; li < NLMS_K; li++) {
-                    int64_t s = 0;
-                    for (unsigned i = 0; i < nl; i++) s += (int64_t)R->lw[li][i] * in[i];
-                    lp8[li] = (int64_t)n.W * 8 + vdm_cm_floordiv(s, 1 << 11);
-                    pred[np++] = (int32_t)vdm_cm_floordiv(lp8[li] + 4, 8);
-                }
-                const int solve = !st->v5 || (x & 1) == 0;
-                const int solve1 = st->v6 ? x % OLS1_PERIOD_V6 == 0 : solve;
-                const int64_t op8 = ols_p8(&R->ols[0], x, in, n.W, solve1);
-                const int64_t o2p8 = ols_p8(&R->ols[1], x, in2, n.W, solve);
-                pred[np++] = (int32_t)vdm_cm_floordiv(o2p8 + 4, 8);
-                pred[np++] = (int32_t)vdm_cm_floordiv(op8 + 4, 8);
-                for (unsigned i = 0; i < np; i++) pred[i] = vdm_cm_clampi(pred[i], 0, maxv);
-
-                /* blend by 1/(local error + 4)^2, in 1/8 units; the two OLS
-                 * predictors' errors scaled by 6/16 */
-                const uint32_t *pe_up = y ? R->perr[(y + 1) & 1] : NULL;
-                const uint32_t *pe_cur = R->perr[y & 1];
-                int64_t num = 0, den = 0;
-                uint64_t emin = UINT64_MAX, eraw = 0, eraw2 = 0;
-                const int64_t last8[4] = { lp8[0], lp8[1], o2p8, op8 };   /* the last 4 predictors at 1/8 */
-                for (unsigned i = 0; i < np; i++) {
-                    uint64_t e = 0;
-                    if (x) e += 2u * pe_cur[(x - 1) * NPRED_MAX + i];
-                    if (pe_up) {
-                        e += 2u * pe_up[x * NPRED_MAX + i];
-                        if (x) e += pe_up[(x - 1) * NPRED_MAX + i];
-                        if (x + 1 < w) e += pe_up[(x + 1) * NPRED_MAX + i];
-                        if (st->v7) {   /* method 7: also NWW and NEE */
-                            if (x >= 2) e += pe_up[(x - 2) * NPRED_MAX + i];
-                            if (x + 2 < w) e += pe_up[(x + 2) * NPRED_MAX + i];
-                        }
-                    }
-                    if (st->v7 && x >= 2) e += pe_cur[(x - 2) * NPRED_MAX + i];   /* ... and WW */
-                    if (i == np - 1) { eraw = e; e = e * OLS_ERR_SCALE / 16; }
-                    if (i == np - 2) { eraw2 = e; e = e * OLS_ERR_SCALE / 16; }
-                    if (e < emin) emin = e;
-                    const int64_t eo = (int64_t)e + BLEND_OFS;
-                    int64_t wt = eo < NBLENDW ? st->tab->blendw[eo] : WEIGHT_ONE / (eo * eo);
-                    if (wt < 1) wt = 1;
-                    /* method 8: NLMS 0, NLMS 1, OLS 2, OLS 1 at 1/8, others 8 p */
-                    const int64_t pv = st->v8 && i + 4 >= np ? vdm_cm_clampi(last8[i + 4 - np], 0, 8 * (int64_t)maxv)
-                                                              : (int64_t)pred[i] * 8;
-                    num += wt * pv;
-                    den += wt;
-                }
-                int64_t Pf = vdm_cm_floordiv(num + den / 2, den);
-                /* method 8: the stacking OLS -- a local least-squares fit of
-                 * the sample (minus this blend) from 8 predictions (minus the
-                 * blend), the blend then averaged with its prediction */
-                int32_t stk_in[NSTK];
-                int64_t Pb = Pf, Ps = Pf;
-                if (st->v8) {
-                    const int64_t c8[NSTK] = { op8, o2p8, lp8[0], lp8[1], 8 * (int64_t)vdm_cm_clampi(crossp, 0, maxv),
-                                               8 * (int64_t)pred[1], 8 * (int64_t)pred[2], 8 * (int64_t)pred[0] };
-                    for (unsigned i = 0; i < NSTK; i++) stk_in[i] = (int32_t)vdm_cm_clampi(c8[i] - Pb, -(1 << 24), 1 << 24);
-                    double sp = ols_predict(&R->stk, x, stk_in, solve);   /* even x, as OLS 2 */
-                    if (sp != sp) sp = 0;
-                    if (sp > 1e6) sp = 1e6;
-                    if (sp < -1e6) sp = -1e6;
-                    Ps = vdm_cm_clampi(Pb + floor_i64(sp + 0.5), 0, 8 * (int64_t)maxv);
-                    Pf = vdm_cm_floordiv(Pb + Ps + 1, 2);
-                }
-
-                const int32_t *res_up = y ? R->res[(y + 2) % 3] : NULL;
-                int32_t *res_cur = R->res[y % 3];
-                const int32_t rW = x ? res_cur[x - 1] : 0;
-                const int32_t rN = res_up ? res_up[x] : 0;
-                const int32_t rNW = (res_up && x) ? res_up[x - 1] : 0;
-                const int32_t rNE = (res_up && x + 1 < w) ? res_up[x + 1] : 0;
-                uint32_t act = 2u * (uint32_t)abs(rW) + 2u * (uint32_t)abs(rN) +
-                               (uint32_t)abs(rNW) + (uint32_t)abs(rNE);
-                if (st->has_ref[k]) act += 2u * (uint32_t)abs(ref_res);
-                if (st->v6) {   /* method 6: also the residuals two samples away */
-                    const int32_t rWW = x >= 2 ? res_cur[x - 2] : 0;
-                    const int32_t rNN = y >= 2 ? R->res[(y + 1) % 3][x] : 0;
-                    act += 2u * ((uint32_t)abs(rWW) + (uint32_t)abs(rNN));
-                }
-                if (st->v7) {   /* method 7: and NWW, NEE, NNW, NNE */
-                    if (res_up) {
-                        if (x >= 2) act += (uint32_t)abs(res_up[x - 2]);
-                        if (x + 2 < w) act += (uint32_t)abs(res_up[x + 2]);
-                    }
-                    if (y >= 2) {
-                        const int32_t *res_up2 = R->res[(y + 1) % 3];
-                        if (x) act += (uint32_t)abs(res_up2[x - 1]);
-                        if (x + 1 < w) act += (uint32_t)abs(res_up2[x + 1]);
-                    }
-                    /* ... and the residual energy around the sample */
-                    const int32_t *eu = R->eng[(y + 1) & 1], *ec = R->eng[y & 1];
-                    const int32_t ew = y ? (eu[x] + eu[x + 1 < w ? x + 1 : x] + (x ? ec[x - 1] : eu[x])) / 3
-                                         : (x ? ec[x - 1] : 0);
-                    act += (uint32_t)(ew * ENG_W / 256);
-                }
-                if (st->v8 && g->rgb && k < 3) {   /* method 8: the other colours' residuals at W and N */
-                    for (unsigned kk = 0; kk < 3; kk++) {
-                        if (kk == k) continue;
-                        const int32_t *oc = st->rows[kk].res[y % 3];
-                        if (x) act += (uint32_t)abs(oc[x - 1]);
-                        if (y) act += (uint32_t)abs(st->rows[kk].res[(y + 2) % 3][x]);
-                    }
-                }
-                act = (2u * act + 4u * (uint32_t)(emin > 0xFFFFFFFu ? 0xFFFFFFFu : emin)) >> 2;
-                const unsigned q = vdm_cm_quant_activity(act);
-
-                const int sW = sgn3(rW), sN = sgn3(rN), sR = st->has_ref[k] ? sgn3(ref_res) : 1;
-                int32_t *bc = M->bias[((q * 3 + (unsigned)sW) * 3 + (unsigned)sN) * 3 + (unsigned)sR];
-                int32_t corr = bc[1] > 0 ? (int32_t)vdm_cm_floordiv((int64_t)bc[0] + bc[1] / 2, bc[1]) : 0;
-                int32_t *bc2 = M->bias2[sq17((int32_t)vdm_cm_clampi((op8 - Pf) / 2, -65536, 65536)) * NQ + q];
-                {
-                    const int32_t corr2 = bc2[1] > 0 ? (int32_t)vdm_cm_floordiv((int64_t)bc2[0] + bc2[1] / 2, bc2[1]) : 0;
-                    corr = (int32_t)vdm_cm_floordiv((int64_t)corr + corr2 + 1, 2);
-                }
-                const int64_t Pc = vdm_cm_clampi(Pf + corr, 0, maxv * 8);
-                const int32_t P = (int32_t)((Pc + 4) >> 3);
-                const unsigned frac = (unsigned)((Pc + 4) & 7);
-
-                /* contexts of method 3's 7 models */
-                int32_t ctx[NM_FIX];
-                {
-                    int32_t pmn = pred[0], pmx = pred[0];
-                    for (unsigned i = 1; i < np; i++) {
-                        if (pred[i] < pmn) pmn = pred[i];
-                        if (pred[i] > pmx) pmx = pred[i];
-                    }
-                    const unsigned sp4 = vdm_cm_quant_activity((uint32_t)(pmx - pmn));
-                    ctx[0] = (int32_t)((sp4 > 15 ? 15 : sp4) * NQ + q);
-                }
-                ctx[1] = (int32_t)(q * 81 + sq9(rW) * 9 + sq9(rN));
-                ctx[2] = (int32_t)(sq17((int32_t)vdm_cm_clampi((op8 - Pc) / 2, -65536, 65536)) * NQ + q);
-                if (!st->has_ref[k])
-                    ctx[3] = (int32_t)((sq9(rNW) * 9 + sq9(rNE)) * NQ + q);
-                else if (k == 1)
-                    ctx[3] = (int32_t)((sq17(ref_res) * 9 + 4) * NQ + q);
-                else
-                    ctx[3] = (int32_t)((sq17(ref_res) * 9 + sq9(ref2_res)) * NQ + q);
-                ctx[4] = (int32_t)(((uint32_t)P * 16u / ((uint32_t)maxv + 1u)) * NQ + q);
-                ctx[5] = (int32_t)(frac * NQ + q);
-                ctx[6] = (int32_t)vdm_cm_quant_activity((uint32_t)(emin > 0xFFFFFFFu ? 0xFFFFFFFu : emin));
-                for (int m = 0; m < NM_FIX; m++) {
-                    st->base[m] = ctx[m] * NNODE;
-                    /* the counters of the first nodes (zero, sign, exponents, first
-                     * mantissa bits) are likely cache misses: fetch them now */
-                    const counter *cb = &M->t[m][st->base[m]];
-                    __builtin_prefetch(cb);
-                    __builtin_prefetch(cb + 16);
-                    __builtin_prefetch(cb + 32);
-                }
-                st->asel = (int32_t)sq17((int32_t)vdm_cm_clampi((op8 - Pc) / 2, -65536, 65536));
-                st->bq = (int32_t)(q >> 2);
-
-                /* bit predictors, relative to 8P */
-                {
-                    unsigned nb = 0;
-                    const int64_t P8 = (int64_t)P * 8;
-                    st->bp8[nb++] = vdm_cm_clampi(op8 - P8, -(1 << 24), 1 << 24);
-                    st->bp8[nb++] = vdm_cm_clampi(o2p8 - P8, -(1 << 24), 1 << 24);
-                    st->bp8[nb++] = vdm_cm_clampi(lp8[0] - P8, -(1 << 24), 1 << 24);
-                    st->bp8[nb++] = vdm_cm_clampi(lp8[1] - P8, -(1 << 24), 1 << 24);
-                    st->bp8[nb++] = vdm_cm_clampi((int64_t)vdm_cm_clampi(crossp, 0, maxv) * 8 - P8, -(1 << 24), 1 << 24);
-                    st->bp8[nb++] = vdm_cm_clampi((int64_t)pred[1] * 8 - P8, -(1 << 24), 1 << 24);
-                    st->bp8[nb++] = vdm_cm_clampi((int64_t)pred[2] * 8 - P8, -(1 << 24), 1 << 24);
-                    st->bp8[nb++] = vdm_cm_clampi((int64_t)pred[st->has_ref[k] ? NFIX + 1 : 3] * 8 - P8, -(1 << 24), 1 << 24);
-                    st->bp8[nb++] = vdm_cm_clampi((int64_t)pred[st->has_ref[k] ? NFIX + 2 : 6] * 8 - P8, -(1 << 24), 1 << 24);
-                    if (side_here && st->use_z) st->bp8[nb++] = vdm_cm_clampi((int64_t)zp8 - P8, -(1 << 24), 1 << 24);
-                    if (side_here && st->use_xhat) st->bp8[nb++] = vdm_cm_clampi((int64_t)xp8 - P8, -(1 << 24), 1 << 24);
-                    st->nbp = nb;
-                }
-                st->nm = NM_FIX + st->nbp + (side_here && st->use_z ? 1 : 0);
-                if (st->v5) {
-                    for (unsigned j = 0; j < st->nh; j++) {
-                        uint32_t hh = (uint32_t)st->hid[j] * 0x3C6EF372u + (uint32_t)k * 0x6A09E667u;
-#define HM(v) (hh = (hh ^ (uint32_t)(int32_t)(v)) * 0x9E3779B1u, hh ^= hh >> 15)
-                        switch (st->hid[j]) {
-                        case 0: HM(sq17(n.W - P)); HM(sq17(n.N - P)); HM(sq17(n.NW - P)); HM(sq17(n.NE - P)); break;
-                        case 1: HM((uint32_t)P * 64u / ((uint32_t)maxv + 1u)); HM(q); break;
-                        case 2: HM(sq17(n.N - n.NW)); HM(sq17(n.W - n.NW)); HM(sq17(n.NE - n.N)); break;
-                        /* method 6 */
-                        case 4: HM(sq17(n.W - n.WW)); HM(sq17(n.N - n.NN)); HM(sq17(n.NE - n.NNE)); HM(sq9(n.NW - n.NNW)); break;
-                        case 5: HM((uint32_t)P >> 2); HM(sq9(rW)); HM(sq9(rN)); break;
-                        case 6:
-                            if (k == 0) { HM(sq17(n.W - n.NW)); HM(sq17(n.N - n.NE)); HM(q); }
-                            else { HM(sq17(ref_res)); HM(sq9(rW)); HM((uint32_t)P >> 3); }
-                            break;
-                        case 7: HM(sq9(n.W - P)); HM(sq9(n.N - P)); HM(sq9(n.NE - P)); HM(sq9(n.NW - P)); HM(sq9(n.WW - P)); HM(sq9(n.NN - P)); break;
-                        default:   /* 3 */
-                            if (k == 0) { HM(sq17(n.WW - n.W)); HM(sq17(n.NN - n.N)); HM(sq9(rW)); HM(sq9(rN)); }
-                            else { HM(sq17(gW)); HM(sq17(gN)); HM(sq17(n.W - P)); HM(sq17(n.N - P)); }
-                            break;
-                        }
-#undef HM
-                        st->hb[j] = hh >> (32 - H_BITS);
-                        __builtin_prefetch(&M->ht[j][st->hb[j]]);
-                        __builtin_prefetch(&M->ht[j][(st->hb[j] + 16) & H_MASK]);
-                        __builtin_prefetch(&M->ht[j][(st->hb[j] + 32) & H_MASK]);
-                    }
-                    for (unsigned j = 0; j < st->nxbp; j++) {
-                        uint32_t ix;
-                        switch (st->xid[j]) {
-                        case 0:
-                            ix = (uint32_t)(n.N > P) | (uint32_t)(n.W > P) << 1 | (uint32_t)(n.NW > P) << 2 |
-                                 (uint32_t)(n.NE > P) << 3 | (uint32_t)(n.NN > P) << 4 | (uint32_t)(n.WW > P) << 5 |
-                                 (uint32_t)(2 * n.N - n.NN > P) << 6 | (uint32_t)(2 * n.W - n.WW > P) << 7;
-                            ix = ix * 10u + (q >> 2);
-                            break;
-                        default: ix = ((sq9(n.W - P) * 9 + sq9(n.N - P)) * 9 + sq9(n.NW - P)) * 9 + sq9(n.NE - P); break;
-                        }
-                        st->xbi[j] = (int32_t)ix;
-                        const int32_t *e = &M->xb[j][ix * 2];
-                        st->xbp8[j] = e[1] > 0 ? (int32_t)vdm_cm_clampi(vdm_cm_floordiv((int64_t)e[0] + e[1] / 2, e[1]), -(1 << 24), 1 << 24) : 0;
-                    }
-                    st->nm += st->nxbp + st->nh + st->npair;
-                    st->a3sel = (int32_t)(((uint32_t)(n.N > P) | (uint32_t)(n.W > P) << 1 | (uint32_t)(n.NW > P) << 2 |
-                                 (uint32_t)(n.NE > P) << 3 | (uint32_t)(n.NN > P) << 4 | (uint32_t)(n.WW > P) << 5 |
-                                 (uint32_t)(2 * n.N - n.NN > P) << 6 | (uint32_t)(2 * n.W - n.WW > P) << 7) * 10u + (q >> 2));
-                    st->msel3 = (int32_t)(sq9(rW) * 9 + sq9(rN));
-                    if (st->v7) {
-                        st->msel[0] = (int32_t)(sq9(n.W - P) * 9 + sq9(n.N - P));
-                        st->msel[1] = (int32_t)(sq9(n.NE - P) * 9 + sq9(n.NW - P));
-                        st->msel[2] = (int32_t)(((uint32_t)P * 8u / ((uint32_t)maxv + 1u)) * 9u + (unsigned)sW * 3u + (unsigned)sN);
-                        /* their rows for the first nodes are likely cache misses: fetch them now */
-                        for (unsigned nd = 0; nd < 4; nd++) {
-                            const int32_t *r1 = &M->w1s[((size_t)st->msel[0] * NNODE + nd) * MIX_ROW];
-                            const int32_t *r4 = &M->wx[0][((size_t)st->msel[1] * NNODE + nd) * MIX_ROW];
-                            const int32_t *r5 = &M->wx[1][((size_t)st->msel[2] * NNODE + nd) * MIX_ROW];
-                            __builtin_prefetch(r1);
-                            __builtin_prefetch(r1 + 16);
-                            __builtin_prefetch(r4);
-                            __builtin_prefetch(r4 + 16);
-                            __builtin_prefetch(r5);
-                            __builtin_prefetch(r5 + 16);
-                        }
-                    }
-                    for (unsigned nd = 0; nd < 4; nd++) {
-                        const int32_t *p3 = &M->w3[((size_t)st->msel3 * NNODE + nd) * MIX_ROW];
-                        const int32_t *p2 = &M->w2[((size_t)st->bq * NNODE + nd) * MIX_ROW];
-                        __builtin_prefetch(p3);
-                        __builtin_prefetch(p3 + 16);
-                        __builtin_prefetch(p2);
-                        __builtin_prefetch(p2 + 16);
-                        __builtin_prefetch(&M->apm3[((uint32_t)st->a3sel * 6 + nd) * 33]);
-                    }
-                }
-                st->P = P;
-                const int use_z_save = st->use_z;
-                if (!side_here) st->use_z = 0;
-
-                /* code r = v - P */
-                int32_t v = st->dec ? 0 : (int32_t)vdm_sub_get(g, pix, c);
-                int32_t r = v - P;
-                const int32_t amax_pos = maxv - P, amax_neg = P;
-                vdm_status bad = VDM_OK;
-                st->neg = 0;
-                st->alo = 0;
-                if (maxv > 0) {
-                    if (cbit(st, NODE_ZERO, 1, r != 0)) {
-                        int neg;
-                        if (amax_neg == 0) neg = 0;
-                        else if (amax_pos == 0) neg = 1;
-                        else neg = cbit(st, NODE_SIGN, 1, r < 0);
-                        st->neg = neg;
-                        const uint32_t amax = (uint32_t)(neg ? amax_neg : amax_pos);
-                        const unsigned emax = vdm_cm_bitlen(amax) - 1;
-                        const uint32_t a = (uint32_t)(r < 0 ? -r : r);
-                        const unsigned e0 = st->dec ? 0 : vdm_cm_bitlen(a) - 1;
-                        unsigned e = 0;
-                        st->alo = 1;
-                        while (e < emax && cbit(st, NODE_EXP + e, 2u << e, e0 > e)) { e++; st->alo = 1u << e; }
-                        uint32_t m = 1;
-                        for (int j = (int)e - 1; j >= 0; j--) {
-                            const unsigned node = j == (int)e - 1 ? NODE_MHI + e
-                                                : j == (int)e - 2 ? NODE_M2 + e
-                                                : NODE_MLO + (unsigned)j;
-                            const uint32_t lo = m << (j + 1);
-                            const uint32_t bitv = (uint32_t)cbit(st, node, lo + (1u << j), (int)((a >> j) & 1u));
-                            m = (m << 1) | bitv;
-                            st->alo = m << j;
-                        }
-                        if (m > amax) bad = VDM_ERR_CORRUPT;
-                        r = neg ? -(int32_t)m : (int32_t)m;
-                    } else {
-                        r = 0;
-                    }
-                }
-                st->use_z = use_z_save;
-                if (bad != VDM_OK) return bad;
-                v = P + r;
-                if (st->dec) vdm_sub_put(g, pix, c, (uint32_t)v);
-
-                /* updates */
-                bc[0] += (int32_t)((int64_t)v * 8 - Pf);
-                if (++bc[1] >= BIAS_HALVE) {
-                    bc[0] = (int32_t)vdm_cm_floordiv(bc[0], 2);
-                    bc[1] >>= 1;
-                }
-                bc2[0] += (int32_t)((int64_t)v * 8 - Pf);
-                if (++bc2[1] >= BIAS_HALVE) {
-                    bc2[0] = (int32_t)vdm_cm_floordiv(bc2[0], 2);
-                    bc2[1] >>= 1;
-                }
-                for (unsigned j = 0; j < st->nxbp; j++) {
-                    int32_t *e = &M->xb[j][st->xbi[j] * 2];
-                    e[0] += (int32_t)(((int64_t)v - P) * 8);
-                    if (++e[1] >= XB_HALVE) {
-                        e[0] = (int32_t)vdm_cm_floordiv(e[0], 2);
-                        e[1] >>= 1;
-                    }
-                }
-                R->val[y % 3][x] = v;
-                res_cur[x] = r;
-                if (st->v7) {   /* energy: 4 |r| (x16) and 3/8 each of the sample above and the one before */
-                    int32_t *ec = R->eng[y & 1];
-                    const int32_t up = y ? R->eng[(y + 1) & 1][x] : 0, left = x ? ec[x - 1] : up;
-                    ec[x] = (64 * abs(r) + 6 * up + 6 * left) / 16;
-                }
-                uint32_t *pe = &R->perr[y & 1][x * NPRED_MAX];
-                for (unsigned i = 0; i < np; i++) pe[i] = (uint32_t)abs(pred[i] - v);
-                {
-                    int64_t en = NLMS_EPS;
-                    for (unsigned i = 0; i < nl; i++) en += (int64_t)in[i] * in[i];
-                    for (int li = 0; li < NLMS_K; li++) {
-                        const int64_t f = vdm_cm_floordiv(((int64_t)v * 8 - lp8[li]) * nlms_mu[li] * (1 << 14), en);
-                        for (unsigned i = 0; i < nl; i++)
-                            R->lw[li][i] = vdm_cm_clampi(R->lw[li][i] + vdm_cm_floordiv(f * in[i], 1 << 13),
-                                                  -(1 << 20), 1 << 20);
-                    }
-                }
-                {
-                    const int64_t oe = (int64_t)v * 8 - op8;
-                    double sw = 1.0 / (OLS_WK + (double)(oe < 0 ? -oe : oe) / 8.0);
-                    sw = sw / (1.0 + (double)eraw / OLS_LV);
-                    ols_update(&R->ols[0], x, in, v - n.W, sw);
-                    const int64_t oe2 = (int64_t)v * 8 - o2p8;
-                    double sw2 = 1.0 / (OLS_WK + (double)(oe2 < 0 ? -oe2 : oe2) / 8.0);
-                    sw2 = sw2 / (1.0 + (double)eraw2 / OLS_LV);
-                    ols_update(&R->ols[1], x, in2, v - n.W, sw2);
-                    if (st->v8) {
-                        const int64_t es = (int64_t)v * 8 - Ps;
-                        const double sw3 = 1.0 / (OLS_WK + (double)(es < 0 ? -es : es) / 8.0);
-                        ols_update(&R->stk, x, stk_in, (int32_t)((int64_t)v * 8 - Pb), sw3);
-                    }
-                }
-                if (k == 0) ref_res = r;
-                if (k == 1) ref2_res = r;
             }
         }
         if (!st->tw && st->dec && st->dec->overrun) return VDM_ERR_CORRUPT;
         if (!st->tw && st->enc && st->enc->oom) return VDM_ERR_NOMEM;
-        if (g->progress && (y & 31) == 31 && g->progress(g->progress_user, (double)(y + 1) / h)) return VDM_ERR_CANCELLED;
+        if (g->progress && (s & 31) == 31 && g->progress(g->progress_user, (double)(s + 1) / npass)) return VDM_ERR_CANCELLED;
     }
     return VDM_OK;
 }
@@ -1311,41 +1408,44 @@ static vdm_status cm_run(cm_state *st)
 /* ---- setup ---------------------------------------------------------------- */
 static void rows_free(cm_rows *r)
 {
-    for (int i = 0; i < 3; i++) { free(r->val[i]); free(r->res[i]); }
+    for (int i = 0; i < NVROW; i++) free(r->val[i]);
+    for (int i = 0; i < NRROW; i++) free(r->res[i]);
     for (int i = 0; i < 2; i++) free(r->eng[i]);
-    for (int i = 0; i < 2; i++) free(r->perr[i]);
+    for (int i = 0; i < NPROW; i++) free(r->perr[i]);
     for (int o = 0; o < NOLS; o++) { free(r->ols[o].cacc); free(r->ols[o].hacc); }
     free(r->stk.cacc);
     free(r->stk.hacc);
 }
 
-static int ols_alloc(ols_t *O, uint32_t w, unsigned nl, double decay, double nu)
+static int ols_alloc(ols_t *O, uint32_t w, unsigned nl, double decay, double nu, unsigned period)
 {
+    O->period = period;
     O->nl = nl;
     O->T = nl * (nl + 1) / 2 + nl;
     O->decay = decay;
     O->nu = nu;
     O->cacc = calloc((size_t)w * O->T, sizeof(double));
-    O->hacc = calloc((size_t)w * O->T, sizeof(double));
+    O->hacc = calloc(((size_t)w + period - 1) / period * O->T, sizeof(double));
     return O->cacc && O->hacc;
 }
 
-static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nl2, int v6, int v7, int v8)
+static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nl2, int v5, int v6, int v7, int v8)
 {
     memset(r, 0, sizeof *r);
     r->nl = nl;
     int ok = 1;
-    for (int i = 0; i < 3; i++) {
-        ok &= (r->val[i] = calloc(w, sizeof(int32_t))) != NULL;
-        ok &= (r->res[i] = calloc(w, sizeof(int32_t))) != NULL;
-    }
+    for (int i = 0; i < NVROW; i++) ok &= (r->val[i] = calloc(w, sizeof(int32_t))) != NULL;
+    for (int i = 0; i < NRROW; i++) ok &= (r->res[i] = calloc(w, sizeof(int32_t))) != NULL;
     for (int i = 0; v7 && i < 2; i++) ok &= (r->eng[i] = calloc(w, sizeof(int32_t))) != NULL;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < NPROW; i++)
         ok &= (r->perr[i] = calloc((size_t)w * NPRED_MAX, sizeof(uint32_t))) != NULL;
     const double d1 = v7 ? OLS1_DECAY_V7 : v6 ? OLS1_DECAY_V6 : ols_decay[0];
-    ok &= ols_alloc(&r->ols[0], w, nl, d1, ols_nu[0]);
-    ok &= ols_alloc(&r->ols[1], w, nl2, v8 ? OLS2_DECAY_V8 : ols_decay[1], ols_nu[1]);
-    if (v8) ok &= ols_alloc(&r->stk, w, NSTK, STK_DECAY, STK_NU);
+    /* solved at every x (method 4), even x (method 5; OLS 2 and the
+     * stacking fit from then on), every 4th x (method 6's OLS 1 on) */
+    const unsigned per = v5 ? 2 : 1;
+    ok &= ols_alloc(&r->ols[0], w, nl, d1, ols_nu[0], v6 ? OLS1_PERIOD_V6 : per);
+    ok &= ols_alloc(&r->ols[1], w, nl2, v8 ? OLS2_DECAY_V8 : ols_decay[1], ols_nu[1], per);
+    if (v8) ok &= ols_alloc(&r->stk, w, NSTK, STK_DECAY, STK_NU, per);
     return ok;
 }
 
@@ -1477,11 +1577,13 @@ static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_sid
     memset(st, 0, sizeof *st);
     st->g = g;
     const int v5 = method >= VDM_CLASSICAL_CM5, v6 = method >= VDM_CLASSICAL_CM6, v7 = method >= VDM_CLASSICAL_CM7,
-              v8 = method >= VDM_CLASSICAL_CM8;
+              v8 = method >= VDM_CLASSICAL_CM8, v9 = method >= VDM_CLASSICAL_CM9;
     st->v5 = v5;
     st->v6 = v6;
     st->v7 = v7;
     st->v8 = v8;
+    st->v9 = v9;
+    st->lag = v9 && g->rgb;
     st->mix_simd = vdm_cm4_simd_level() >= VDM_SIMD_AVX2;
     if (v5) {
         for (unsigned j = 0; j < (v6 ? NH_MAX : NH_V5); j++) st->hid[st->nh++] = (uint8_t)j;
@@ -1531,8 +1633,9 @@ static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_sid
     }
     const unsigned nm4 = NM_FIX + NBP_PLAIN + (st->use_z ? 1 : 0) + (st->use_xhat ? 1 : 0) + (st->use_z ? NSIDE_M : 0);
     for (unsigned kk = 0; kk < g->nch; kk++) {
-        const unsigned nl = 9 + (st->has_ref[kk] ? 6 : 0) + (g->rgb && kk == 2 ? 2 : 0) + (v6 ? 4 : 0);
-        const unsigned nl2 = 6 + (st->has_ref[kk] ? 4 : 0) + (g->rgb && kk == 2 ? 2 : 0) +
+        const unsigned nl = 9 + (st->has_ref[kk] ? 6 : 0) + (g->rgb && kk == 2 ? 2 : 0) +
+                            (st->lag && st->has_ref[kk] ? 4 * kk : v6 ? 4 : 0) + (v9 && kk == 0 ? 4 : 0);
+        const unsigned nl2 = 6 + (v9 && kk == 0 ? 3 : 0) + (st->has_ref[kk] ? 4 : 0) + (g->rgb && kk == 2 ? 2 : 0) +
                              (st->side_ref && g->rgb && kk < 3 ? 5 : 0);   /* the side's values */
         if (!(st->cm[kk] = model_alloc(nm4, st->nh, st->npair, v5, v6, v7))) return VDM_ERR_NOMEM;
         for (unsigned j = 0; j < st->nxbp; j++) {
@@ -1540,7 +1643,8 @@ static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_sid
             if (!(M->xt[j] = counters_new((size_t)NBB * NNODE))) return VDM_ERR_NOMEM;
             if (!(M->xb[j] = calloc((size_t)XB_SIZE * 2, sizeof(int32_t)))) return VDM_ERR_NOMEM;
         }
-        if (!rows_alloc(&st->rows[kk], g->width, nl, nl2, v6, v7, v8)) return VDM_ERR_NOMEM;
+        if (!rows_alloc(&st->rows[kk], g->width, nl, nl2, v5, v6, v7, v8)) return VDM_ERR_NOMEM;
+        if (st->lag && st->has_ref[kk]) st->rows[kk].ols[0].decay = OLS1_DECAY_V9_REF;
     }
     return VDM_OK;
 }
@@ -1640,7 +1744,7 @@ static vdm_status cmx_tiles_decode(unsigned method, const vdm_subimage *g, uint3
 
 static int cm_method_ok(unsigned method)
 {
-    return method >= VDM_CLASSICAL_CM4 && method <= VDM_CLASSICAL_CM8;
+    return method >= VDM_CLASSICAL_CM4 && method <= VDM_CLASSICAL_CM9;
 }
 
 vdm_status vdm_cm_encode(unsigned method, const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out)

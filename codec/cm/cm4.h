@@ -1,5 +1,5 @@
-/* cm4.h — methods 4 (CM4), 5 (CM5), 6 (CM6), 7 (CM7) and 8 (CM8): the
- * context-mixing coders of vdmzip (format-spec/vdz.md §8c-§8g are the normative text).  Internal to codec/.
+/* cm4.h — methods 4 (CM4) to 9 (CM9): the context-mixing coders of vdmzip
+ * (format-spec/vdz.md §8c-§8h are the normative text).  Internal to codec/.
  *
  * Same sub-image conventions as methods 2 and 3 (codec/cm/classical.h): the
  * coders read (encode) or write (decode) the coded channels of g->data in
@@ -20,8 +20,8 @@
 #include <stdint.h>
 #include "codec/cm/classical.h"
 
-/* FBCK method and MODL cm_method byte: VDM_CLASSICAL_CM4, _CM5, _CM6, _CM7
- * and _CM8 (classical.h); every function below takes one of them as
+/* FBCK method and MODL cm_method byte: VDM_CLASSICAL_CM4 to _CM9
+ * (classical.h); every function below takes one of them as
  * `method` and returns VDM_ERR_ARG for any other.
  *   4 (CM4, §8c): the predictor bank, bit predictors, 7 context models, two
  *     mixers and two APMs (cm4.c's header).
@@ -38,11 +38,16 @@
  *     its intensity and signs, and the OLS bit predictor's bucket), a
  *     faster final mix, a wider blend window and activity, and OLS 1's
  *     window wider still.
- *   8 (CM8, §8g; the encoder's default): CM7 with a stacking least-squares
+ *   8 (CM8, §8g): CM7 with a stacking least-squares
  *     predictor (a local fit of the sample from 8 predictions, averaged
  *     with the blend), the OLS and NLMS predictions blended at 1/8
  *     resolution, OLS 2's window wider, and the other colours' residuals
  *     at W and N in the activity.
+ *   9 (CM9, §8h; the encoder's default): CM8 with G coded two rows and R
+ *     one row ahead of B (rgb), so R and B see the colours before them
+ *     below and to the right (least-squares inputs, activity, G's
+ *     predictor errors in the blend), and a wider least-squares
+ *     neighbourhood for the first position.
  * One cm_run with variant switches. */
 /* Like method 3, they keep least-squares sums per column. */
 #define VDM_CM4_MAX_WIDTH 16384u

@@ -1,17 +1,17 @@
 #!/bin/sh
 # Regenerate every golden vector whose bytes depend on the encoder's default
-# context-mixing method (today method 8, CM8, format-spec/vdz.md §8g), after
+# context-mixing method (today method 9, CM9, format-spec/vdz.md §8h), after
 # it was changed on purpose (or a new method became the default: first keep
-# the old default's files under their method's name, as v1_rgb8_m7.vdz and
-# model_80x72_m7.vdz were kept when method 8 took over):
-#   * the default-option vectors v1_NAME.vdz (v1_rgb8 is method 8; the
+# the old default's files under their method's name, as v1_rgb8_m8.vdz and
+# model_80x72_m8.vdz were kept when method 9 took over):
+#   * the default-option vectors v1_NAME.vdz (v1_rgb8 is method 9; the
 #     others, stored or zstd today, are re-encoded as well, so that a
 #     context-mixing method that starts to win on one of them is picked up);
 #   * the model vectors whose CM tiles are of the default method
 #     (model_80x72, model_rgba_37x23; tests/test_golden_model.c), with
 #     models/default.vdm;
 #   * the default method's seeds of the decoder fuzzers' corpora.
-# The older-method vectors (v1_rgb8_m2 .. _m7, model_80x72_m4 .. _m7,
+# The older-method vectors (v1_rgb8_m2 .. _m8, model_80x72_m4 .. _m8,
 # model_80x72_legacy, model_mixed_144x100) are never rewritten here.
 #
 #   sh tests/vectors/tools/make-default-cm-vectors.sh BUILD_DIR
@@ -36,6 +36,6 @@ for n in model_80x72 model_rgba_37x23; do
       "$v/$n.png" -o "$v/$n.vdz"
 done
 for c in fuzz_codec_decode fuzz_api_decode; do
-  cp "$v/v1_rgb8.vdz" "tests/fuzz/corpus/$c/v1_rgb8_m8.vdz"
+  cp "$v/v1_rgb8.vdz" "tests/fuzz/corpus/$c/v1_rgb8_m9.vdz"
 done
 git status --short -- "$v" tests/fuzz/corpus
