@@ -616,3 +616,90 @@ Test(cm9, r_and_b_see_g_below_and_to_the_right, .timeout = 300)
         free(s.data);
     }
 }
+
+/* cm4_wide.c: codec/cm/cm4.c with every row ring 3 rows wider */
+vdm_status vdm_cm_wide_encode(unsigned method, const vdm_subimage *g, const vdm_cm_side *side, vdm_buf *out);
+vdm_status vdm_cm_wide_decode(unsigned method, const vdm_subimage *g, const vdm_cm_side *side, const uint8_t *in,
+                              size_t n);
+vdm_status vdm_cm_wide_tiles_encode(unsigned method, const vdm_subimage *g, uint32_t tw, uint32_t th, vdm_buf *out);
+
+/* The row rings (values, residuals, predictor errors, per position) are as
+ * small as the coding orders allow -- method 9's B reads G two rows behind
+ * G.  A ring one row too small would read a row already overwritten, in the
+ * encoder and decoder alike, so round trips cannot see it; a build with
+ * wider rings can: both must write the same bytes, for every method, kind
+ * and small height, whole and in tiles, and each decodes the other's. */
+Test(cm9, rings_are_wide_enough, .timeout = 600)
+{
+    static const unsigned kinds[][5] = {   /* w, h, nch, maxval, rgb */
+        { 40, 23, 3, 255, 1 }, { 17, 2, 3, 255, 1 }, { 1, 9, 3, 255, 1 }, { 23, 11, 4, 255, 1 },
+        { 29, 13, 1, 255, 0 }, { 19, 7, 2, 255, 0 }, { 21, 9, 3, 4095, 1 },
+    };
+    for (unsigned m = VDM_CLASSICAL_CM4; m <= VDM_CLASSICAL_CM9; m++)
+        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+            const unsigned *k = kinds[i];
+            sub s = make_sub(k[0], k[1], k[2], k[3] > 255 ? 16 : 8, k[3], (int)k[4], 7 + i);
+            vdm_buf a = { 0 }, b = { 0 };
+            cr_assert_eq(vdm_cm_encode(m, &s.g, NULL, &a), VDM_OK);
+            cr_assert_eq(vdm_cm_wide_encode(m, &s.g, NULL, &b), VDM_OK);
+            cr_assert(a.size == b.size && !memcmp(a.data, b.data, a.size), "method %u, %ux%u nch %u: %zu vs %zu bytes",
+                      m, k[0], k[1], k[2], a.size, b.size);
+            uint8_t *out = malloc(s.bytes);
+            vdm_subimage h = s.g;
+            h.data = out;
+            cr_assert_eq(vdm_cm_wide_decode(m, &h, NULL, a.data, a.size), VDM_OK);
+            cr_assert(!memcmp(out, s.data, s.bytes));
+            cr_assert_eq(vdm_cm_decode(m, &h, NULL, b.data, b.size), VDM_OK);
+            cr_assert(!memcmp(out, s.data, s.bytes));
+            if (k[2] == 3 && k[4] && k[3] == 255) {   /* tile mode (8-bit RGB): 3-wide, 2-high tiles */
+                uint64_t nt = (uint64_t)((k[0] + 2) / 3) * ((k[1] + 1) / 2);
+                vdm_buf *ta = calloc(nt, sizeof *ta), *tb = calloc(nt, sizeof *tb);
+                cr_assert_eq(vdm_cm_tiles_encode(m, &s.g, 3, 2, ta), VDM_OK);
+                cr_assert_eq(vdm_cm_wide_tiles_encode(m, &s.g, 3, 2, tb), VDM_OK);
+                for (uint64_t t = 0; t < nt; t++) {
+                    cr_assert(ta[t].size == tb[t].size && !memcmp(ta[t].data, tb[t].data, ta[t].size),
+                              "method %u tile %llu", m, (unsigned long long)t);
+                    vdm_buf_free(&ta[t]);
+                    vdm_buf_free(&tb[t]);
+                }
+                free(ta);
+                free(tb);
+            }
+            free(out);
+            vdm_buf_free(&a);
+            vdm_buf_free(&b);
+            free(s.data);
+        }
+}
+
+/* The bytes of methods 4-9 on the kinds the rgb golden files
+ * (tests/vectors) do not pin: gray, gray + alpha, 16-bit gray, rgba (its
+ * alpha).  FNV-1a of each payload; methods 4-8 as the coder of session 10
+ * wrote them (methods 4-8 must never change), method 9 as session 11's. */
+Test(cm9, payloads_of_other_kinds_are_pinned, .timeout = 300)
+{
+    static const unsigned kinds[4][6] = {   /* w, h, nch, maxval, rgb, bit depth */
+        { 48, 37, 1, 255, 0, 8 }, { 33, 21, 2, 255, 0, 8 }, { 29, 17, 1, 65535, 0, 16 }, { 31, 19, 4, 255, 1, 8 },
+    };
+    static const struct { size_t n; uint64_t h; } want[6][4] = {
+        { { 378, 0x3701b20cc87a4d5bu }, { 486, 0x06f3d64742c4ed01u }, { 354, 0x0d4ed58b1f639142u }, { 622, 0x3c7af4815da8ddd9u } },
+        { { 363, 0x36d5ff13c40f8a89u }, { 448, 0x47dde643fde71c1cu }, { 360, 0x78c93f133e3029d2u }, { 614, 0xf24c866ed3b0e9cbu } },
+        { { 351, 0x9a5718a0095f7859u }, { 462, 0xb3a55b251d44ead7u }, { 378, 0xac59a094cab31950u }, { 621, 0xce47eb03f35458afu } },
+        { { 361, 0xb48752c4f1f81ecfu }, { 459, 0xd0ea2630e412b990u }, { 383, 0xd48e423be9e5854fu }, { 644, 0x3c1892efbd169db6u } },
+        { { 353, 0xf5ed61b70951ba25u }, { 454, 0x7da6531bcc7c2ae5u }, { 430, 0xcf3f16aa2c5ec25cu }, { 654, 0x51477c95ad8fa04cu } },
+        { { 359, 0xf31c4644114c29c9u }, { 457, 0xa34975efaf008960u }, { 432, 0x5e9dea8933144d0eu }, { 644, 0xaffa3480f41faa48u } },
+    };
+    for (unsigned m = VDM_CLASSICAL_CM4; m <= VDM_CLASSICAL_CM9; m++)
+        for (unsigned i = 0; i < 4; i++) {
+            const unsigned *k = kinds[i];
+            sub s = make_sub(k[0], k[1], k[2], k[5], k[3], (int)k[4], 21 + i);
+            vdm_buf b = { 0 };
+            cr_assert_eq(vdm_cm_encode(m, &s.g, NULL, &b), VDM_OK);
+            uint64_t f = 0xcbf29ce484222325u;
+            for (size_t j = 0; j < b.size; j++) f = (f ^ b.data[j]) * 0x100000001b3u;
+            cr_assert(b.size == want[m - 4][i].n && f == want[m - 4][i].h, "method %u kind %u: %zu bytes, fnv 0x%016llx", m,
+                      i, b.size, (unsigned long long)f);
+            vdm_buf_free(&b);
+            free(s.data);
+        }
+}

@@ -111,9 +111,20 @@
 #define NLMS_K 2                       /* NLMS predictors */
 #define NOLS 2                         /* OLS predictors */
 #define NSTK 8                         /* method 8: the stacking OLS's inputs */
-#define NVROW 5                        /* rows of values kept per coding position (method 9: G two rows ahead) */
-#define NRROW 4                        /* rows of residuals kept */
-#define NPROW 4                        /* rows of predictor errors kept */
+/* Rows kept per coding position, as rings indexed by y % size.  The least
+ * that works: values 5 (method 9's B reads G's rows y - 2 .. y + 1 when G
+ * has coded row y + 2; position 0 reads its own row y - 3), residuals 4
+ * (B reads G's rows y - 1 .. y + 1 when G has coded y + 2), predictor
+ * errors 3 (B reads G's row y) -- 4 kept.  VDM_CM4_RING_EXTRA widens every
+ * ring: tests/cm4_wide.c builds this file again with 3 more rows, and
+ * test_cm4 checks that it writes the same bytes (a ring too small would
+ * read a row already overwritten, and the two would differ). */
+#ifndef VDM_CM4_RING_EXTRA
+#define VDM_CM4_RING_EXTRA 0
+#endif
+#define NVROW (5 + VDM_CM4_RING_EXTRA)  /* rows of values */
+#define NRROW (4 + VDM_CM4_RING_EXTRA)  /* rows of residuals */
+#define NPROW (4 + VDM_CM4_RING_EXTRA)  /* rows of predictor errors */
 #define NIN_MAX 25                     /* NLMS / OLS inputs */
 #define OLS_T (NIN_MAX * (NIN_MAX + 1) / 2 + NIN_MAX)
 #define WEIGHT_ONE ((int64_t)1 << 40)
@@ -873,7 +884,6 @@ static vdm_status code_sample(cm_state *st, unsigned k, uint32_t x, uint32_t y)
     const vdm_subimage *g = st->g;
     const uint32_t w = g->width, h = g->height;
     const int32_t maxv = st->maxv;
-    (void)h;
     /* the residuals at this position of the first and second
      * coding positions (G and R when rgb), already coded */
     const int32_t ref_res = k >= 1 ? st->rows[0].res[y % NRROW][x] : 0;
@@ -1103,12 +1113,12 @@ static vdm_status code_sample(cm_state *st, unsigned k, uint32_t x, uint32_t y)
     if (st->v8 && g->rgb && k < 3) {   /* method 8: the other colours' residuals at W and N (method 9: those coded before) */
         for (unsigned kk = 0; kk < 3; kk++) {
             if (kk == k) continue;
-        if (st->lag && kk > k) continue;
-        if (st->lag) {   /* method 9: also their residuals at E and S, and half those at SE and SW */
-            const uint32_t xe = x + 1 < w ? x + 1 : x, xw = x ? x - 1 : x, ys = y + 1 < h ? y + 1 : y;
-            const int32_t *o0 = st->rows[kk].res[y % NRROW], *o1 = st->rows[kk].res[ys % NRROW];
-            act += (uint32_t)abs(o0[xe]) + (uint32_t)abs(o1[x]) + (((uint32_t)abs(o1[xe]) + (uint32_t)abs(o1[xw])) >> 1);
-        }
+            if (st->lag && kk > k) continue;
+            if (st->lag) {   /* method 9: also their residuals at E and S, and half those at SE and SW */
+                const uint32_t xe = x + 1 < w ? x + 1 : x, xw = x ? x - 1 : x, ys = y + 1 < h ? y + 1 : y;
+                const int32_t *o0 = st->rows[kk].res[y % NRROW], *o1 = st->rows[kk].res[ys % NRROW];
+                act += (uint32_t)abs(o0[xe]) + (uint32_t)abs(o1[x]) + (((uint32_t)abs(o1[xe]) + (uint32_t)abs(o1[xw])) >> 1);
+            }
             const int32_t *oc = st->rows[kk].res[y % NRROW];
             if (x) act += (uint32_t)abs(oc[x - 1]);
             if (y) act += (uint32_t)abs(st->rows[kk].res[(y + NRROW - 1) % NRROW][x]);
