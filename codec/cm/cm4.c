@@ -884,6 +884,8 @@ static vdm_status code_sample(cm_state *st, unsigned k, uint32_t x, uint32_t y)
     const vdm_subimage *g = st->g;
     const uint32_t w = g->width, h = g->height;
     const int32_t maxv = st->maxv;
+    /* method 9 (rgb): the columns and row next to the sample, clamped */
+    const uint32_t xe = x + 1 < w ? x + 1 : x, xw = x ? x - 1 : x, ys = y + 1 < h ? y + 1 : y;
     /* the residuals at this position of the first and second
      * coding positions (G and R when rgb), already coded */
     const int32_t ref_res = k >= 1 ? st->rows[0].res[y % NRROW][x] : 0;
@@ -948,7 +950,6 @@ static vdm_status code_sample(cm_state *st, unsigned k, uint32_t x, uint32_t y)
         /* method 9: the samples E, S, SE and SW of G and, for B, of R
          * (coded ahead), each minus its own sample at (x, y), instead of
          * method 6's further neighbours */
-        const uint32_t xe = x + 1 < w ? x + 1 : x, xw = x ? x - 1 : x, ys = y + 1 < h ? y + 1 : y;
         for (unsigned j = 0; j < k; j++) {
             const int32_t *v0 = st->rows[j].val[y % NVROW], *v1 = st->rows[j].val[ys % NVROW];
             in[nl++] = v0[xe] - v0[x];
@@ -1115,7 +1116,6 @@ static vdm_status code_sample(cm_state *st, unsigned k, uint32_t x, uint32_t y)
             if (kk == k) continue;
             if (st->lag && kk > k) continue;
             if (st->lag) {   /* method 9: also their residuals at E and S, and half those at SE and SW */
-                const uint32_t xe = x + 1 < w ? x + 1 : x, xw = x ? x - 1 : x, ys = y + 1 < h ? y + 1 : y;
                 const int32_t *o0 = st->rows[kk].res[y % NRROW], *o1 = st->rows[kk].res[ys % NRROW];
                 act += (uint32_t)abs(o0[xe]) + (uint32_t)abs(o1[x]) + (((uint32_t)abs(o1[xe]) + (uint32_t)abs(o1[xw])) >> 1);
             }
@@ -1439,7 +1439,8 @@ static int ols_alloc(ols_t *O, uint32_t w, unsigned nl, double decay, double nu,
     return O->cacc && O->hacc;
 }
 
-static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nl2, int v5, int v6, int v7, int v8)
+/* d1: OLS 1's window (decay) */
+static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nl2, double d1, int v5, int v6, int v7, int v8)
 {
     memset(r, 0, sizeof *r);
     r->nl = nl;
@@ -1449,7 +1450,6 @@ static int rows_alloc(cm_rows *r, uint32_t w, unsigned nl, unsigned nl2, int v5,
     for (int i = 0; v7 && i < 2; i++) ok &= (r->eng[i] = calloc(w, sizeof(int32_t))) != NULL;
     for (int i = 0; i < NPROW; i++)
         ok &= (r->perr[i] = calloc((size_t)w * NPRED_MAX, sizeof(uint32_t))) != NULL;
-    const double d1 = v7 ? OLS1_DECAY_V7 : v6 ? OLS1_DECAY_V6 : ols_decay[0];
     /* solved at every x (method 4), even x (method 5; OLS 2 and the
      * stacking fit from then on), every 4th x (method 6's OLS 1 on) */
     const unsigned per = v5 ? 2 : 1;
@@ -1653,8 +1653,9 @@ static vdm_status cm_setup(cm_state *st, const vdm_subimage *g, const vdm_cm_sid
             if (!(M->xt[j] = counters_new((size_t)NBB * NNODE))) return VDM_ERR_NOMEM;
             if (!(M->xb[j] = calloc((size_t)XB_SIZE * 2, sizeof(int32_t)))) return VDM_ERR_NOMEM;
         }
-        if (!rows_alloc(&st->rows[kk], g->width, nl, nl2, v5, v6, v7, v8)) return VDM_ERR_NOMEM;
-        if (st->lag && st->has_ref[kk]) st->rows[kk].ols[0].decay = OLS1_DECAY_V9_REF;
+        const double d1 = st->lag && st->has_ref[kk] ? OLS1_DECAY_V9_REF
+                        : v7 ? OLS1_DECAY_V7 : v6 ? OLS1_DECAY_V6 : ols_decay[0];
+        if (!rows_alloc(&st->rows[kk], g->width, nl, nl2, d1, v5, v6, v7, v8)) return VDM_ERR_NOMEM;
     }
     return VDM_OK;
 }
